@@ -1,0 +1,125 @@
+"""The one small interface every training backend implements.
+
+An estimator validates and converts the user's data, appends the intercept
+column when ``fit_intercept`` is set, and hands a :class:`TrainingProblem` plus a
+:class:`TrainingConfig` to a backend. The backend runs the shared algorithm below
+on plaintext, shares or ciphertexts and returns the learned weights (decrypted
+for the key holder) with a report.
+
+The algorithm, identical for every backend (so results differ only by the
+cryptography's error)::
+
+    w = 0                                   # d weights, intercept last if any
+    for t in range(max_iter):
+        z = X @ w
+        p = z                 (objective "squared")
+          | sigma~(z)         (objective "logistic", sigma~ = config.sigmoid)
+        r = p - y
+        if log_every and t % log_every == 0:
+            loss_history.append(sum(|r|)); loss_steps.append(t)
+        g = X.T @ r
+        if gradient == "mean": g = g / n
+        w = w - learning_rate * (g + l2 * w)
+
+With ``gradient="sum"``, ``l2=0`` and the squared objective this is exactly the
+PySyft XOR demo's update ``w -= lr * X.T @ (X @ w - y)``. With ``gradient="mean"``,
+``learning_rate=1``, ``l2=0.05`` and ``sigmoid="tenseal3"`` it is TenSEAL
+Tutorial 1's encrypted logistic regression.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+
+from he_learn.approximations import PolynomialApproximation
+from he_learn.errors import ParameterError
+
+__all__ = ["TrainingProblem", "TrainingConfig", "TrainingResult", "Backend", "REPORT_KEYS", "ProgressCallback"]
+
+# Keys every backend's report carries (DESIGN.md, "Contracts").
+REPORT_KEYS = ("seconds", "seconds_per_iter", "bytes_sent", "rounds", "refreshes", "loss_history")
+
+# Called once per finished iteration with (iterations_done, max_iter).
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class TrainingProblem:
+    """Validated float64 training data. ``X`` already holds the intercept column."""
+
+    X: np.ndarray
+    y: np.ndarray
+    objective: Literal["squared", "logistic"]
+
+    def __post_init__(self) -> None:
+        if self.X.ndim != 2 or self.y.ndim != 1 or self.X.shape[0] != self.y.shape[0]:
+            raise ParameterError(f"X must be (n, d) and y (n,); got {self.X.shape} and {self.y.shape}")
+        if self.objective not in ("squared", "logistic"):
+            raise ParameterError(f"unknown objective {self.objective!r}")
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Hyper-parameters of the shared algorithm, validated on construction."""
+
+    max_iter: int
+    learning_rate: float
+    gradient: Literal["sum", "mean"] = "sum"
+    l2: float = 0.0
+    # PolynomialApproximation, "piecewise" or "exact" (see he_learn.approximations).
+    sigmoid: PolynomialApproximation | str = "exact"
+    log_every: int = 0
+    random_state: int | None = None
+    progress: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 1:
+            raise ParameterError(f"max_iter must be a positive integer, not {self.max_iter!r}")
+        if not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ParameterError(f"learning_rate must be a positive finite number, not {self.learning_rate!r}")
+        if self.gradient not in ("sum", "mean"):
+            raise ParameterError(f"gradient must be 'sum' or 'mean', not {self.gradient!r}")
+        if not (np.isfinite(self.l2) and self.l2 >= 0):
+            raise ParameterError(f"l2 must be a non-negative finite number, not {self.l2!r}")
+        if not isinstance(self.log_every, (int, np.integer)) or self.log_every < 0:
+            raise ParameterError(f"log_every must be a non-negative integer, not {self.log_every!r}")
+
+
+@dataclass
+class TrainingResult:
+    """Learned weights (plaintext, for the key holder) and the training report.
+
+    ``report`` holds at least :data:`REPORT_KEYS`; ``loss_steps`` gives the
+    iteration of each ``loss_history`` entry. Backends add their own counters
+    (``dealer_bytes``, ``rotations``, ``multiplications``, ``refresh_bytes`` ...).
+    """
+
+    weights: np.ndarray
+    report: dict[str, Any]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A training engine. Implementations live in ``he_learn.models.<name>_backend``
+    and expose a module-level ``make_backend(**options)`` returning an instance."""
+
+    name: str
+
+    def train(
+        self,
+        problem: TrainingProblem,
+        config: TrainingConfig,
+        on_iteration: ProgressCallback | None = None,
+    ) -> TrainingResult: ...
