@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from he_learn.approximations import (
+    TENSEAL_TUTORIAL_SIGMOID3,
+    hard_sigmoid,
+    resolve_sigmoid,
+    sigmoid,
+    sigmoid_least_squares,
+)
+from he_learn.errors import ParameterError
+
+
+def test_exact_sigmoid_is_stable_at_extremes() -> None:
+    x = np.array([-1000.0, -30.0, 0.0, 30.0, 1000.0])
+    with np.errstate(over="raise"):
+        out = sigmoid(x)
+    assert np.all(np.isfinite(out))
+    assert out[2] == 0.5
+    np.testing.assert_allclose(out[:2] + out[:2:-1], 1.0)
+
+
+@pytest.mark.parametrize("degree", [3, 5, 7])
+def test_least_squares_error_is_what_it_claims(degree: int) -> None:
+    approx = sigmoid_least_squares(degree)
+    grid = np.linspace(*approx.interval, 20011)
+    measured = np.max(np.abs(approx(grid) - sigmoid(grid)))
+    # the stated error was measured on a coarser grid: it may undershoot only slightly
+    assert measured == pytest.approx(approx.max_error, rel=1e-3)
+    assert approx.degree == degree
+    assert approx.is_odd_around_half
+
+
+def test_higher_degree_is_more_accurate() -> None:
+    errors = [sigmoid_least_squares(d).max_error for d in (3, 5, 7)]
+    assert errors[0] > errors[1] > errors[2]
+
+
+def test_least_squares_beats_the_tutorial_polynomial_on_its_own_interval() -> None:
+    ours = sigmoid_least_squares(3, (-5.0, 5.0))
+    grid = np.linspace(-5, 5, 1001)
+    ours_l2 = np.mean((ours(grid) - sigmoid(grid)) ** 2)
+    tutorial_l2 = np.mean((TENSEAL_TUTORIAL_SIGMOID3(grid) - sigmoid(grid)) ** 2)
+    assert ours_l2 <= tutorial_l2
+
+
+@given(st.floats(min_value=-50, max_value=50, allow_nan=False))
+@settings(max_examples=200)
+def test_hard_sigmoid_stays_within_its_bound(x: float) -> None:
+    assert abs(float(hard_sigmoid(np.array([x]))[0]) - float(sigmoid(np.array([x]))[0])) <= 0.12
+
+
+def test_out_of_interval_counts() -> None:
+    approx = sigmoid_least_squares(3)
+    assert approx.out_of_interval(np.array([-9.0, 0.0, 8.0, 8.5])) == 2
+
+
+@pytest.mark.parametrize("bad", [1, 2, 4, 9])
+def test_bad_degree_is_a_parameter_error(bad: int) -> None:
+    with pytest.raises(ParameterError):
+        sigmoid_least_squares(bad)
+
+
+@pytest.mark.parametrize("interval", [(1.0, -1.0), (0.0, 0.0), (-np.inf, 1.0)])
+def test_bad_interval_is_a_parameter_error(interval: tuple[float, float]) -> None:
+    with pytest.raises(ParameterError):
+        sigmoid_least_squares(3, interval)
+
+
+def test_resolve_names() -> None:
+    assert resolve_sigmoid("tenseal3") is TENSEAL_TUTORIAL_SIGMOID3
+    assert resolve_sigmoid("poly5").degree == 5
+    assert resolve_sigmoid("piecewise") == "piecewise"
+    with pytest.raises(ParameterError, match="unknown sigmoid"):
+        resolve_sigmoid("tanh")
