@@ -1,0 +1,122 @@
+"""PNG plots of a benchmark run (matplotlib's Agg backend, imported lazily).
+
+- ``time_vs_n.png``: seconds per epoch against n on the synthetic sweep, one
+  colour per backend and one line style per d, log-log since the backends span
+  several decades;
+- ``bytes_vs_n.png``: bytes sent per epoch against n for the private backends,
+  log-log;
+- ``accuracy.png``: test accuracy per backend on each named workload, with
+  scikit-learn's as the yardstick.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from he_learn.bench.records import Record
+
+__all__ = ["write_plots"]
+
+_COLOURS = {"plain": "#4c72b0", "smpc": "#dd8452", "ckks": "#55a868", "tenseal_tutorial": "#c44e52",
+            "sklearn": "#8c8c8c"}
+_LABELS = {"plain": "plain (numpy)", "smpc": "he_learn smpc", "ckks": "he_learn ckks",
+           "tenseal_tutorial": "TenSEAL Tutorial 1 loop", "sklearn": "scikit-learn"}
+_LINESTYLES = ("-", "--", ":", "-.")
+_MARKERS = ("o", "s", "^", "D")
+_DPI = 120
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: never open a window, never need a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _footer(fig: Any, machine: dict[str, Any]) -> None:
+    text = f"he-learn bench, {machine.get('date')}, {machine.get('processor')}, {machine.get('cores')} cores"
+    if machine.get("quick"):
+        text += ", --quick"
+    fig.text(0.99, 0.01, text, ha="right", va="bottom", fontsize=7, color="#666666")
+
+
+def _sweep_series(records: Sequence[Record], metric: str) -> dict[tuple[str, int], list[tuple[int, float]]]:
+    series: dict[tuple[str, int], list[tuple[int, float]]] = {}
+    for r in records:
+        if r.metric == metric and r.params.get("sweep") and r.value > 0:
+            series.setdefault((r.backend, int(r.params["d"])), []).append((int(r.params["n"]), r.value))
+    return {key: sorted(points) for key, points in series.items()}
+
+
+def _line_plot(plt: Any, series: dict, title: str, ylabel: str, path: Path, machine: dict) -> Path | None:
+    if not series:
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    dims = sorted({d for _, d in series})
+    for (backend, d), points in sorted(series.items(), key=lambda kv: (list(_COLOURS).index(kv[0][0])
+                                                                        if kv[0][0] in _COLOURS else 99, kv[0][1])):
+        style = dims.index(d) % len(_LINESTYLES)
+        ax.plot([p[0] for p in points], [p[1] for p in points], color=_COLOURS.get(backend, "black"),
+                linestyle=_LINESTYLES[style], marker=_MARKERS[style], label=f"{_LABELS.get(backend, backend)}, d={d}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training samples n (log scale)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, ncol=1 if len(series) <= 6 else 2, loc="best")
+    _footer(fig, machine)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(path, dpi=_DPI)
+    plt.close(fig)
+    return path
+
+
+def _accuracy_plot(plt: Any, records: Sequence[Record], path: Path, machine: dict) -> Path | None:
+    accuracy = {(r.name, r.backend): r.value for r in records
+                if r.metric == "accuracy" and "." not in r.name and not r.params.get("sweep")}
+    if not accuracy:
+        return None
+    names = list(dict.fromkeys(name for name, _ in accuracy))
+    backends = [b for b in _COLOURS if any((n, b) in accuracy for n in names)]
+    width = 0.8 / max(1, len(backends))
+    fig, ax = plt.subplots(figsize=(max(6.0, 2.2 * len(names) + 2), 5))
+    for i, backend in enumerate(backends):
+        xs = [j + (i - (len(backends) - 1) / 2) * width for j, n in enumerate(names) if (n, backend) in accuracy]
+        ys = [accuracy[(n, backend)] for n in names if (n, backend) in accuracy]
+        bars = ax.bar(xs, ys, width=width * 0.95, color=_COLOURS[backend], label=_LABELS[backend])
+        ax.bar_label(bars, labels=[f"{y:.2f}" for y in ys], fontsize=7, padding=2)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names)
+    ax.set_ylim(0.0, 1.1)
+    ax.set_ylabel("test accuracy (fraction correct)")
+    ax.set_xlabel("workload")
+    ax.set_title("Test accuracy per backend (same split, same epochs for every backend)")
+    ax.axhline(0.5, color="#999999", linewidth=0.8, linestyle=":")
+    ax.legend(fontsize=8, loc="lower right")
+    _footer(fig, machine)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(path, dpi=_DPI)
+    plt.close(fig)
+    return path
+
+
+def write_plots(records: Sequence[Record], directory: str | os.PathLike[str], machine: dict[str, Any]) -> list[Path]:
+    """Write the plots that the records support; returns the paths written."""
+    plt = _pyplot()
+    out_dir = Path(directory)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [
+        _line_plot(plt, _sweep_series(records, "seconds_per_epoch"),
+                   "Training time per epoch against n (synthetic logistic regression)",
+                   "seconds per epoch (log scale)", out_dir / "time_vs_n.png", machine),
+        _line_plot(plt, {k: v for k, v in _sweep_series(records, "bytes_per_epoch").items() if k[0] != "plain"},
+                   "Bytes sent per epoch against n (plain sends nothing)",
+                   "bytes per epoch (log scale)", out_dir / "bytes_vs_n.png", machine),
+        _accuracy_plot(plt, records, out_dir / "accuracy.png", machine),
+    ]
+    return [path for path in written if path is not None]

@@ -1,0 +1,232 @@
+"""``he-learn bench``: every backend on every workload, in one run, side by side.
+
+Usage::
+
+    he-learn bench [--quick] [--json PATH] [--plots DIR] [--summary PATH]
+                   [--only WORKLOAD,...] [--framingham PATH]
+
+Steps of a run:
+
+1. build the workloads (:mod:`he_learn.bench.workloads`);
+2. run every (workload, backend or baseline) job, each in a fresh process by
+   default (:mod:`he_learn.bench.harness`), and the engines' own micro-benchmarks
+   (``he_learn.bench.native_ops``, ``.smpc``, ``.ckks``) when they are installed;
+3. attach the comparisons, from figures of this same run only: encrypted
+   backends' seconds per epoch against plaintext, every accuracy against
+   scikit-learn's, and he_learn's CKKS against the per-sample TenSEAL loop;
+4. write the JSON records, the plots and the "which backend when" summary.
+
+A backend that is not installed, or a job that fails, is reported on stderr and
+skipped; the run still writes everything else. The exit code is 0 when at least
+one record was written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from importlib import import_module
+from pathlib import Path
+from typing import Sequence
+
+from he_learn.bench.records import Record, machine_summary, write_json
+from he_learn.bench.workloads import WORKLOAD_NAMES, Workload, build_workloads
+
+__all__ = ["main", "run_benchmarks", "attach_comparisons", "MODULE_BENCHES"]
+
+# The engines' micro-benchmarks, each ``run(quick) -> list[Record]``, owned by
+# their engines; selected with --only like the workloads.
+MODULE_BENCHES = {
+    "native": "he_learn.bench.native_ops",
+    "smpc_ops": "he_learn.bench.smpc",
+    "ckks_ops": "he_learn.bench.ckks",
+}
+SELECTABLE = (*WORKLOAD_NAMES, *MODULE_BENCHES)
+
+_PRIVATE_BACKENDS = ("smpc", "ckks")
+_COMPARED_WITH_PLAIN = ("seconds_per_epoch", "steady_seconds_per_epoch", "peak_memory")
+
+# Per-job limits (seconds): a hung backend costs this much, never the whole run.
+QUICK_JOB_TIMEOUT = 90.0
+FULL_JOB_TIMEOUT = 420.0
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _find(records: Sequence[Record], name: str, backend: str, metric: str) -> Record | None:
+    for record in records:
+        if (record.name, record.backend, record.metric) == (name, backend, metric):
+            return record
+    return None
+
+
+def _compare(record: Record, baseline: Record, higher_is_better: bool = False) -> Record:
+    """``record`` with ``baseline`` attached; ratio above 1 means ``record`` is better."""
+    if not (record.value > 0 and baseline.value > 0):
+        return record
+    ratio = record.value / baseline.value if higher_is_better else baseline.value / record.value
+    params = {**record.params, "baseline_backend": baseline.backend}
+    return Record(record.name, record.backend, record.metric, record.value, record.unit,
+                  baseline=baseline.value, ratio=ratio, params=params)
+
+
+def attach_comparisons(records: list[Record]) -> list[Record]:
+    """Attach each comparison's baseline and ratio (all figures from ``records``).
+
+    - ``seconds_per_epoch`` and ``peak_memory`` of smpc, ckks: against plain (a
+      ratio below 1 is the price of privacy: 0.01 means 100 times slower);
+    - ``accuracy`` of every backend: against scikit-learn on the same split, or
+      plain where scikit-learn did not run (ratio = value / baseline);
+    - CKKS against the per-sample TenSEAL loop, as extra records named
+      ``<workload>.vs_tenseal_tutorial``.
+    """
+    out: list[Record] = []
+    extra: list[Record] = []
+    for record in records:
+        if record.baseline is not None:
+            pass  # compared already (the engines' micro-benchmarks)
+        elif record.metric == "accuracy" and record.backend != "sklearn":
+            reference = _find(records, record.name, "sklearn", "accuracy")
+            if reference is None and record.backend != "plain":
+                reference = _find(records, record.name, "plain", "accuracy")
+            if reference is not None:
+                record = _compare(record, reference, higher_is_better=True)
+        elif record.backend in _PRIVATE_BACKENDS and record.metric in _COMPARED_WITH_PLAIN:
+            plain = _find(records, record.name, "plain", record.metric)
+            if plain is not None:
+                record = _compare(record, plain)
+        out.append(record)
+        if record.backend == "ckks" and record.metric in ("seconds_per_epoch", "accuracy"):
+            tutorial = _find(records, record.name, "tenseal_tutorial", record.metric)
+            if tutorial is not None:
+                bare = Record(f"{record.name}.vs_tenseal_tutorial", record.backend, record.metric,
+                              record.value, record.unit, params=dict(record.params))
+                extra.append(_compare(bare, tutorial, higher_is_better=record.metric == "accuracy"))
+    return out + extra
+
+
+def _run_module_bench(module_name: str, quick: bool) -> tuple[list[Record], str | None]:
+    try:
+        module = import_module(module_name)
+    except ImportError as exc:
+        return [], f"not installed yet ({exc})"
+    try:
+        return list(module.run(quick)), None
+    except Exception as exc:  # one failing micro-benchmark must not end the run
+        return [], f"{type(exc).__name__}: {exc}"
+
+
+def _jobs(workloads: list[Workload]) -> list[tuple[Workload, str]]:
+    return [(w, backend) for w in workloads for backend in (*w.backends, *w.baselines)]
+
+
+def run_benchmarks(
+    quick: bool,
+    only: tuple[str, ...] | None = None,
+    framingham_path: str | None = None,
+    isolate: bool = True,
+    sweep_samples: tuple[int, ...] | None = None,
+    sweep_features: tuple[int, ...] | None = None,
+    backends: tuple[str, ...] | None = None,
+) -> list[Record]:
+    """Run the selected workloads and micro-benchmarks; return every record,
+    comparisons attached. ``backends`` restricts the jobs (e.g. ("plain", "sklearn"))."""
+    from he_learn.bench import harness
+
+    selected = SELECTABLE if only is None else only
+    unknown = [name for name in selected if name not in SELECTABLE]
+    if unknown:
+        from he_learn.errors import ParameterError
+
+        raise ParameterError(f"unknown benchmark(s) {unknown}; choose among {', '.join(SELECTABLE)}")
+    records: list[Record] = []
+    workload_names = tuple(name for name in selected if name in WORKLOAD_NAMES)
+    if "framingham" in workload_names:
+        try:
+            from he_learn.bench.framingham import default_framingham_path, load_framingham
+
+            if framingham_path is None:
+                framingham_path = str(default_framingham_path())
+            load_framingham(framingham_path)
+        except FileNotFoundError as exc:
+            _say(f"skipping framingham: {exc}")
+            workload_names = tuple(n for n in workload_names if n != "framingham")
+    workloads = build_workloads(quick, workload_names, framingham_path, sweep_samples, sweep_features)
+    jobs = [(w, b) for w, b in _jobs(workloads) if backends is None or b in backends]
+    timeout = QUICK_JOB_TIMEOUT if quick else FULL_JOB_TIMEOUT
+    for index, (workload, backend) in enumerate(jobs, start=1):
+        start = time.perf_counter()
+        if isolate:
+            found, error = harness.run_isolated(workload, backend, timeout)
+        else:
+            found, error = harness.run_job(workload, backend)
+        elapsed = time.perf_counter() - start
+        status = f"error: {error}" if error else f"{len(found)} records"
+        _say(f"[{index}/{len(jobs)}] {workload.name:<22} {backend:<17} {elapsed:7.2f} s  {status}")
+        records.extend(found)
+    for name, module_name in MODULE_BENCHES.items():
+        if name not in selected:
+            continue
+        start = time.perf_counter()
+        found, error = _run_module_bench(module_name, quick)
+        elapsed = time.perf_counter() - start
+        _say(f"[{name}] {module_name}: " + (f"skipped: {error}" if error else f"{len(found)} records, {elapsed:.1f} s"))
+        records.extend(found)
+    return attach_comparisons(records)
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="he-learn bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sweep, short CKKS runs (< 2 minutes)")
+    parser.add_argument("--json", metavar="PATH", help="write the records here (JSON list)")
+    parser.add_argument("--plots", metavar="DIR", help="write PNG plots and benchmarks.md here")
+    parser.add_argument("--summary", metavar="PATH", help="write the markdown summary here (default DIR/benchmarks.md)")
+    parser.add_argument("--only", metavar="NAMES", help=f"comma-separated subset of: {', '.join(SELECTABLE)}")
+    parser.add_argument("--framingham", metavar="PATH", help="framingham.csv (default ../shared/data/framingham.csv)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run jobs in this process (faster start; peak memory becomes a lower bound)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``he-learn bench`` and ``python -m he_learn.bench.run``."""
+    args = _parse(argv)
+    only = None if not args.only else tuple(n.strip() for n in args.only.split(",") if n.strip())
+    from he_learn.errors import ParameterError
+
+    start = time.perf_counter()
+    try:
+        records = run_benchmarks(args.quick, only, args.framingham, isolate=not args.in_process)
+    except ParameterError as exc:
+        _say(f"he-learn bench: {exc}")
+        return 2
+    elapsed = time.perf_counter() - start
+    if not records:
+        _say("he-learn bench: no records were produced")
+        return 1
+    machine = {**machine_summary(), "quick": bool(args.quick), "run_seconds": round(elapsed, 1)}
+    if args.json:
+        _say(f"wrote {write_json(records, args.json)} ({len(records)} records)")
+    from he_learn.bench.summary import render_summary
+
+    summary = render_summary(records, machine)
+    summary_path = Path(args.summary) if args.summary else (Path(args.plots) / "benchmarks.md" if args.plots else None)
+    if summary_path is not None:
+        summary_path.parent.mkdir(parents=True, exist_ok=True)
+        summary_path.write_text(summary)
+        _say(f"wrote {summary_path}")
+    if args.plots:
+        from he_learn.bench.plots import write_plots
+
+        for path in write_plots(records, args.plots, machine):
+            _say(f"wrote {path}")
+    print(summary)
+    _say(f"he-learn bench: {len(records)} records in {elapsed:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,247 @@
+"""The markdown summary of a benchmark run: "which backend when", then the tables
+it rests on. Everything here is computed from the run's records, so the README's
+table always comes from a real run, with its machine and date."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any, Iterable, Sequence
+
+from he_learn.bench.records import Record
+
+__all__ = ["render_summary", "format_seconds", "format_bytes"]
+
+_BACKEND_ORDER = ("plain", "smpc", "ckks", "tenseal_tutorial", "sklearn")
+
+
+def format_seconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if value >= 1.0:
+        return f"{value:.2f} s"
+    if value >= 1e-3:
+        return f"{value * 1e3:.1f} ms"
+    return f"{value * 1e6:.0f} µs"
+
+
+def format_bytes(value: float | None) -> str:
+    if value is None:
+        return "–"
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if value >= size:
+            return f"{value / size:.1f} {unit}"
+    return f"{value:.0f} B"
+
+
+def _ratio(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if value >= 1:
+        return f"{value:.3g}×"
+    return f"1/{1 / value:.3g}×" if value > 0 else "–"
+
+
+def _index(records: Iterable[Record]) -> dict[tuple[str, str, str], Record]:
+    return {(r.name, r.backend, r.metric): r for r in records}
+
+
+def _value(index: dict, name: str, backend: str, metric: str) -> float | None:
+    record = index.get((name, backend, metric))
+    return None if record is None else record.value
+
+
+def _workload_names(records: Sequence[Record]) -> list[str]:
+    names: list[str] = []
+    for r in records:
+        if r.backend in _BACKEND_ORDER and "." not in r.name and r.name not in names:
+            names.append(r.name)
+    return names
+
+
+def _is_sweep(index: dict, name: str) -> bool:
+    return any(k[0] == name and r.params.get("sweep") for k, r in index.items())
+
+
+def _header(machine: dict[str, Any]) -> list[str]:
+    mode = "`--quick`: short CKKS runs, small sweep" if machine.get("quick") else "full run"
+    return [
+        "# he_learn benchmarks",
+        "",
+        f"Measured by `he-learn bench` ({mode}) on {machine.get('date')}: {machine.get('processor')}, "
+        f"{machine.get('cores')} cores, Python {machine.get('python')}; the whole run took "
+        f"{machine.get('run_seconds', '?')} s. Every ratio compares two figures from this same run. "
+        "Seconds per epoch are `Backend.train` wall time divided by epochs, so encryption or sharing "
+        "of the data is charged to the private backends. The machine is shared, so treat differences "
+        "under 20% as noise.",
+        "",
+    ]
+
+
+def _median(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None and v > 0]
+    return statistics.median(values) if values else None
+
+
+def _which_backend(index: dict, names: list[str]) -> list[str]:
+    """The decision table, each row justified by this run's numbers."""
+    rows = ["## Which backend when", "", "| Situation | Backend | What it costs here |", "| --- | --- | --- |"]
+    plain_rows = [n for n in names if (n, "plain", "seconds_per_epoch") in index]
+
+    def slowdown(backend: str) -> float | None:
+        ratios = [index[(n, backend, "seconds_per_epoch")].ratio for n in plain_rows
+                  if (n, backend, "seconds_per_epoch") in index]
+        median = _median([r for r in ratios if r])
+        return None if median is None else 1.0 / median
+
+    def per_epoch(backend: str, metric: str, prefer: Sequence[str]) -> tuple[str, float] | None:
+        for name in prefer:
+            value = _value(index, name, backend, metric)
+            if value is not None:
+                return name, value
+        return None
+
+    prefer = ["framingham", "breast_cancer", *[n for n in names if _is_sweep(index, n)], "xor"]
+    rows.append("| The trainer may see the data | `plain` | the reference: "
+                + (f"{format_seconds(_value(index, plain_rows[0], 'plain', 'seconds_per_epoch'))}/epoch on "
+                   f"{plain_rows[0]}" if plain_rows else "no plain run") + " |")
+    smpc = slowdown("smpc")
+    smpc_bytes = per_epoch("smpc", "bytes_per_epoch", prefer)
+    smpc_rounds = per_epoch("smpc", "rounds", prefer)
+    if smpc is not None:
+        detail = f"median {smpc:.3g}× plain's time per epoch"
+        if smpc_bytes:
+            detail += f"; {format_bytes(smpc_bytes[1])}/epoch between parties on {smpc_bytes[0]}"
+        if smpc_rounds:
+            epochs = index[(smpc_rounds[0], "smpc", "rounds")].params.get("epochs", 1)
+            detail += f", {smpc_rounds[1] / epochs:.0f} rounds/epoch"
+        rows.append("| Two or more servers that do not collude, plus a dealer; a fast network between "
+                    f"them | `smpc` | {detail} |")
+    ckks = slowdown("ckks")
+    if ckks is not None:
+        detail = f"median {ckks:.3g}× plain's time per epoch"
+        refreshes = per_epoch("ckks", "refreshes", prefer)
+        if refreshes:
+            epochs = index[(refreshes[0], "ckks", "refreshes")].params.get("epochs", 1)
+            detail += f"; {refreshes[1] / epochs:.3g} key-holder refreshes/epoch on {refreshes[0]}"
+        ckks_bytes = per_epoch("ckks", "bytes_per_epoch", prefer)
+        if ckks_bytes:
+            detail += f", {format_bytes(ckks_bytes[1])}/epoch"
+        tutorial = index.get(("framingham.vs_tenseal_tutorial", "ckks", "seconds_per_epoch"))
+        if tutorial is not None and tutorial.ratio:
+            detail += f"; {tutorial.ratio:.3g}× faster than TenSEAL Tutorial 1's per-sample loop"
+        rows.append("| One untrusted server; the data owner keeps the secret key and answers refreshes "
+                    f"| `ckks` | {detail} |")
+    if smpc is not None and ckks is not None:
+        faster = "smpc" if smpc < ckks else "ckks"
+        rows.append(f"| Both trust models fit | `{faster}` | {max(smpc, ckks) / min(smpc, ckks):.3g}× faster "
+                    "than the other (median over workloads) |")
+    if any(k[1] == "sklearn" for k in index):
+        rows.append("| An accuracy yardstick | scikit-learn | exact sigmoid, L-BFGS to convergence |")
+    return rows + [""]
+
+
+def _training_table(index: dict, names: list[str]) -> list[str]:
+    rows = [
+        "## Training workloads",
+        "",
+        "| Workload | n × d | Backend | Epochs | s/epoch | vs plain | bytes/epoch | rounds | refreshes "
+        "| peak memory | accuracy | vs sklearn |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name in names:
+        if _is_sweep(index, name):
+            continue
+        for backend in _BACKEND_ORDER:
+            accuracy = index.get((name, backend, "accuracy"))
+            time_record = index.get((name, backend, "seconds_per_epoch")) or index.get((name, backend, "seconds"))
+            if accuracy is None and time_record is None:
+                continue
+            params = (time_record or accuracy).params
+            shape = f"{params.get('n', '?')} × {params.get('d', '?')}"
+            time_text = format_seconds(time_record.value) if time_record else "–"
+            if time_record is not None and time_record.metric == "seconds":
+                time_text += " (fit)"
+            rounds = _value(index, name, backend, "rounds")
+            refreshes = _value(index, name, backend, "refreshes")
+            rows.append(" | ".join([
+                f"| {name}", shape, f"`{backend}`", str(params.get("epochs", "–")), time_text,
+                _ratio(time_record.ratio) if time_record and time_record.metric == "seconds_per_epoch" else "–",
+                format_bytes(_value(index, name, backend, "bytes_per_epoch")),
+                "–" if rounds is None else f"{rounds:.0f}",
+                "–" if refreshes is None else f"{refreshes:.0f}",
+                format_bytes(_value(index, name, backend, "peak_memory")),
+                "–" if accuracy is None else f"{accuracy.value:.4f}",
+                _ratio(accuracy.ratio) if accuracy and accuracy.ratio and backend != "sklearn" else "–",
+            ]) + " |")
+    return rows + [""]
+
+
+def _sweep_table(index: dict, names: list[str]) -> list[str]:
+    sweep = [n for n in names if _is_sweep(index, n)]
+    if not sweep:
+        return []
+    rows = [
+        "## Synthetic sweep (logistic regression)",
+        "",
+        "| n | d | plain s/epoch | smpc s/epoch | ckks s/epoch | smpc bytes/epoch | ckks bytes/epoch "
+        "| accuracy plain / smpc / ckks |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name in sweep:
+        params = next(r.params for k, r in index.items() if k[0] == name)
+        accuracies = " / ".join(
+            "–" if _value(index, name, b, "accuracy") is None else f"{_value(index, name, b, 'accuracy'):.3f}"
+            for b in ("plain", "smpc", "ckks"))
+        rows.append(" | ".join([
+            f"| {params.get('n')}", str(params.get("d")),
+            *(format_seconds(_value(index, name, b, "seconds_per_epoch")) for b in ("plain", "smpc", "ckks")),
+            *(format_bytes(_value(index, name, b, "bytes_per_epoch")) for b in ("smpc", "ckks")),
+            accuracies,
+        ]) + " |")
+    epochs = {b: index[(sweep[0], b, "seconds_per_epoch")].params.get("epochs")
+              for b in ("plain", "smpc", "ckks") if (sweep[0], b, "seconds_per_epoch") in index}
+    rows += ["", "Epochs per backend: " + ", ".join(f"{b} {e}" for b, e in epochs.items())
+             + " (CKKS runs fewer: its time per epoch is what is compared).", ""]
+    return rows
+
+
+def _format_value(record: Record, value: float) -> str:
+    if record.unit in ("s", "s/epoch", "s/iter"):
+        return format_seconds(value)
+    if record.unit.startswith("bytes") or record.unit == "B":
+        return format_bytes(value)
+    return f"{value:.4g} {record.unit}"
+
+
+def _comparisons(records: Sequence[Record], names: list[str]) -> list[str]:
+    shown = [r for r in records if r.ratio is not None and r.name not in names]
+    if not shown:
+        return []
+    rows = [
+        "## Other comparisons (kernels, engines, baselines)",
+        "",
+        "Ratio above 1 means he_learn is better (faster, smaller, or more accurate) than the baseline.",
+        "",
+        "| Benchmark | Backend | Metric | he_learn | Baseline | Ratio |",
+        "| --- | --- | --- | ---: | ---: | ---: |",
+    ]
+    for r in shown:
+        baseline_name = r.params.get("baseline_backend") or r.params.get("baseline_name") or ""
+        baseline = _format_value(r, r.baseline) + (f" ({baseline_name})" if baseline_name else "")
+        rows.append(f"| {r.name} | `{r.backend}` | {r.metric} | {_format_value(r, r.value)} | {baseline} "
+                    f"| {_ratio(r.ratio)} |")
+    return rows + [""]
+
+
+def render_summary(records: Sequence[Record], machine: dict[str, Any]) -> str:
+    """The whole markdown document for ``docs/benchmarks.md``."""
+    index = _index(records)
+    names = _workload_names(records)
+    lines = [
+        *_header(machine),
+        *_which_backend(index, names),
+        *_training_table(index, names),
+        *_sweep_table(index, names),
+        *_comparisons(records, names),
+    ]
+    return "\n".join(lines).rstrip() + "\n"
