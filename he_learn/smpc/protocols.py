@@ -1,0 +1,160 @@
+"""The share-level protocols: opening, Beaver multiplication, truncation.
+
+Threat model: as :mod:`he_learn.smpc.session` (n honest-but-curious,
+non-colluding parties plus a non-colluding dealer). Every value opened here is a
+secret masked by a fresh uniform element of Z_2^64, so it is itself uniform and
+reveals nothing.
+
+These functions take and return *lists of shares* (one int64 array per party,
+in session order); :class:`~he_learn.smpc.shared.SharedTensor` wraps them.
+Hot loops go to the native kernels (``beaver_mul``, ``beaver_matmul``,
+``trunc_share``).
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+from typing import Sequence
+
+import numpy as np
+
+from he_learn._native import beaver_matmul, beaver_mul, ring_shift_right, trunc_share
+from he_learn.errors import ParameterError, ProtocolError
+from he_learn.smpc.session import Session
+
+__all__ = [
+    "Shares",
+    "open_values",
+    "reveal_to",
+    "beaver_mul_shares",
+    "beaver_matmul_shares",
+    "truncate_shares",
+    "add_public",
+    "TRUNCATION_OFFSET",
+]
+
+Shares = list[np.ndarray]
+
+# trunc_share's lead party lifts x to x + 2^62 in [0, 2^63) (COMMON.md).
+TRUNCATION_OFFSET = 1 << 62
+
+
+def add_public(session: Session, shares: Sequence[np.ndarray], public: np.ndarray | int) -> Shares:
+    """Shares of x + p for public p: only the lead party adds it."""
+    out = list(shares)
+    out[0] = np.asarray(out[0] + public, dtype=np.int64)
+    return out
+
+
+def open_values(session: Session, values: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
+    """Open several shared values to every party in one round.
+
+    Steps: 1. each party sends its share of every value to every other party;
+    2. each party sums the n shares it holds. Costs n(n-1)k*8 bytes for k values.
+    """
+    outgoing = {name: [v[i] for v in values] for i, name in enumerate(session.parties)}
+    received = session.transport.exchange(outgoing)
+    # Every party computes the same sums from the same messages; in-process it is
+    # enough to compute them once, from the lead party's inbox.
+    inbox = received[session.lead]
+    return [
+        np.asarray(reduce(np.add, (inbox[name][j] for name in session.parties)), dtype=np.int64)
+        for j in range(len(values))
+    ]
+
+
+def reveal_to(session: Session, shares: Sequence[np.ndarray], party: str) -> np.ndarray:
+    """Reveal a shared value to ``party`` only: the others send it their shares."""
+    if party not in session.parties:
+        raise ProtocolError(f"cannot reveal to {party!r}: not a party of this session ({', '.join(session.parties)})")
+    outgoing = {name: [shares[i]] for i, name in enumerate(session.parties)}
+    inbox = session.transport.gather(party, outgoing)
+    return np.asarray(reduce(np.add, (inbox[name][0] for name in session.parties)), dtype=np.int64)
+
+
+def beaver_mul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[np.ndarray]) -> Shares:
+    """Elementwise product of two shared values of the same shape (no truncation).
+
+    Beaver, "Efficient multiparty protocols using circuit randomization", CRYPTO 1991:
+    1. the dealer supplies [a], [b] uniform and [c] = [a*b];
+    2. open e = x - a and f = y - b (one round, 2 openings);
+    3. each party outputs [c] + e*[b] + [a]*f, and the lead adds e*f.
+    """
+    dealer = session.require_dealer()
+    shape = np.shape(x[0])
+    streams = session.correlated_streams()
+    a = [s.uniform(shape) for s in streams]
+    b = [s.uniform(shape) for s in streams]
+    c = [s.derived(shape) for s in streams]
+    (c[-1],) = session.transport.from_dealer(session.parties[-1], [dealer.elementwise_triple(shape)])
+    e, f = open_values(session, [[xi - ai for xi, ai in zip(x, a)], [yi - bi for yi, bi in zip(y, b)]])
+    return [
+        np.asarray(beaver_mul(a[i], b[i], c[i], e, f, i == 0), dtype=np.int64) for i in range(session.n_parties)
+    ]
+
+
+def beaver_matmul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[np.ndarray]) -> Shares:
+    """Matrix product of shared (m, k) and (k, n) matrices (no truncation).
+
+    Beaver 1991 with a matrix triple (SecureML, Mohassel and Zhang, S&P 2017, sec. 4.2):
+    1. the dealer supplies [A], [B] uniform and [C] = [A @ B];
+    2. open E = X - A and F = Y - B (one round; (mk + kn) values);
+    3. each party outputs [C] + E @ [B] + [A] @ F, and the lead adds E @ F.
+    """
+    dealer = session.require_dealer()
+    a_shape, b_shape = np.shape(x[0]), np.shape(y[0])
+    streams = session.correlated_streams()
+    a = [s.uniform(a_shape) for s in streams]
+    b = [s.uniform(b_shape) for s in streams]
+    c = [s.derived((a_shape[0], b_shape[1])) for s in streams]
+    (c[-1],) = session.transport.from_dealer(session.parties[-1], [dealer.matmul_triple(a_shape, b_shape)])
+    e, f = open_values(session, [[xi - ai for xi, ai in zip(x, a)], [yi - bi for yi, bi in zip(y, b)]])
+    return [
+        np.asarray(beaver_matmul(a[i], b[i], c[i], e, f, i == 0), dtype=np.int64) for i in range(session.n_parties)
+    ]
+
+
+def truncate_shares(session: Session, x: Sequence[np.ndarray], bits: int, method: str | None = None) -> Shares:
+    """Shares of floor(x / 2^bits), up to one unit in the last place.
+
+    ``method="dealer"`` (default), exact and never catastrophic for |x| < 2^62,
+    any number of parties (the dealer-assisted pair of Escudero, Ghosh, Keller,
+    Rachuri and Scholl, "Improved primitives for MPC over mixed arithmetic-binary
+    circuits", CRYPTO 2020, sec. 5, with the wrap bit taken from msb(r)):
+    1. the dealer supplies [r] uniform, [r >>> bits] and [msb(r)];
+    2. the lead adds 2^62 to its share, so x_u = x + 2^62 lies in [0, 2^63);
+    3. open c = x_u + r (uniform, reveals nothing);
+    4. each party outputs ``trunc_share(c, [r >>> bits], [msb(r)], bits, lead)``:
+       (c >>> bits) - 2^(62-bits) - (r >>> bits) + msb(r)(1 - msb(c)) 2^(64-bits).
+
+    ``method="local"`` is SecureML's 2-party local truncation (Mohassel and Zhang
+    2017, Theorem 1): no communication, but it fails catastrophically with
+    probability about |x| / 2^63 per element. Kept only to measure that rate.
+    """
+    method = session.truncation if method is None else method
+    if not 0 < bits < 63:
+        raise ParameterError(f"truncation bits must be in [1, 62], not {bits}")
+    if method == "local":
+        if session.n_parties != 2:
+            raise ProtocolError("local truncation only works for exactly 2 parties")
+        first = ring_shift_right(np.asarray(x[0], dtype=np.int64), bits)
+        second = -ring_shift_right(np.asarray(-x[1], dtype=np.int64), bits)
+        return [np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)]
+    if method != "dealer":
+        raise ParameterError(f"unknown truncation method {method!r}; choose 'dealer' or 'local'")
+    dealer = session.require_dealer()
+    shape = np.shape(x[0])
+    streams = session.correlated_streams()
+    r = [s.uniform(shape) for s in streams]
+    r_trunc = [s.derived(shape) for s in streams]
+    r_msb = [s.derived(shape) for s in streams]
+    r_trunc[-1], r_msb[-1] = session.transport.from_dealer(
+        session.parties[-1], list(dealer.truncation_pair(shape, bits))
+    )
+    masked = [xi + ri for xi, ri in zip(x, r)]
+    masked[0] = masked[0] + TRUNCATION_OFFSET
+    (c,) = open_values(session, [masked])
+    return [
+        np.asarray(trunc_share(c, r_trunc[i], r_msb[i], bits, i == 0), dtype=np.int64)
+        for i in range(session.n_parties)
+    ]

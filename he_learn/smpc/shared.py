@@ -1,0 +1,350 @@
+"""``SharedTensor``: a real-valued tensor additively shared among a session's parties.
+
+Threat model: as :mod:`he_learn.smpc.session`. A ``SharedTensor`` never reveals
+itself implicitly: ``bool()``, ``float()`` and numpy conversion raise, and the
+only ways out are :meth:`SharedTensor.reveal` (to every party) and
+``reveal(to=party)`` (to one).
+
+Representation: party i holds ``shares[i]`` (int64, Z_2^64); the secret is
+``sum(shares) / 2**scale_bits`` with ``scale_bits`` the tensor's fixed-point
+scale (the encoder's fractional bits for real values, 0 for integers and the
+0/1 results of comparisons). A product of two real values carries twice the
+fractional bits and is truncated back automatically.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from he_learn._native import ring_matmul
+from he_learn.encoding.fixed_point import TRUNCATION_HEADROOM_BITS
+from he_learn.errors import ParameterError, PrecisionError, ProtocolError
+from he_learn.smpc.protocols import (
+    add_public,
+    beaver_matmul_shares,
+    beaver_mul_shares,
+    open_values,
+    reveal_to,
+    truncate_shares,
+)
+from he_learn.smpc.dealer import draw_ring
+from he_learn.smpc.session import Session
+
+__all__ = ["SharedTensor", "share"]
+
+# Public multipliers are encoded with this many significant bits at least, so a
+# tiny factor such as a learning rate (1e-3) or 1/n keeps its relative precision
+# (2^-20 ~ 1e-6) instead of being rounded to a few units of 2^-16.
+PUBLIC_SCALAR_SIGNIFICANT_BITS = 20
+# ...but never with more than this many fractional bits, so the product of an
+# in-range value (|v| < 2^20 at 2^16 scale) still fits trunc_share's 2^62 headroom.
+PUBLIC_SCALAR_MAX_BITS = 26
+
+
+def _as_ring(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=np.int64)
+
+
+class SharedTensor:
+    """Additive shares of a fixed-point tensor, one per party of ``session``.
+
+    Build one with :func:`share` (an owner deals its value) or
+    :meth:`from_shares`; never from a plain array.
+    """
+
+    __slots__ = ("session", "shares", "scale_bits")
+    # Make numpy defer to our reflected operators (ndarray + SharedTensor).
+    __array_ufunc__ = None
+
+    def __init__(self, session: Session, shares: Sequence[np.ndarray], scale_bits: int) -> None:
+        if not isinstance(session, Session):
+            raise ParameterError("a SharedTensor needs a Session")
+        if len(shares) != session.n_parties:
+            raise ProtocolError(f"expected {session.n_parties} shares (one per party), got {len(shares)}")
+        shape = np.shape(shares[0])
+        for s in shares:
+            if np.shape(s) != shape:
+                raise ProtocolError(f"shares disagree on shape: {np.shape(s)} vs {shape}")
+        self.session = session
+        self.shares = [_as_ring(s) for s in shares]
+        self.scale_bits = int(scale_bits)
+
+    # ------------------------------------------------------------ construction
+    @classmethod
+    def from_shares(cls, session: Session, shares: Mapping[str, np.ndarray], scale_bits: int | None = None) -> "SharedTensor":
+        """Assemble a tensor from ``{party: share}``; every party must be present."""
+        missing = [p for p in session.parties if p not in shares]
+        unknown = [p for p in shares if p not in session.parties]
+        if missing or unknown:
+            raise ProtocolError(
+                f"shares must come from exactly the session's parties: missing {missing}, unknown {unknown}"
+            )
+        for p, s in shares.items():
+            if not isinstance(s, np.ndarray) or s.dtype != np.int64:
+                raise ParameterError(f"{p}'s share must be an int64 ndarray")
+        scale = session.encoder.fractional_bits if scale_bits is None else scale_bits
+        return cls(session, [shares[p] for p in session.parties], scale)
+
+    def share_of(self, party: str) -> np.ndarray:
+        """The share held by ``party`` (what that party alone sees: uniform noise)."""
+        return self.shares[self.session.party(party).index]
+
+    # --------------------------------------------------------------- metadata
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(np.shape(self.shares[0]))
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d SharedTensor")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"SharedTensor(shape={self.shape}, parties={self.session.parties!r}, scale_bits={self.scale_bits})"
+
+    # ---------------------------------------------------- no implicit reveals
+    def __bool__(self) -> bool:
+        raise ProtocolError("the truth value of a SharedTensor is secret; use ge_zero(...).reveal() explicitly")
+
+    def __array__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise ProtocolError("a SharedTensor cannot become a numpy array implicitly; call .reveal()")
+
+    def __float__(self) -> float:
+        raise ProtocolError("a SharedTensor cannot become a float implicitly; call .reveal()")
+
+    def __int__(self) -> int:
+        raise ProtocolError("a SharedTensor cannot become an int implicitly; call .reveal()")
+
+    __index__ = __int__
+
+    def __iter__(self) -> Any:
+        return (self[i] for i in range(len(self)))
+
+    # ----------------------------------------------------------------- reveal
+    def reveal(self, to: str | None = None) -> np.ndarray:
+        """Open the value to every party (``to=None``) or to party ``to`` only.
+
+        Returns float64 for real values and int64 for integer ones (scale 0).
+        """
+        if to is None:
+            (raw,) = open_values(self.session, [self.shares])
+        else:
+            raw = reveal_to(self.session, self.shares, to)
+        if self.scale_bits == 0:
+            return raw
+        return self.session.encoder.decode(raw, scale_bits=self.scale_bits)
+
+    # ----------------------------------------------------------------- helpers
+    def _like(self, shares: Sequence[np.ndarray], scale_bits: int | None = None) -> "SharedTensor":
+        return SharedTensor(self.session, shares, self.scale_bits if scale_bits is None else scale_bits)
+
+    def _check_peer(self, other: "SharedTensor") -> None:
+        if other.session is not self.session:
+            raise ProtocolError("cannot combine SharedTensors from different sessions")
+
+    def _rescaled(self, scale_bits: int) -> "SharedTensor":
+        """The same value at a larger scale (exact: multiply shares by 2^d)."""
+        if scale_bits < self.scale_bits:
+            raise ProtocolError("lowering a scale needs truncate(); it is not done implicitly")
+        if scale_bits == self.scale_bits:
+            return self
+        factor = np.int64(1) << np.int64(scale_bits - self.scale_bits)
+        return self._like([s * factor for s in self.shares], scale_bits)
+
+    def _aligned(self, other: "SharedTensor") -> tuple["SharedTensor", "SharedTensor"]:
+        self._check_peer(other)
+        scale = max(self.scale_bits, other.scale_bits)
+        return self._rescaled(scale), other._rescaled(scale)
+
+    def _encode_public(self, value: Any, scale_bits: int) -> np.ndarray:
+        """A public value as an int64 ring element at ``scale_bits`` (range-checked)."""
+        if isinstance(value, SharedTensor):
+            raise ParameterError("expected a public value")
+        arr = np.asarray(value)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+            raise ParameterError(f"cannot use a value of type {type(value).__name__} with a SharedTensor")
+        if scale_bits == 0 and (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
+            return arr.astype(np.int64)
+        scaled = arr.astype(np.float64) * float(2**scale_bits)
+        if scaled.size and not np.all(np.isfinite(scaled)):
+            raise PrecisionError("cannot encode NaN or infinite public values")
+        if scaled.size and float(np.max(np.abs(scaled))) >= float(2**TRUNCATION_HEADROOM_BITS):
+            raise PrecisionError(f"public value too large for the ring at scale 2^{scale_bits}")
+        return np.rint(scaled).astype(np.int64)
+
+    def _after_product(self, shares: Sequence[np.ndarray], scale_bits: int) -> "SharedTensor":
+        """Truncate a product back to the encoder's scale when it carries more bits.
+
+        A product of two real values carries 2f fractional bits; a product with an
+        integer (scale 0, e.g. a comparison result) carries f and needs none.
+        """
+        target = self.session.encoder.fractional_bits
+        if scale_bits > target:
+            shares = truncate_shares(self.session, shares, scale_bits - target)
+            scale_bits = target
+        return self._like(shares, scale_bits)
+
+    # ------------------------------------------------------------ linear ops
+    def __neg__(self) -> "SharedTensor":
+        return self._like([-s for s in self.shares])
+
+    def __add__(self, other: Any) -> "SharedTensor":
+        if isinstance(other, SharedTensor):
+            a, b = self._aligned(other)
+            if a.shape != b.shape and np.broadcast_shapes(a.shape, b.shape) != a.shape:
+                return a._broadcast(np.broadcast_shapes(a.shape, b.shape)) + b
+            return a._like([x + y for x, y in zip(a.shares, b.shares)])
+        public = self._encode_public(other, self.scale_bits)
+        out_shape = np.broadcast_shapes(self.shape, public.shape)
+        base = self if out_shape == self.shape else self._broadcast(out_shape)
+        return base._like(add_public(self.session, base.shares, public))
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Any) -> "SharedTensor":
+        return self + (-other)
+
+    def __rsub__(self, other: Any) -> "SharedTensor":
+        return (-self) + other
+
+    def _broadcast(self, shape: tuple[int, ...]) -> "SharedTensor":
+        try:
+            return self._like([np.ascontiguousarray(np.broadcast_to(s, shape)) for s in self.shares])
+        except ValueError as exc:
+            raise ParameterError(f"shapes {self.shape} and {shape} do not broadcast") from exc
+
+    # -------------------------------------------------------- products
+    def _public_scale_bits(self, arr: np.ndarray) -> int:
+        """Fractional bits for encoding a public multiplier (see the constants above)."""
+        f = self.session.encoder.fractional_bits
+        finite = arr[np.isfinite(arr)] if arr.size else arr
+        largest = float(np.max(np.abs(finite))) if finite.size else 0.0
+        if largest == 0.0:
+            return f
+        wanted = PUBLIC_SCALAR_SIGNIFICANT_BITS - int(np.floor(np.log2(largest))) - 1
+        return int(min(max(f, wanted), PUBLIC_SCALAR_MAX_BITS))
+
+    def __mul__(self, other: Any) -> "SharedTensor":
+        if isinstance(other, SharedTensor):
+            a, b = (self, other)
+            self._check_peer(other)
+            out_shape = np.broadcast_shapes(a.shape, b.shape)
+            a = a if a.shape == out_shape else a._broadcast(out_shape)
+            b = b if b.shape == out_shape else b._broadcast(out_shape)
+            shares = beaver_mul_shares(self.session, a.shares, b.shares)
+            return self._after_product(shares, a.scale_bits + b.scale_bits)
+        arr = np.asarray(other)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+            raise ParameterError(f"cannot multiply a SharedTensor by {type(other).__name__}")
+        if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
+            # An integer multiplier is exact at scale 0: no truncation needed.
+            ints = arr.astype(np.int64)
+            return self._like([s * ints for s in self.shares])
+        bits = self._public_scale_bits(arr.astype(np.float64))
+        public = self._encode_public(arr.astype(np.float64), bits)
+        return self._after_product([s * public for s in self.shares], self.scale_bits + bits)
+
+    __rmul__ = __mul__
+
+    def __matmul__(self, other: Any) -> "SharedTensor":
+        if isinstance(other, SharedTensor):
+            self._check_peer(other)
+            x, y, squeeze = _as_matrices(self.shape, other.shape)
+            shares = beaver_matmul_shares(
+                self.session, [s.reshape(x) for s in self.shares], [s.reshape(y) for s in other.shares]
+            )
+            out = self._after_product(shares, self.scale_bits + other.scale_bits)
+            return out.reshape(squeeze)
+        arr = np.asarray(other, dtype=np.float64)
+        x, y, squeeze = _as_matrices(self.shape, arr.shape)
+        public = self._encode_public(arr.reshape(y), self.session.encoder.fractional_bits)
+        shares = [ring_matmul(np.ascontiguousarray(s.reshape(x)), public) for s in self.shares]
+        return self._after_product(shares, self.scale_bits + self.session.encoder.fractional_bits).reshape(squeeze)
+
+    def __rmatmul__(self, other: Any) -> "SharedTensor":
+        arr = np.asarray(other, dtype=np.float64)
+        x, y, squeeze = _as_matrices(arr.shape, self.shape)
+        public = self._encode_public(arr.reshape(x), self.session.encoder.fractional_bits)
+        shares = [ring_matmul(public, np.ascontiguousarray(s.reshape(y))) for s in self.shares]
+        return self._after_product(shares, self.scale_bits + self.session.encoder.fractional_bits).reshape(squeeze)
+
+    def truncate(self, bits: int) -> "SharedTensor":
+        """Divide by 2^bits in the ring (the scale is unchanged): floor(x / 2^bits)."""
+        return self._like(truncate_shares(self.session, self.shares, bits))
+
+    # --------------------------------------------------------- shape ops
+    @property
+    def T(self) -> "SharedTensor":  # noqa: N802 (numpy's name)
+        return self._like([s.T for s in self.shares])
+
+    def transpose(self, *axes: int) -> "SharedTensor":
+        return self._like([s.transpose(*axes) for s in self.shares])
+
+    def reshape(self, *shape: Any) -> "SharedTensor":
+        try:
+            return self._like([s.reshape(*shape) for s in self.shares])
+        except ValueError as exc:
+            raise ParameterError(f"cannot reshape {self.shape} to {shape}") from exc
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> "SharedTensor":
+        return self._like([_as_ring(s.sum(axis=axis, keepdims=keepdims)) for s in self.shares])
+
+    def __getitem__(self, index: Any) -> "SharedTensor":
+        if isinstance(index, SharedTensor):
+            raise ProtocolError("indexing by a secret is not supported")
+        return self._like([_as_ring(s[index]) for s in self.shares])
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        raise ProtocolError("SharedTensor is immutable; build a new one")
+
+    def copy(self) -> "SharedTensor":
+        return self._like([s.copy() for s in self.shares])
+
+
+def _as_matrices(
+    a: tuple[int, ...], b: tuple[int, ...]
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, ...]]:
+    """2-D views for a matmul of shapes a @ b (1-D operands as numpy treats them)."""
+    if len(a) not in (1, 2) or len(b) not in (1, 2):
+        raise ParameterError(f"matmul needs 1-D or 2-D operands, got {a} and {b}")
+    x = (1, a[0]) if len(a) == 1 else (a[0], a[1])
+    y = (b[0], 1) if len(b) == 1 else (b[0], b[1])
+    if x[1] != y[0]:
+        raise ParameterError(f"matmul shapes {a} and {b} do not align")
+    out: tuple[int, ...] = (x[0], y[1])
+    if len(a) == 1:
+        out = out[1:]
+    if len(b) == 1:
+        out = out[:-1]
+    return x, y, out
+
+
+def share(session: Session, value: Any, owner: str) -> SharedTensor:
+    """``owner`` secret-shares its plaintext ``value`` among the session's parties.
+
+    Steps: 1. the owner encodes ``value`` (``PrecisionError`` if out of range);
+    2. it draws n - 1 uniform shares from its own CSPRNG and keeps
+    ``encoded - sum(them)``; 3. it sends each other party its share (one round).
+    """
+    if isinstance(value, SharedTensor):
+        raise ParameterError("value is already shared")
+    party = session.party(owner)
+    encoded = session.encoder.encode(value)
+    shape = encoded.shape
+    outgoing = {name: [draw_ring(party.private, shape)] for name in session.parties if name != owner}
+    own = encoded.copy()
+    for (s,) in outgoing.values():
+        own = own - s
+    received = session.transport.scatter(owner, outgoing)
+    shares = [_as_ring(own) if name == owner else received[name][0] for name in session.parties]
+    return SharedTensor(session, shares, session.encoder.fractional_bits)
