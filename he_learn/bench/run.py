@@ -131,6 +131,7 @@ def run_benchmarks(
     sweep_samples: tuple[int, ...] | None = None,
     sweep_features: tuple[int, ...] | None = None,
     backends: tuple[str, ...] | None = None,
+    max_epochs: int | None = None,
 ) -> list[Record]:
     """Run the selected workloads and micro-benchmarks; return every record,
     comparisons attached. ``backends`` restricts the jobs (e.g. ("plain", "sklearn"))."""
@@ -154,7 +155,8 @@ def run_benchmarks(
         except FileNotFoundError as exc:
             _say(f"skipping framingham: {exc}")
             workload_names = tuple(n for n in workload_names if n != "framingham")
-    workloads = build_workloads(quick, workload_names, framingham_path, sweep_samples, sweep_features)
+    workloads = build_workloads(quick, workload_names, framingham_path, sweep_samples, sweep_features,
+                                max_epochs=max_epochs)
     jobs = [(w, b) for w, b in _jobs(workloads) if backends is None or b in backends]
     timeout = QUICK_JOB_TIMEOUT if quick else FULL_JOB_TIMEOUT
     for index, (workload, backend) in enumerate(jobs, start=1):

@@ -19,7 +19,7 @@ here is public, so seeded numpy generators are fine.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Mapping
 
 import numpy as np
@@ -167,12 +167,16 @@ def build_workloads(
     sweep_samples: tuple[int, ...] | None = None,
     sweep_features: tuple[int, ...] | None = None,
     seed: int = 0,
+    max_epochs: int | None = None,
 ) -> list[Workload]:
     """The workloads of a run. ``quick`` shortens the CKKS runs and the sweep.
 
     ``only`` selects among :data:`WORKLOAD_NAMES`. A missing Framingham file is
     not an error here: the runner reports it and skips that workload.
+    ``max_epochs`` caps every backend's epochs (smoke tests).
     """
+    if max_epochs is not None and (not isinstance(max_epochs, int) or max_epochs < 1):
+        raise ParameterError(f"max_epochs must be a positive integer, not {max_epochs!r}")
     selected = WORKLOAD_NAMES if only is None else only
     unknown = [name for name in selected if name not in WORKLOAD_NAMES]
     if unknown:
@@ -185,6 +189,7 @@ def build_workloads(
             config={"learning_rate": XOR_LEARNING_RATE, "gradient": "sum", "l2": 0.0, "log_every": 50},
             # --quick: 20 CKKS steps give its seconds per step; the full run does all 250.
             epochs={"ckks": 20} if quick else {},
+            baselines=("sklearn",),
             params={"seed": seed, "reservoir": XOR_RESERVOIR},
         ))
     if "framingham" in selected:
@@ -220,6 +225,14 @@ def build_workloads(
                     # CKKS epochs are the expensive ones: one is enough for s/epoch
                     # and bytes/epoch, and keeps the full run near 10 minutes.
                     epochs={"ckks": 1},
+                    baselines=("sklearn",),
                     params={"seed": seed, "n": n, "d": d, "sweep": True},
                 ))
+    if max_epochs is not None:
+        out = [_capped(w, max_epochs) for w in out]
     return out
+
+
+def _capped(workload: Workload, max_epochs: int) -> Workload:
+    epochs = {b: min(max_epochs, workload.epochs_for(b)) for b in (*ALL_BACKENDS, *workload.epochs)}
+    return replace(workload, default_epochs=min(max_epochs, workload.default_epochs), epochs=epochs)

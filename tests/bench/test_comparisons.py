@@ -1,0 +1,60 @@
+"""Comparisons are attached from figures of the same run, with the ratio's
+direction fixed by DESIGN.md (above 1 means he_learn is better)."""
+
+from __future__ import annotations
+
+import math
+
+from he_learn.bench.records import Record
+from he_learn.bench.run import attach_comparisons
+
+
+def _by_key(records):
+    return {(r.name, r.backend, r.metric): r for r in records}
+
+
+def test_costs_compare_with_plain_and_accuracy_with_sklearn() -> None:
+    records = [
+        Record("w", "plain", "seconds_per_epoch", 0.002, "s/epoch"),
+        Record("w", "smpc", "seconds_per_epoch", 0.05, "s/epoch"),
+        Record("w", "ckks", "seconds_per_epoch", 0.8, "s/epoch"),
+        Record("w", "plain", "accuracy", 0.7, "fraction"),
+        Record("w", "ckks", "accuracy", 0.68, "fraction"),
+        Record("w", "sklearn", "accuracy", 0.72, "fraction"),
+        Record("w", "smpc", "bytes_sent", 1e6, "bytes"),
+    ]
+    out = _by_key(attach_comparisons(records))
+    smpc = out[("w", "smpc", "seconds_per_epoch")]
+    assert smpc.baseline == 0.002 and math.isclose(smpc.ratio, 0.002 / 0.05)
+    assert smpc.params["baseline_backend"] == "plain"
+    ckks_accuracy = out[("w", "ckks", "accuracy")]
+    assert ckks_accuracy.baseline == 0.72 and math.isclose(ckks_accuracy.ratio, 0.68 / 0.72)
+    assert out[("w", "plain", "accuracy")].params["baseline_backend"] == "sklearn"
+    assert out[("w", "sklearn", "accuracy")].ratio is None
+    assert out[("w", "plain", "seconds_per_epoch")].ratio is None
+    assert out[("w", "smpc", "bytes_sent")].ratio is None  # plain sends nothing: no ratio to take
+
+
+def test_tutorial_comparison_is_an_extra_record() -> None:
+    records = [
+        Record("framingham", "ckks", "seconds_per_epoch", 1.5, "s/epoch"),
+        Record("framingham", "tenseal_tutorial", "seconds_per_epoch", 45.0, "s/epoch"),
+        Record("framingham", "ckks", "accuracy", 0.70, "fraction"),
+        Record("framingham", "tenseal_tutorial", "accuracy", 0.69, "fraction"),
+    ]
+    out = attach_comparisons(records)
+    extra = _by_key(out)
+    speed = extra[("framingham.vs_tenseal_tutorial", "ckks", "seconds_per_epoch")]
+    assert math.isclose(speed.ratio, 30.0) and speed.params["baseline_backend"] == "tenseal_tutorial"
+    accuracy = extra[("framingham.vs_tenseal_tutorial", "ckks", "accuracy")]
+    assert math.isclose(accuracy.ratio, 0.70 / 0.69)
+    assert len(out) == len(records) + 2
+
+
+def test_existing_comparisons_and_zero_values_are_left_alone() -> None:
+    kernel = Record("mod_mul", "native", "seconds", 0.01, "s", baseline=0.05, ratio=5.0)
+    zero = Record("w", "smpc", "peak_memory", 0.0, "bytes")
+    plain_zero = Record("w", "plain", "peak_memory", 0.0, "bytes")
+    out = attach_comparisons([kernel, zero, plain_zero])
+    assert out[0] == kernel
+    assert out[1].ratio is None and out[1].baseline is None
