@@ -55,7 +55,7 @@ def _sweep_series(records: Sequence[Record], metric: str) -> dict[tuple[str, int
 def _line_plot(plt: Any, series: dict, title: str, ylabel: str, path: Path, machine: dict) -> Path | None:
     if not series:
         return None
-    fig, ax = plt.subplots(figsize=(7.5, 5))
+    fig, ax = plt.subplots(figsize=(10, 5.5))
     dims = sorted({d for _, d in series})
     for (backend, d), points in sorted(series.items(), key=lambda kv: (list(_COLOURS).index(kv[0][0])
                                                                         if kv[0][0] in _COLOURS else 99, kv[0][1])):
@@ -68,7 +68,8 @@ def _line_plot(plt: Any, series: dict, title: str, ylabel: str, path: Path, mach
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, ncol=1 if len(series) <= 6 else 2, loc="best")
+    # Outside the axes: with up to 9 lines any inside spot hides one of them.
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     _footer(fig, machine)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(path, dpi=_DPI)
@@ -92,12 +93,13 @@ def _accuracy_plot(plt: Any, records: Sequence[Record], path: Path, machine: dic
         ax.bar_label(bars, labels=[f"{y:.2f}" for y in ys], fontsize=7, padding=2)
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names)
-    ax.set_ylim(0.0, 1.1)
+    ax.set_ylim(0.0, 1.25)  # headroom for the legend row above the bars
+    ax.set_yticks([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_ylabel("test accuracy (fraction correct)")
     ax.set_xlabel("workload")
-    ax.set_title("Test accuracy per backend (same split, same epochs for every backend)")
+    ax.set_title("Test accuracy per backend (same split and training configuration)")
     ax.axhline(0.5, color="#999999", linewidth=0.8, linestyle=":")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", ncol=len(backends), frameon=False)
     _footer(fig, machine)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(path, dpi=_DPI)
