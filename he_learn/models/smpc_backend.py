@@ -1,0 +1,179 @@
+"""``backend="smpc"``: the shared training algorithm on additive secret shares.
+
+Threat model (DESIGN.md, role 1): n >= 2 honest-but-curious parties that do not
+collude, and a dealer that supplies input-independent correlated randomness and
+colludes with nobody. The first party ("alice") is the data owner and shares X
+and y; the second ("bob") is the model owner and shares a zero w. Every
+iteration runs on shares. Only two things are ever revealed, each by an
+explicit call: the scalar loss sum|r| every ``log_every`` steps (to everyone,
+for the training log), and the final weights (to the model owner only).
+
+The loop is the one in :mod:`he_learn.models.backend`, step for step::
+
+    z = X @ w                     Beaver matmul with a reused mask on X, truncation
+    p = z | sigma~(z)             polynomial or piecewise sigmoid on shares
+    r = p - y                     local
+    loss = sum |r|                secure abs (comparison), reveal one scalar
+    g = X.T @ r                   Beaver matmul (same mask, transposed), truncation
+    w = w - lr' * (g + l2 w)      public scalar products, truncation
+
+with lr' = learning_rate (or learning_rate / n for ``gradient="mean"``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from he_learn.approximations import PolynomialApproximation, resolve_sigmoid
+from he_learn.encoding.fixed_point import DEFAULT_FRACTIONAL_BITS, TRUNCATION_HEADROOM_BITS, FixedPointEncoder
+from he_learn.errors import ParameterError
+from he_learn.models.backend import ProgressCallback, TrainingConfig, TrainingProblem, TrainingResult
+from he_learn.smpc.activations import sigmoid as shared_sigmoid
+from he_learn.smpc.comparison import abs_
+from he_learn.smpc.masked import MaskedMatrix
+from he_learn.smpc.session import TRUNCATION_CHOICES, Session
+from he_learn.smpc.shared import share
+
+__all__ = ["SmpcBackend", "SmpcOptions", "make_backend"]
+
+
+@dataclass(frozen=True)
+class SmpcOptions:
+    """Options of the SMPC backend (``backend_options`` of the estimators).
+
+    ``n_parties``: parties holding shares (>= 2). ``fractional_bits``: fixed-point
+    precision (16, CrypTen's default). ``truncation``: ``"dealer"`` (exact, any n)
+    or ``"local"`` (2 parties; fails with small probability, for benchmarks
+    only). ``seed``: ``None`` for fresh OS randomness, or bytes to make a run
+    reproducible (tests, benchmarks).
+    """
+
+    n_parties: int = 2
+    fractional_bits: int = DEFAULT_FRACTIONAL_BITS
+    truncation: str = "dealer"
+    seed: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.n_parties, bool) or not isinstance(self.n_parties, (int, np.integer)) or self.n_parties < 2:
+            raise ParameterError(f"n_parties must be an integer >= 2, not {self.n_parties!r}")
+        if self.truncation not in TRUNCATION_CHOICES:
+            raise ParameterError(f"truncation must be one of {TRUNCATION_CHOICES}, not {self.truncation!r}")
+        if self.seed is not None and not isinstance(self.seed, (bytes, bytearray)):
+            raise ParameterError(f"seed must be bytes or None, not {type(self.seed).__name__}")
+        if isinstance(self.fractional_bits, bool) or not isinstance(self.fractional_bits, (int, np.integer)):
+            raise ParameterError(f"fractional_bits must be an integer, not {self.fractional_bits!r}")
+        if not 1 <= self.fractional_bits <= 24:
+            raise ParameterError(f"fractional_bits must be in [1, 24], not {self.fractional_bits}")
+
+    def encoder(self) -> FixedPointEncoder:
+        # Products carry 2f fractional bits and must stay below trunc_share's 2^62.
+        return FixedPointEncoder(
+            fractional_bits=int(self.fractional_bits),
+            integer_bits=TRUNCATION_HEADROOM_BITS - 2 * int(self.fractional_bits),
+        )
+
+
+def _resolve_activation(config: TrainingConfig) -> PolynomialApproximation | str:
+    choice = config.sigmoid
+    if isinstance(choice, str) and choice not in ("piecewise", "exact"):
+        choice = resolve_sigmoid(choice)
+    if choice == "exact":
+        raise ParameterError(
+            "the exact sigmoid cannot be computed on shares; use sigmoid='poly3'|'poly5'|'poly7'|'tenseal3'|'piecewise'"
+        )
+    if not isinstance(choice, PolynomialApproximation) and choice != "piecewise":
+        raise ParameterError(f"unsupported sigmoid {choice!r} for the smpc backend")
+    return choice
+
+
+class SmpcBackend:
+    """Runs :mod:`he_learn.models.backend`'s algorithm on secret shares."""
+
+    name = "smpc"
+
+    def __init__(self, options: SmpcOptions) -> None:
+        self.options = options
+
+    def train(
+        self,
+        problem: TrainingProblem,
+        config: TrainingConfig,
+        on_iteration: ProgressCallback | None = None,
+    ) -> TrainingResult:
+        activation = _resolve_activation(config) if problem.objective == "logistic" else None
+        opts = self.options
+        session = Session.create(
+            int(opts.n_parties), encoder=opts.encoder(), truncation=opts.truncation, seed=opts.seed
+        )
+        data_owner, model_owner = session.parties[0], session.parties[1]
+        ledger = session.ledger
+        start = time.perf_counter()
+
+        X = share(session, np.asarray(problem.X, dtype=np.float64), data_owner)
+        y = share(session, np.asarray(problem.y, dtype=np.float64), data_owner)
+        w = share(session, np.zeros(problem.n_features), model_owner)
+        share_bytes = ledger.bytes_sent
+        # X never changes: open E = X - A once and reuse the mask A every epoch
+        # with a fresh B (see he_learn.smpc.masked for why that is safe).
+        Xm = MaskedMatrix(X)
+        setup_bytes = ledger.bytes_sent
+
+        step_size = config.learning_rate / (problem.n_samples if config.gradient == "mean" else 1)
+        decay = step_size * config.l2
+        loss_history: list[float] = []
+        loss_steps: list[int] = []
+        logging_bytes = 0
+        for step in range(config.max_iter):
+            z = Xm.matmul(w)
+            p = z if activation is None else shared_sigmoid(z, activation)
+            r = p - y
+            if config.log_every and step % config.log_every == 0:
+                before = ledger.bytes_sent
+                # An explicit reveal of one scalar, the training log's loss.
+                loss_history.append(float(abs_(r).sum().reveal()))
+                loss_steps.append(step)
+                logging_bytes += ledger.bytes_sent - before
+            g = Xm.matmul(r, transpose=True)
+            update = g * step_size
+            if decay:
+                update = update + w * decay
+            w = w - update
+            if on_iteration is not None:
+                on_iteration(step + 1, config.max_iter)
+        loop_bytes = ledger.bytes_sent - setup_bytes
+        weights = w.reveal(to=model_owner)
+        seconds = time.perf_counter() - start
+
+        report: dict[str, Any] = {
+            "seconds": seconds,
+            "seconds_per_iter": seconds / config.max_iter,
+            "bytes_sent": ledger.bytes_sent,
+            "rounds": ledger.rounds,
+            "refreshes": 0,
+            "loss_history": loss_history,
+            "loss_steps": loss_steps,
+            "n_iter": config.max_iter,
+            "dealer_bytes": ledger.dealer_bytes,
+            "bytes_per_iter": (loop_bytes - logging_bytes) / config.max_iter,
+            "logging_bytes": logging_bytes,
+            "share_bytes": share_bytes,
+            "mask_bytes": setup_bytes - share_bytes,
+            "n_parties": session.n_parties,
+            "parties": list(session.parties),
+            "fractional_bits": session.encoder.fractional_bits,
+            "truncation": session.truncation,
+        }
+        return TrainingResult(weights=np.asarray(weights, dtype=np.float64), report=report)
+
+
+def make_backend(**options: Any) -> SmpcBackend:
+    """``n_parties`` (2), ``fractional_bits`` (16), ``truncation`` ("dealer"), ``seed`` (None)."""
+    known = set(SmpcOptions.__dataclass_fields__)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ParameterError(f"unknown smpc backend option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return SmpcBackend(SmpcOptions(**options))

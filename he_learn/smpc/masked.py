@@ -1,0 +1,86 @@
+"""A shared matrix masked once and multiplied many times.
+
+Threat model: as :mod:`he_learn.smpc.session`.
+
+Training multiplies the same shared X by a fresh shared w every epoch (X @ w)
+and its transpose by a fresh residual (X.T @ r). Beaver's protocol opens
+E = X - A for a uniform mask A; here E is opened once and A is kept for every
+later product, with a fresh B and C = A @ B (or A.T @ B) from the dealer each
+time. This is safe: E = X - A is the only value that depends on A, and X never
+changes, so no two openings reveal a difference of secrets; every F = w - B is
+masked by a fresh uniform B. It halves the traffic of each product and skips
+re-opening the whole data set every epoch (as in SecureML's offline phase,
+Mohassel and Zhang, S&P 2017, sec. 4.2). Re-using A for a *different* matrix
+would leak X - X', which is why a mask is bound to one SharedTensor here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from he_learn._native import beaver_matmul
+from he_learn.errors import ParameterError, ProtocolError
+from he_learn.smpc.protocols import open_values
+from he_learn.smpc.shared import SharedTensor
+
+__all__ = ["MaskedMatrix"]
+
+
+class MaskedMatrix:
+    """``X`` (shared, 2-D) with its Beaver mask opened once.
+
+    Steps at construction: 1. the dealer registers a uniform mask [A] (every
+    party derives its share from its seed: no dealer traffic); 2. open E = X - A.
+    """
+
+    def __init__(self, x: SharedTensor) -> None:
+        if x.ndim != 2:
+            raise ParameterError(f"MaskedMatrix needs a 2-D SharedTensor, got shape {x.shape}")
+        session = x.session
+        dealer = session.require_dealer()
+        self.session = session
+        self.scale_bits = x.scale_bits
+        self.shape = x.shape
+        self._mask_id = dealer.register_mask(x.shape)
+        streams = session.correlated_streams()
+        a = [s.uniform(x.shape) for s in streams]
+        (e,) = open_values(session, [[xi - ai for xi, ai in zip(x.shares, a)]])
+        self._a = a
+        self._a_t = [np.ascontiguousarray(ai.T) for ai in a]
+        self._e = e
+        self._e_t = np.ascontiguousarray(e.T)
+
+    def matmul(self, y: SharedTensor, transpose: bool = False) -> SharedTensor:
+        """Shares of X @ y (or X.T @ y), truncated back to the encoder's scale.
+
+        Steps: 1. the dealer supplies fresh [B] (seed-derived) and [C] = A @ B
+        (last party's share shipped); 2. open F = y - B (1 round); 3. each party
+        outputs [C] + E @ [B] + [A] @ F, the lead adds E @ F; 4. truncate.
+        """
+        if y.session is not self.session:
+            raise ProtocolError("cannot combine SharedTensors from different sessions")
+        inner = self.shape[0] if transpose else self.shape[1]
+        vector = y.ndim == 1
+        if y.ndim not in (1, 2) or y.shape[0] != inner:
+            raise ParameterError(f"cannot multiply {'X.T' if transpose else 'X'} of shape "
+                                 f"{self.shape[::-1] if transpose else self.shape} by {y.shape}")
+        y2 = y.reshape(inner, 1) if vector else y
+        b_shape = y2.shape
+        out_rows = self.shape[1] if transpose else self.shape[0]
+        streams = self.session.correlated_streams()
+        dealer = self.session.require_dealer()
+        b = [s.uniform(b_shape) for s in streams]
+        c = [s.derived((out_rows, b_shape[1])) for s in streams]
+        (c[-1],) = self.session.transport.from_dealer(
+            self.session.parties[-1], [dealer.mask_triple(self._mask_id, b_shape, transpose)]
+        )
+        (f,) = open_values(self.session, [[yi - bi for yi, bi in zip(y2.shares, b)]])
+        a = self._a_t if transpose else self._a
+        e = self._e_t if transpose else self._e
+        shares = [
+            np.asarray(beaver_matmul(a[i], b[i], c[i], e, f, i == 0), dtype=np.int64)
+            for i in range(self.session.n_parties)
+        ]
+        template = SharedTensor(self.session, shares, self.scale_bits + y.scale_bits)
+        out = template._after_product(shares, self.scale_bits + y.scale_bits)
+        return out.reshape(out_rows) if vector else out
