@@ -1,0 +1,30 @@
+// Run-time CPU feature detection. The binary is built for the baseline ISA; vector paths
+// are compiled with function-level target attributes and chosen here.
+#include "he_native/kernels.hpp"
+#include "he_native/platform.hpp"
+
+namespace he_native {
+
+CpuFeatures cpu_features() {
+    CpuFeatures f{false, false, false, false};
+#if HE_X86
+    __builtin_cpu_init();
+    f.aesni = __builtin_cpu_supports("aes") && __builtin_cpu_supports("ssse3") &&
+              __builtin_cpu_supports("sse4.1");
+    f.avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+    f.avx512 = f.avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+    f.vaes = f.avx512 && f.aesni && __builtin_cpu_supports("vaes");
+#endif
+    return f;
+}
+
+Isa best_isa() {
+    // Cheap: __builtin_cpu_supports reads a table filled once by the runtime.
+    CpuFeatures f = cpu_features();
+    if (f.avx512) return Isa::avx512;
+    if (f.avx2) return Isa::avx2;
+    return Isa::generic;
+}
+
+}  // namespace he_native
