@@ -30,7 +30,7 @@ import numpy as np
 
 from he_learn.approximations import PolynomialApproximation, resolve_sigmoid
 from he_learn.encoding.fixed_point import DEFAULT_FRACTIONAL_BITS, TRUNCATION_HEADROOM_BITS, FixedPointEncoder
-from he_learn.errors import ParameterError
+from he_learn.errors import ParameterError, PrecisionError
 from he_learn.models.backend import ProgressCallback, TrainingConfig, TrainingProblem, TrainingResult
 from he_learn.smpc.activations import sigmoid as shared_sigmoid
 from he_learn.smpc.comparison import abs_
@@ -146,6 +146,13 @@ class SmpcBackend:
                 on_iteration(step + 1, config.max_iter)
         loop_bytes = ledger.bytes_sent - setup_bytes
         weights = w.reveal(to=model_owner)
+        if weights.size and float(np.max(np.abs(weights))) >= session.encoder.max_abs:
+            # A value that left the fixed-point range wrapped around the ring; the
+            # model owner sees garbage of the order of 2^(63 - f) and says so.
+            raise PrecisionError(
+                f"training left the fixed-point range |x| < 2**{session.encoder.integer_bits}: the weights "
+                "overflowed (lower learning_rate, standardise the features, or pick a sigmoid valid on your scores)"
+            )
         seconds = time.perf_counter() - start
 
         report: dict[str, Any] = {
