@@ -67,24 +67,25 @@ def auto_learning_rate(X: np.ndarray, objective: str, gradient: str, l2: float) 
 
 
 class GradientDescentEstimator(BaseEstimator):
-    """Shared ``fit`` / ``decision_function`` / ``to_torch`` for the linear models.
+    """Shared training, linear output and ``to_torch`` for the linear models.
 
-    Subclasses set ``_objective`` and implement ``_prepare_target`` and
-    ``_sigmoid_setting``; their ``__init__`` lists every parameter explicitly, as
-    scikit-learn's ``get_params`` requires.
+    Subclasses set ``_objective`` and may override ``_sigmoid_setting``; their
+    ``__init__`` lists every parameter explicitly, as scikit-learn's ``get_params``
+    requires, and their ``fit`` validates the target before calling ``_train``.
     """
 
     _objective = "squared"
-
-    # --- hooks for subclasses -------------------------------------------------
-    def _prepare_target(self, y: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    _FITTED_ATTRIBUTES = ("coef_", "intercept_", "training_report_", "n_iter_", "learning_rate_", "classes_")
 
     def _sigmoid_setting(self) -> Any:
         return "exact"
 
     # --- parameter validation -------------------------------------------------
     def _check_params(self) -> None:
+        """Validate every constructor parameter, and forget any previous fit (so a
+        failed re-fit cannot leave weights that disagree with ``n_features_in_``)."""
+        for name in self._FITTED_ATTRIBUTES:
+            self.__dict__.pop(name, None)
         if not isinstance(self.backend, str) or self.backend not in BACKEND_NAMES:
             raise ParameterError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKEND_NAMES)}")
         _check_number(self.max_iter, "max_iter", integer=True, minimum=1)

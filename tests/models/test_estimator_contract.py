@@ -310,3 +310,12 @@ def test_xor_demo_rule_on_plain(xor) -> None:
     assert all(later < earlier for earlier, later in zip(losses, losses[1:]))
     assert model.training_report_["loss_steps"] == [0, 50, 100, 150, 200]
     np.testing.assert_array_equal(model.predict(features) > 0.5, y > 0.5)
+
+
+def test_failed_refit_leaves_no_stale_weights(classification_data) -> None:
+    X, y = classification_data
+    model = LogisticRegression(max_iter=5).fit(X, y)
+    with pytest.raises(ParameterError):
+        model.fit(X[:, :2], np.arange(len(y)) % 3)
+    with pytest.raises(NotFittedError):
+        model.predict(X[:, :2])
