@@ -115,7 +115,7 @@ def beaver_matmul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[
 
 
 def truncate_shares(session: Session, x: Sequence[np.ndarray], bits: int, method: str | None = None) -> Shares:
-    """Shares of floor(x / 2^bits), up to one unit in the last place.
+    """Shares of floor(x / 2^bits) or floor(x / 2^bits) + 1 (one unit in the last place).
 
     ``method="dealer"`` (default), exact and never catastrophic for |x| < 2^62,
     any number of parties (the dealer-assisted pair of Escudero, Ghosh, Keller,
@@ -126,6 +126,9 @@ def truncate_shares(session: Session, x: Sequence[np.ndarray], bits: int, method
     3. open c = x_u + r (uniform, reveals nothing);
     4. each party outputs ``trunc_share(c, [r >>> bits], [msb(r)], bits, lead)``:
        (c >>> bits) - 2^(62-bits) - (r >>> bits) + msb(r)(1 - msb(c)) 2^(64-bits).
+       The sum is floor(x / 2^bits) + carry, where carry = 1 exactly when the low
+       ``bits`` bits of x_u and r overflow when added (probability
+       (x_u mod 2^bits) / 2^bits); it is never more than one unit.
 
     ``method="local"`` is SecureML's 2-party local truncation (Mohassel and Zhang
     2017, Theorem 1): no communication, but it fails catastrophically with

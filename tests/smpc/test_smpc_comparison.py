@@ -1,0 +1,46 @@
+"""Secure comparison: ge_zero, sign, relu, abs, x > c, against plaintext."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from he_learn.smpc import Session, abs_, ge_zero, greater_than, less_than, relu, share, sign
+
+ULP = 2.0**-16
+
+
+def test_edge_values(session: Session) -> None:
+    v = np.array([0.0, ULP, -ULP, 1.5, -1.5, 2.0**29, -(2.0**29), 1e-9, -1e-9, 12345.678])
+    x = share(session, v, session.parties[-1])
+    encoded = np.rint(v * 2**16)
+    assert ge_zero(x).reveal().tolist() == (encoded >= 0).astype(int).tolist()
+    assert sign(x).reveal().tolist() == np.where(encoded >= 0, 1, -1).tolist()
+    assert np.allclose(relu(x).reveal(), np.maximum(encoded, 0) / 2**16)
+    assert np.allclose(abs_(x).reveal(), np.abs(encoded) / 2**16)
+
+
+@given(st.lists(st.floats(min_value=-1e4, max_value=1e4, allow_nan=False), min_size=1, max_size=40))
+@settings(max_examples=25, deadline=None)
+def test_comparison_matches_plaintext(values: list[float]) -> None:
+    session = Session.create(2, seed=b"cmp")
+    v = np.array(values)
+    encoded = np.rint(v * 2**16)
+    result = ge_zero(share(session, v, "alice")).reveal()
+    assert result.dtype == np.int64
+    assert result.tolist() == (encoded >= 0).astype(int).tolist()
+
+
+def test_threshold_comparisons(session: Session) -> None:
+    v = np.array([0.4, 0.5, 0.6, 0.5 + ULP, -3.0])
+    x = share(session, v, session.parties[0])
+    assert greater_than(x, 0.5).reveal().tolist() == [0, 0, 1, 1, 0]
+    assert less_than(x, 0.5).reveal().tolist() == [1, 0, 0, 0, 1]
+
+
+def test_comparison_on_matrices_keeps_shape(session2: Session) -> None:
+    v = np.array([[1.0, -1.0, 0.0], [-2.0, 3.0, -0.5]])
+    out = ge_zero(share(session2, v, "bob"))
+    assert out.shape == v.shape
+    assert out.reveal().tolist() == (v >= 0).astype(int).tolist()
