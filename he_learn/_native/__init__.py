@@ -28,7 +28,9 @@ For a shared ``x`` with ``|x| < 2**62`` the lead party adds ``2**62`` so that
 ``c = x_u + r``. With the wrap bit ``w = msb(r) * (1 - msb(c))``, each party's output
 share is ``-(r >>> bits)_i + (msb(r)_i * (1 - msb(c))) << (64 - bits)``, and the lead
 party adds ``(c >>> bits) - (2**62 >>> bits)``. The shares sum to
-``floor(x / 2**bits)`` or one less.
+``floor(x / 2**bits)`` or one more: they omit the borrow in
+``(c >>> bits) - (r >>> bits)``, which nobody can compute without revealing ``x``.
+``bits`` must lie in ``[0, 62]``: at 63 the ``2**62`` offset no longer divides out.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from typing import Any, Callable
 import numpy as np
 
 from he_learn._native._validate import (
+    TRUNC_MAX_BITS,
     check_bits,
     check_count,
     check_flag,
@@ -214,7 +217,7 @@ def trunc_share(
 ) -> np.ndarray:
     """One party's share of floor(x / 2**bits) from the opened c (see module docstring)."""
     op = "trunc_share"
-    bits = check_bits(bits, op)
+    bits = check_bits(bits, op, limit=TRUNC_MAX_BITS + 1)
     lead = check_flag(lead, op, "lead")
     c = check_int64(c, op, "c")
     r_trunc = check_int64(r_trunc, op, "r_trunc")

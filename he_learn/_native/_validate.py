@@ -18,6 +18,7 @@ from he_learn.errors import ParameterError
 __all__ = [
     "MAX_MODULUS",
     "KEY_BYTES",
+    "TRUNC_MAX_BITS",
     "check_modulus",
     "check_int64",
     "check_same_shape",
@@ -33,6 +34,9 @@ __all__ = [
 # Moduli stay below 2^62 so that sums of two residues, and the Barrett intermediates,
 # fit in 64 bits (see native/src/modular.cpp).
 MAX_MODULUS = 1 << 62
+# trunc_share offsets x by 2**62 so the opened value is non-negative; the offset
+# divides out exactly only for shifts up to 62 bits.
+TRUNC_MAX_BITS = 62
 # AES-128 key and counter-block size in bytes (FIPS 197).
 KEY_BYTES = 16
 
@@ -63,7 +67,8 @@ def check_int64(x: Any, op: str, name: str) -> np.ndarray:
         )
     if x.dtype != np.int64:
         raise ParameterError(f"{op}: {name} must have dtype int64, got {x.dtype}")
-    return np.ascontiguousarray(x)
+    # Not np.ascontiguousarray: it turns 0-d arrays into 1-d ones.
+    return x if x.flags.c_contiguous else x.copy(order="C")
 
 
 def check_same_shape(op: str, ref: np.ndarray, ref_name: str, **others: np.ndarray) -> None:
@@ -105,10 +110,10 @@ def check_count(n: Any, op: str, name: str = "n") -> int:
     return n
 
 
-def check_bits(bits: Any, op: str) -> int:
+def check_bits(bits: Any, op: str, limit: int = 64) -> int:
     bits = _integer(bits, op, "bits")
-    if not 0 <= bits < 64:
-        raise ParameterError(f"{op}: bits = {bits} is outside [0, 64)")
+    if not 0 <= bits < limit:
+        raise ParameterError(f"{op}: bits = {bits} is outside [0, {limit})")
     return bits
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from he_learn._native._validate import (
     KEY_BYTES,
+    TRUNC_MAX_BITS,
     check_below_modulus,
     check_bits,
     check_count,
@@ -134,8 +135,9 @@ def mod_sum(shares: np.ndarray, q: int) -> np.ndarray:
     if shares.ndim < 1:
         raise ParameterError("mod_sum: shares must have a leading share axis, got a 0-d array")
     check_below_modulus("mod_sum", q, shares=shares)
-    flat = shares.reshape(shares.shape[0], -1)
-    acc = np.zeros(flat.shape[1], dtype=np.int64)
+    size = int(np.prod(shares.shape[1:], dtype=np.int64))
+    flat = shares.reshape(shares.shape[0], size)
+    acc = np.zeros(size, dtype=np.int64)
     for share in flat:  # a loop over parties, not elements
         acc += share
         acc = np.where(acc >= q, acc - q, acc)
@@ -205,7 +207,7 @@ def ring_shift_right(x: np.ndarray, bits: int) -> np.ndarray:
 
 def trunc_share(c, r_trunc, r_msb, bits, lead):  # noqa: ANN001, ANN201 - mirrors the native signature
     op = "trunc_share"
-    bits = check_bits(bits, op)
+    bits = check_bits(bits, op, limit=TRUNC_MAX_BITS + 1)
     lead = check_flag(lead, op, "lead")
     c = check_int64(c, op, "c")
     r_trunc = check_int64(r_trunc, op, "r_trunc")

@@ -66,11 +66,14 @@ HE_MULTIVERSION(void, trunc_range, trunc_body,
                  unsigned bits, bool lead),
                 (c, r_trunc, r_msb, out, n, bits, lead))
 
-void check_bits(const char* op, unsigned bits) {
-    if (bits >= 64)
+void check_bits(const char* op, unsigned bits, unsigned limit) {
+    if (bits >= limit)
         throw std::invalid_argument(std::string(op) + ": bits = " + std::to_string(bits) +
-                                    " is outside [0, 64)");
+                                    " is outside [0, " + std::to_string(limit) + ")");
 }
+
+// trunc_share's 2^62 offset divides out exactly only for shifts up to 62 bits.
+constexpr unsigned kTruncBitsLimit = 63;
 
 }  // namespace
 
@@ -82,7 +85,7 @@ void beaver_mul(const i64* a, const i64* b, const i64* c, const i64* e, const i6
 }
 
 void ring_shift_right(const i64* x, i64* out, std::size_t n, unsigned bits) {
-    check_bits("ring_shift_right", bits);
+    check_bits("ring_shift_right", bits, 64);
     parallel_for(n, kGrain, 64, [&](std::size_t lo, std::size_t hi) {
         shift_range(x + lo, out + lo, hi - lo, bits);
     });
@@ -90,7 +93,7 @@ void ring_shift_right(const i64* x, i64* out, std::size_t n, unsigned bits) {
 
 void trunc_share(const i64* c, const i64* r_trunc, const i64* r_msb, i64* out, std::size_t n,
                  unsigned bits, bool lead) {
-    check_bits("trunc_share", bits);
+    check_bits("trunc_share", bits, kTruncBitsLimit);
     parallel_for(n, kGrain, 64, [&](std::size_t lo, std::size_t hi) {
         trunc_range(c + lo, r_trunc + lo, r_msb + lo, out + lo, hi - lo, bits, lead);
     });
