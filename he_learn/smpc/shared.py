@@ -201,11 +201,11 @@ class SharedTensor:
     def __add__(self, other: Any) -> "SharedTensor":
         if isinstance(other, SharedTensor):
             a, b = self._aligned(other)
-            if a.shape != b.shape and np.broadcast_shapes(a.shape, b.shape) != a.shape:
-                return a._broadcast(np.broadcast_shapes(a.shape, b.shape)) + b
+            if a.shape != b.shape and _broadcast_shape(a.shape, b.shape) != a.shape:
+                return a._broadcast(_broadcast_shape(a.shape, b.shape)) + b
             return a._like([x + y for x, y in zip(a.shares, b.shares)])
         public = self._encode_public(other, self.scale_bits)
-        out_shape = np.broadcast_shapes(self.shape, public.shape)
+        out_shape = _broadcast_shape(self.shape, public.shape)
         base = self if out_shape == self.shape else self._broadcast(out_shape)
         return base._like(add_public(self.session, base.shares, public))
 
@@ -238,7 +238,7 @@ class SharedTensor:
         if isinstance(other, SharedTensor):
             a, b = (self, other)
             self._check_peer(other)
-            out_shape = np.broadcast_shapes(a.shape, b.shape)
+            out_shape = _broadcast_shape(a.shape, b.shape)
             a = a if a.shape == out_shape else a._broadcast(out_shape)
             b = b if b.shape == out_shape else b._broadcast(out_shape)
             shares = beaver_mul_shares(self.session, a.shares, b.shares)
@@ -309,6 +309,13 @@ class SharedTensor:
 
     def copy(self) -> "SharedTensor":
         return self._like([s.copy() for s in self.shares])
+
+
+def _broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    try:
+        return tuple(np.broadcast_shapes(a, b))
+    except ValueError as exc:
+        raise ParameterError(f"shapes {a} and {b} do not broadcast") from exc
 
 
 def _as_matrices(

@@ -1,0 +1,146 @@
+"""The smpc training backend: the XOR reservoir demo and logistic regression on shares."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from he_learn.approximations import hard_sigmoid, resolve_sigmoid
+from he_learn.errors import ParameterError, PrecisionError
+from he_learn.models.backend import REPORT_KEYS, Backend, TrainingConfig, TrainingProblem
+from he_learn.models.reservoir import ReservoirFeatures
+from he_learn.models.smpc_backend import make_backend
+
+XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+XOR_Y = np.array([0.0, 1.0, 1.0, 0.0])
+XOR_CONFIG = TrainingConfig(max_iter=250, learning_rate=1e-3, gradient="sum", log_every=50)
+
+
+def _plain_loop(X: np.ndarray, y: np.ndarray, config: TrainingConfig, activate=None) -> tuple[np.ndarray, list[float]]:
+    """The shared algorithm in float64 (models/backend.py's docstring), the reference."""
+    w = np.zeros(X.shape[1])
+    losses = []
+    for step in range(config.max_iter):
+        z = X @ w
+        r = (z if activate is None else activate(z)) - y
+        if config.log_every and step % config.log_every == 0:
+            losses.append(float(np.abs(r).sum()))
+        g = X.T @ r
+        if config.gradient == "mean":
+            g = g / len(y)
+        w = w - config.learning_rate * (g + config.l2 * w)
+    return w, losses
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_xor_reservoir_on_shares(seed: int) -> None:
+    features = ReservoirFeatures(256, random_state=seed).fit_transform(XOR_X)
+    backend = make_backend(seed=b"xor-test")
+    assert isinstance(backend, Backend) and backend.name == "smpc"
+    result = backend.train(TrainingProblem(features, XOR_Y, "squared"), XOR_CONFIG)
+    losses = result.report["loss_history"]
+    assert result.report["loss_steps"] == [0, 50, 100, 150, 200]
+    assert f"{losses[0]:.3f}" == "2.000"
+    assert all(later < earlier for earlier, later in zip(losses, losses[1:]))
+    predictions = features @ result.weights
+    assert ((predictions > 0.5) == (XOR_Y > 0.5)).all()
+    reference, reference_losses = _plain_loop(features, XOR_Y, XOR_CONFIG)
+    assert np.max(np.abs(result.weights - reference)) < 1e-3
+    assert np.allclose(losses, reference_losses, atol=5e-3)
+
+
+def test_report_carries_the_ledger() -> None:
+    features = ReservoirFeatures(256, random_state=0).fit_transform(XOR_X)
+    config = TrainingConfig(max_iter=5, learning_rate=1e-3, log_every=0)
+    report = make_backend(seed=b"r").train(TrainingProblem(features, XOR_Y, "squared"), config).report
+    for key in (*REPORT_KEYS, "dealer_bytes", "bytes_per_iter", "n_parties", "share_bytes"):
+        assert key in report
+    assert report["refreshes"] == 0 and report["n_parties"] == 2
+    assert report["share_bytes"] == (4 * 256 + 4 + 256) * 8  # X and y to bob, zero w to alice
+    # Per iteration: open F (256) and G (4) plus truncations of z (4), g (256) and lr*g (256).
+    assert report["bytes_per_iter"] == 2 * (256 + 4 + 4 + 256 + 256) * 8
+    assert report["bytes_sent"] == report["share_bytes"] + report["mask_bytes"] + 5 * report["bytes_per_iter"] + 256 * 8
+
+
+def test_three_parties_give_the_same_model() -> None:
+    features = ReservoirFeatures(256, random_state=3).fit_transform(XOR_X)
+    problem = TrainingProblem(features, XOR_Y, "squared")
+    two = make_backend(seed=b"n").train(problem, XOR_CONFIG)
+    three = make_backend(n_parties=3, seed=b"n").train(problem, XOR_CONFIG)
+    assert three.report["n_parties"] == 3
+    assert three.report["bytes_per_iter"] == 3 * two.report["bytes_per_iter"]
+    assert np.max(np.abs(two.weights - three.weights)) < 1e-3
+
+
+def test_seed_makes_runs_reproducible() -> None:
+    features = ReservoirFeatures(256, random_state=0).fit_transform(XOR_X)
+    problem = TrainingProblem(features, XOR_Y, "squared")
+    config = TrainingConfig(max_iter=20, learning_rate=1e-3)
+    a = make_backend(seed=b"same").train(problem, config)
+    b = make_backend(seed=b"same").train(problem, config)
+    assert np.array_equal(a.weights, b.weights)
+
+
+def test_progress_callback() -> None:
+    calls = []
+    features = ReservoirFeatures(16, random_state=0).fit_transform(XOR_X)
+    make_backend(seed=b"p").train(
+        TrainingProblem(features, XOR_Y, "squared"), TrainingConfig(max_iter=3, learning_rate=1e-3),
+        on_iteration=lambda done, total: calls.append((done, total)),
+    )
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+@pytest.fixture(scope="module")
+def breast_cancer() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    scaler = StandardScaler().fit(X_train)
+    add_one = lambda a: np.hstack([a, np.ones((len(a), 1))])  # noqa: E731 (intercept column)
+    return add_one(scaler.transform(X_train)), y_train.astype(float), add_one(scaler.transform(X_test)), y_test
+
+
+@pytest.mark.parametrize("sigmoid", ["poly5", "piecewise"])
+def test_logistic_regression_matches_plaintext(breast_cancer, sigmoid: str) -> None:
+    X_train, y_train, X_test, y_test = breast_cancer
+    choice = resolve_sigmoid(sigmoid)
+    config = TrainingConfig(max_iter=30, learning_rate=0.5, gradient="mean", sigmoid=choice)
+    result = make_backend(seed=b"bc").train(TrainingProblem(X_train, y_train, "logistic"), config)
+    reference, _ = _plain_loop(X_train, y_train, config, hard_sigmoid if choice == "piecewise" else choice)
+    accuracy = np.mean((X_test @ result.weights > 0) == y_test)
+    plain_accuracy = np.mean((X_test @ reference > 0) == y_test)
+    assert plain_accuracy > 0.9
+    assert abs(accuracy - plain_accuracy) <= 0.01
+
+
+def test_estimator_path() -> None:
+    linear = pytest.importorskip("he_learn.models.linear")
+    features = ReservoirFeatures(256, random_state=5).fit_transform(XOR_X)
+    model = linear.LinearRegression(
+        backend="smpc", max_iter=250, learning_rate=1e-3, fit_intercept=False, log_every=50, progress=False,
+        backend_options={"seed": b"estimator"},
+    ).fit(features, XOR_Y)
+    assert f"{model.training_report_['loss_history'][0]:.3f}" == "2.000"
+    assert ((model.predict(features) > 0.5) == (XOR_Y > 0.5)).all()
+    assert model.training_report_["bytes_sent"] > 0
+
+
+def test_exact_sigmoid_and_bad_options_are_refused() -> None:
+    problem = TrainingProblem(np.ones((2, 2)), np.array([0.0, 1.0]), "logistic")
+    with pytest.raises(ParameterError, match="exact sigmoid"):
+        make_backend().train(problem, TrainingConfig(max_iter=1, learning_rate=1.0, sigmoid="exact"))
+    for bad in ({"n_parties": 1}, {"truncation": "magic"}, {"seed": 5}, {"fractional_bits": 40}, {"colour": "red"}):
+        with pytest.raises(ParameterError):
+            make_backend(**bad)
+
+
+def test_divergence_is_reported_not_returned() -> None:
+    features = ReservoirFeatures(256, random_state=0).fit_transform(XOR_X)
+    with pytest.raises(PrecisionError, match="fixed-point range"):
+        make_backend(seed=b"d").train(
+            TrainingProblem(features, XOR_Y, "squared"), TrainingConfig(max_iter=60, learning_rate=0.5)
+        )

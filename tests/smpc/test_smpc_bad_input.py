@@ -1,0 +1,109 @@
+"""Bad input gets a clear error from he_learn.errors, never a silent wrong answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from he_learn.errors import CommunicationError, ParameterError, PrecisionError, ProtocolError
+from he_learn.smpc import InProcessTransport, MaskedMatrix, Session, SharedTensor, TrustedDealer, ge_zero, share
+
+
+def test_mixing_sessions_is_refused() -> None:
+    a, b = Session.create(2, seed=b"a"), Session.create(2, seed=b"b")
+    x, y = share(a, np.ones(2), "alice"), share(b, np.ones(2), "alice")
+    for op in (lambda: x + y, lambda: x * y, lambda: x @ y, lambda: MaskedMatrix(x.reshape(1, 2)).matmul(y)):
+        with pytest.raises(ProtocolError, match="different sessions"):
+            op()
+
+
+def test_mismatched_shapes() -> None:
+    s = Session.create(2, seed=b"shapes")
+    x, y = share(s, np.ones((2, 3)), "alice"), share(s, np.ones((2, 2)), "bob")
+    with pytest.raises(ParameterError):
+        x @ y
+    with pytest.raises(ParameterError, match="broadcast"):
+        x * y
+    with pytest.raises(ParameterError, match="broadcast"):
+        x + y
+    with pytest.raises(ProtocolError, match="shape"):
+        SharedTensor(s, [np.zeros(2, dtype=np.int64), np.zeros(3, dtype=np.int64)], 16)
+    with pytest.raises(ParameterError):
+        x.reshape(5)
+
+
+def test_party_sets_must_match() -> None:
+    with pytest.raises(ProtocolError, match="dealer serves"):
+        Session(("alice", "bob"), dealer=TrustedDealer(("alice", "carol")))
+    with pytest.raises(ProtocolError, match="transport connects"):
+        Session(("alice", "bob"), transport=InProcessTransport(("alice", "bob", "carol")))
+    s = Session.create(3, seed=b"parties")
+    with pytest.raises(ProtocolError, match="expected 3 shares"):
+        SharedTensor(s, [np.zeros(1, dtype=np.int64)] * 2, 16)
+    with pytest.raises(ProtocolError, match="no party"):
+        share(s, np.ones(1), "mallory")
+    with pytest.raises(ProtocolError, match="cannot reveal"):
+        share(s, np.ones(1), "alice").reveal(to="mallory")
+
+
+@pytest.mark.parametrize("parties", [("alice",), ("alice", "alice"), ("alice", "")])
+def test_bad_party_lists(parties: tuple[str, ...]) -> None:
+    with pytest.raises(ParameterError):
+        Session(parties)
+
+
+def test_missing_dealer() -> None:
+    s = Session(("alice", "bob"), dealer=None)
+    x = share(s, np.array([1.0, 2.0]), "alice")
+    # Linear operations need no dealer ...
+    assert np.allclose((x + x * 3).reveal(), [4.0, 8.0])
+    # ... products, truncation and comparisons do.
+    for op in (lambda: x * x, lambda: x @ x, lambda: x * 0.5, lambda: ge_zero(x), lambda: MaskedMatrix(x.reshape(1, 2))):
+        with pytest.raises(ProtocolError, match="dealer"):
+            op()
+
+
+def test_encoding_overflow() -> None:
+    s = Session.create(2, seed=b"overflow")
+    with pytest.raises(PrecisionError):
+        share(s, np.array([2.0**31]), "alice")
+    with pytest.raises(PrecisionError):
+        share(s, np.array([np.nan]), "alice")
+    x = share(s, np.ones(1), "alice")
+    with pytest.raises(PrecisionError):
+        x + np.inf
+
+
+def test_reveal_requires_every_share() -> None:
+    s = Session.create(3, seed=b"reveal")
+    x = share(s, np.ones(2), "alice")
+    with pytest.raises(ProtocolError, match="missing"):
+        SharedTensor.from_shares(s, {"alice": x.share_of("alice"), "bob": x.share_of("bob")})
+    with pytest.raises(CommunicationError, match="every party"):
+        s.transport.exchange({"alice": [x.share_of("alice")], "bob": [x.share_of("bob")]})
+
+
+def test_transport_carries_only_int64() -> None:
+    t = InProcessTransport(("alice", "bob"))
+    with pytest.raises(CommunicationError):
+        t.send("alice", "bob", [np.ones(2)])
+
+
+def test_bad_session_options() -> None:
+    with pytest.raises(ParameterError):
+        Session.create(1)
+    with pytest.raises(ParameterError):
+        Session.create(2, truncation="probabilistic")
+    with pytest.raises(ParameterError):
+        Session.create(2, seed="not bytes")  # type: ignore[arg-type]
+    with pytest.raises(ParameterError):
+        Session.create(2, dealer=object())  # type: ignore[arg-type]
+
+
+def test_bad_public_operands() -> None:
+    s = Session.create(2, seed=b"public")
+    x = share(s, np.ones(2), "alice")
+    with pytest.raises(ParameterError):
+        x * "two"  # type: ignore[operator]
+    with pytest.raises(ProtocolError):
+        x[x]
