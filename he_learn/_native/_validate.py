@@ -86,7 +86,12 @@ def check_matrix(op: str, **arrays: np.ndarray) -> None:
 
 
 def check_scalar_below(y: Any, q: int, op: str, name: str = "y") -> int:
-    y = _integer(y, op, name)
+    if isinstance(y, (bool, np.bool_)) or not isinstance(y, (int, np.integer)):
+        raise ParameterError(
+            f"{op}: {name} must be an int64 array of x's shape or an int in [0, q), "
+            f"got {type(y).__name__}"
+        )
+    y = int(y)
     if not 0 <= y < q:
         raise ParameterError(f"{op}: scalar {name} = {y} is outside [0, q) for q = {q}")
     return y
