@@ -121,22 +121,24 @@ class SmpcBackend:
         # with a fresh B (see he_learn.smpc.masked for why that is safe).
         Xm = MaskedMatrix(X)
         setup_bytes = ledger.bytes_sent
+        setup_dealer_bytes = ledger.dealer_bytes
 
         step_size = config.learning_rate / (problem.n_samples if config.gradient == "mean" else 1)
         decay = step_size * config.l2
         loss_history: list[float] = []
         loss_steps: list[int] = []
-        logging_bytes = 0
+        logging_bytes = logging_dealer_bytes = 0
         for step in range(config.max_iter):
             z = Xm.matmul(w)
             p = z if activation is None else shared_sigmoid(z, activation)
             r = p - y
             if config.log_every and step % config.log_every == 0:
-                before = ledger.bytes_sent
+                before, dealer_before = ledger.bytes_sent, ledger.dealer_bytes
                 # An explicit reveal of one scalar, the training log's loss.
                 loss_history.append(float(abs_(r).sum().reveal()))
                 loss_steps.append(step)
                 logging_bytes += ledger.bytes_sent - before
+                logging_dealer_bytes += ledger.dealer_bytes - dealer_before
             g = Xm.matmul(r, transpose=True)
             update = g * step_size
             if decay:
@@ -145,6 +147,7 @@ class SmpcBackend:
             if on_iteration is not None:
                 on_iteration(step + 1, config.max_iter)
         loop_bytes = ledger.bytes_sent - setup_bytes
+        loop_dealer_bytes = ledger.dealer_bytes - setup_dealer_bytes
         weights = w.reveal(to=model_owner)
         if weights.size and float(np.max(np.abs(weights))) >= session.encoder.max_abs:
             # A value that left the fixed-point range wrapped around the ring; the
@@ -166,6 +169,7 @@ class SmpcBackend:
             "n_iter": config.max_iter,
             "dealer_bytes": ledger.dealer_bytes,
             "bytes_per_iter": (loop_bytes - logging_bytes) / config.max_iter,
+            "dealer_bytes_per_iter": (loop_dealer_bytes - logging_dealer_bytes) / config.max_iter,
             "logging_bytes": logging_bytes,
             "share_bytes": share_bytes,
             "mask_bytes": setup_bytes - share_bytes,
