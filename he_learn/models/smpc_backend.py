@@ -181,6 +181,26 @@ class SmpcBackend:
         return TrainingResult(weights=np.asarray(weights, dtype=np.float64), report=report)
 
 
+    def predict(self, X: np.ndarray, weights: np.ndarray, threshold: float = 0.0) -> np.ndarray:
+        """Labels [X @ w > threshold] computed on shares, revealed to the data owner only.
+
+        Steps: 1. the data owner shares X, the model owner shares w; 2. z = X @ w
+        (Beaver matmul, truncation); 3. secure comparison z > threshold; 4. reveal
+        the 0/1 labels to the data owner. Neither party sees the other's input,
+        and nobody sees the scores z. For logistic regression use threshold 0
+        (sigma(z) > 1/2 exactly when z > 0); for the XOR demo 0.5.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        weights = np.asarray(weights, dtype=np.float64)
+        if X.ndim != 2 or weights.ndim != 1 or X.shape[1] != weights.shape[0]:
+            raise ParameterError(f"X must be (n, d) and weights (d,); got {X.shape} and {weights.shape}")
+        opts = self.options
+        session = Session.create(int(opts.n_parties), encoder=opts.encoder(), truncation=opts.truncation, seed=opts.seed)
+        data_owner, model_owner = session.parties[0], session.parties[1]
+        scores = share(session, X, data_owner) @ share(session, weights, model_owner)
+        return (scores > float(threshold)).reveal(to=data_owner)
+
+
 def make_backend(**options: Any) -> SmpcBackend:
     """``n_parties`` (2), ``fractional_bits`` (16), ``truncation`` ("dealer"), ``seed`` (None)."""
     known = set(SmpcOptions.__dataclass_fields__)

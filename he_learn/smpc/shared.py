@@ -278,6 +278,47 @@ class SharedTensor:
         shares = [ring_matmul(public, np.ascontiguousarray(s.reshape(y))) for s in self.shares]
         return self._after_product(shares, self.scale_bits + self.session.encoder.fractional_bits).reshape(squeeze)
 
+    # ----------------------------------------------- comparisons (secure, 0/1 shares)
+    def _difference(self, other: Any) -> "SharedTensor":
+        if isinstance(other, SharedTensor):
+            self._check_peer(other)
+        return self - other
+
+    def __ge__(self, other: Any) -> "SharedTensor":
+        """Shares of [self >= other] (0/1, scale 0); ``other`` public or shared."""
+        from he_learn.smpc.comparison import ge_zero
+
+        return ge_zero(self._difference(other))
+
+    def __gt__(self, other: Any) -> "SharedTensor":
+        """Shares of [self > other]: self - other - ulp >= 0 at the common scale."""
+        from he_learn.smpc.comparison import ge_zero
+
+        diff = self._difference(other)
+        return ge_zero(diff - 2.0**-diff.scale_bits)
+
+    def __le__(self, other: Any) -> "SharedTensor":
+        from he_learn.smpc.comparison import ge_zero
+
+        return ge_zero(-self._difference(other))
+
+    def __lt__(self, other: Any) -> "SharedTensor":
+        from he_learn.smpc.comparison import ge_zero
+
+        diff = -self._difference(other)
+        return ge_zero(diff - 2.0**-diff.scale_bits)
+
+    def relu(self) -> "SharedTensor":
+        """max(self, 0) on shares (see :func:`he_learn.smpc.comparison.relu`)."""
+        from he_learn.smpc.comparison import relu
+
+        return relu(self)
+
+    def __abs__(self) -> "SharedTensor":
+        from he_learn.smpc.comparison import abs_
+
+        return abs_(self)
+
     def truncate(self, bits: int) -> "SharedTensor":
         """Divide by 2^bits in the ring (the scale is unchanged): floor(x / 2^bits)."""
         return self._like(truncate_shares(self.session, self.shares, bits))

@@ -144,3 +144,14 @@ def test_divergence_is_reported_not_returned() -> None:
         make_backend(seed=b"d").train(
             TrainingProblem(features, XOR_Y, "squared"), TrainingConfig(max_iter=60, learning_rate=0.5)
         )
+
+
+def test_predict_on_shares() -> None:
+    features = ReservoirFeatures(256, random_state=0).fit_transform(XOR_X)
+    backend = make_backend(seed=b"predict")
+    weights = backend.train(TrainingProblem(features, XOR_Y, "squared"), XOR_CONFIG).weights
+    labels = backend.predict(features, weights, threshold=0.5)
+    assert labels.dtype == np.int64
+    assert labels.tolist() == [0, 1, 1, 0]
+    with pytest.raises(ParameterError):
+        backend.predict(features, weights[:-1])

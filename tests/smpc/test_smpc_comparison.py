@@ -44,3 +44,25 @@ def test_comparison_on_matrices_keeps_shape(session2: Session) -> None:
     out = ge_zero(share(session2, v, "bob"))
     assert out.shape == v.shape
     assert out.reveal().tolist() == (v >= 0).astype(int).tolist()
+
+
+def test_operators(session2: Session) -> None:
+    a = np.array([-1.0, 0.0, 0.5, 2.0])
+    b = np.array([0.0, 0.0, 1.0, 1.0])
+    x, y = share(session2, a, "alice"), share(session2, b, "bob")
+    assert (x > 0.0).reveal().tolist() == [0, 0, 1, 1]
+    assert (x >= 0.0).reveal().tolist() == [0, 1, 1, 1]
+    assert (x < 0.5).reveal().tolist() == [1, 1, 0, 0]
+    assert (x <= 0.5).reveal().tolist() == [1, 1, 1, 0]
+    assert (x > y).reveal().tolist() == [0, 0, 0, 1]
+    assert (x <= y).reveal().tolist() == [1, 1, 1, 0]
+    assert np.allclose(abs(x).reveal(), np.abs(a))
+    assert np.allclose(x.relu().reveal(), np.maximum(a, 0))
+
+
+def test_relu_of_a_public_projection_is_the_reservoir_on_shares(session: Session) -> None:
+    """The data owner's reservoir computed on shared data: relu(X @ P) with P public."""
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    projection = np.array([[0.7, -1.2, 0.3], [-0.4, 0.9, -2.0]])  # public
+    shared = share(session, X, session.parties[0]) @ projection
+    assert np.allclose(shared.relu().reveal(), np.maximum(X @ projection, 0), atol=2.0**-14)
