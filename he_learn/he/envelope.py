@@ -1,0 +1,115 @@
+"""The wire format of one he_learn ciphertext: a small header, then a stock TenSEAL payload.
+
+Threat model: envelopes cross between parties in the clear. The header is public
+metadata (key fingerprint, layout, level, scale). The SHA-256 of the payload in
+the header detects truncation and accidental corruption; it is not a MAC, so an
+active attacker who rewrites both is out of scope (all parties are
+honest-but-curious, DESIGN.md).
+
+Layout of the bytes::
+
+    b"HLCK" | version (1 byte) | header length (uint32, little-endian) | header (UTF-8 JSON) | payload
+
+``payload`` is a ``CKKSVectorProto`` exactly as TenSEAL writes it, so stock
+TenSEAL reads it: ``tenseal.ckks_vector_from(context, envelope_payload(data))``.
+The header JSON holds ``fingerprint`` (truncated SHA-256 of the public key),
+``level`` (multiplicative levels left), ``scale``, ``n_values`` (meaningful slots),
+``layout`` (``FeatureMajorLayout.describe()`` plus the role, or null) and
+``payload_sha256``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from typing import Any
+
+from he_learn.errors import CommunicationError, SecurityError
+from he_learn.he.ciphertext import CkksCiphertext
+from he_learn.he.evaluator import CkksEngine
+from he_learn.he.seal_io import decode_ckks_vector, encode_ckks_vector, load_ciphertext, save_seal
+
+__all__ = ["MAGIC", "pack", "unpack_header", "envelope_payload", "load"]
+
+MAGIC = b"HLCK"
+VERSION = 1
+_PREFIX = struct.Struct("<4sBI")
+
+
+def pack(value: CkksCiphertext, *, layout: dict[str, Any] | None = None, n_values: int | None = None) -> bytes:
+    """Serialise a ciphertext with its envelope header."""
+    if not isinstance(value, CkksCiphertext):
+        raise CommunicationError(f"only CkksCiphertext values can be packed, not {type(value).__name__}")
+    if value.pending_rescale:
+        raise CommunicationError("rescale the ciphertext before sending it (its scale is not canonical)")
+    size = int(n_values) if n_values is not None else int(value.seal.poly_modulus_degree() // 2)
+    payload = encode_ckks_vector(save_seal(value.seal), size, value.scale)
+    header = json.dumps(
+        {
+            "fingerprint": value.fingerprint,
+            "level": value.level,
+            "scale": value.scale,
+            "n_values": size,
+            "layout": layout,
+            "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        },
+        sort_keys=True,
+    ).encode()
+    return _PREFIX.pack(MAGIC, VERSION, len(header)) + header + payload
+
+
+def _split(data: bytes) -> tuple[dict[str, Any], bytes]:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise CommunicationError(f"an envelope is bytes, not {type(data).__name__}")
+    data = bytes(data)
+    if len(data) < _PREFIX.size:
+        raise CommunicationError("truncated envelope: shorter than its fixed prefix")
+    magic, version, header_len = _PREFIX.unpack_from(data)
+    if magic != MAGIC:
+        raise CommunicationError("not a he_learn ciphertext envelope (bad magic)")
+    if version != VERSION:
+        raise CommunicationError(f"unsupported envelope version {version}")
+    end = _PREFIX.size + header_len
+    if len(data) < end:
+        raise CommunicationError("truncated envelope: header cut short")
+    try:
+        header = json.loads(data[_PREFIX.size : end])
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CommunicationError(f"malformed envelope header: {exc}") from exc
+    payload = data[end:]
+    if not isinstance(header, dict) or "payload_sha256" not in header or "fingerprint" not in header:
+        raise CommunicationError("malformed envelope header: missing fields")
+    if hashlib.sha256(payload).hexdigest() != header["payload_sha256"]:
+        raise CommunicationError("envelope payload is truncated or corrupted (SHA-256 mismatch)")
+    return header, payload
+
+
+def unpack_header(data: bytes) -> dict[str, Any]:
+    """The validated header of an envelope."""
+    return _split(data)[0]
+
+
+def envelope_payload(data: bytes) -> bytes:
+    """The stock TenSEAL ``CKKSVector`` serialisation inside an envelope."""
+    return _split(data)[1]
+
+
+def load(engine: CkksEngine, data: bytes) -> CkksCiphertext:
+    """A ciphertext from an envelope, checked against ``engine``'s key and chain."""
+    header, payload = _split(data)
+    if header["fingerprint"] != engine.fingerprint:
+        raise SecurityError(
+            f"envelope made under key {str(header['fingerprint'])[:8]}, but this context's key is "
+            f"{engine.fingerprint[:8]}: refusing to use it (decryption would give garbage)"
+        )
+    _, ciphertexts, _ = decode_ckks_vector(payload)
+    if len(ciphertexts) != 1:
+        raise CommunicationError(f"an envelope carries one ciphertext, this one {len(ciphertexts)}")
+    seal = load_ciphertext(engine.seal_context, ciphertexts[0])
+    level = engine.level_of(seal)
+    if level != header.get("level") or abs(float(seal.scale) - float(header.get("scale", -1))) > 1e-6 * seal.scale:
+        raise CommunicationError("envelope header disagrees with its ciphertext (level or scale)")
+    if abs(float(seal.scale) - engine.scale_at(level)) > 1e-6 * seal.scale:
+        raise CommunicationError(f"ciphertext scale {seal.scale} is not the canonical scale of level {level}")
+    return CkksCiphertext(seal, level, engine.fingerprint)

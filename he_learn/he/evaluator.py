@@ -1,0 +1,336 @@
+"""CKKS arithmetic on SEAL ciphertexts with exact level and scale accounting.
+
+Threat model: the engine runs wherever ciphertexts are processed. Built with
+:meth:`CkksEngine.for_server` it refuses a context that holds the secret key
+(``SecurityError``), so a trainer, aggregator or evaluator never can decrypt.
+
+Why SEAL directly (``tenseal.sealapi``) and not TenSEAL's ``CKKSVector``: the
+high-level API has no public rotation, and it resets a ciphertext's scale to the
+nominal one after each rescale, which is off by the ratio of the dropped prime to
+the scale (up to 43% for Tutorial 1's 21-bit primes). Here every level ``l`` has
+one *canonical* scale ``S_l``: the top level uses ``2^scale_bits`` and
+``S_{l-1} = S_l^2 / q_l`` where ``q_l`` is the prime dropped by the rescale.
+Every ciphertext at level ``l`` carries ``S_l`` and every plaintext is encoded at
+``S_l``, so ciphertext x ciphertext and ciphertext x plaintext products both land
+exactly on ``S_{l-1}``: additions always match and no value is silently off by a
+prime's ratio. (This is the "exact scale" bookkeeping of Kim, Papadimitriou and
+Polyakov, "Approximate homomorphic encryption with reduced approximation error",
+CT-RSA 2022, in its simplest form.)
+
+Deferred rescaling: :meth:`CkksEngine.multiply` and :meth:`multiply_plain` take
+``rescale=False`` to keep the product at scale ``S_l^2``; rotations and additions
+then run before :meth:`rescale`. Key switching (rotation, relinearisation) adds
+noise of roughly ``N * sigma * L`` in absolute coefficient terms; added at scale
+``S_l^2`` and divided by ``q_l`` it shrinks by about ``2^scale_bits``, where
+after the rescale it would cost ~1e-5 per rotation at scale 2^32.
+
+Levels: a fresh ciphertext has ``params.levels`` multiplicative levels; each
+multiplication uses one. An operation on a level-0 ciphertext raises
+``PrecisionError`` naming the remedies instead of decrypting to garbage.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import tenseal.sealapi as sealapi
+
+from he_learn.errors import ParameterError, PrecisionError
+from he_learn.he.ciphertext import CkksCiphertext, OpCounts
+from he_learn.he.presets import CkksParameters
+
+__all__ = ["CkksEngine", "galois_element"]
+
+# The canonical scale may drift from 2^scale_bits by at most this many bits
+# before the engine refuses the preset: beyond it the headroom stated by the
+# preset (q0 bits - scale bits) is no longer what the values actually get.
+_MAX_SCALE_DRIFT_BITS = 1.0
+
+
+def galois_element(step: int, poly_modulus_degree: int) -> int:
+    """SEAL's Galois element for a slot rotation by ``step`` (positive = left):
+    3^(step mod N/2) mod 2N (SEAL ``GaloisTool::get_elt_from_step``)."""
+    slots = poly_modulus_degree // 2
+    if step % slots == 0:
+        raise ParameterError("a rotation by a multiple of the slot count is the identity; no key needed")
+    return pow(3, step % slots, 2 * poly_modulus_degree)
+
+
+class CkksEngine:
+    """Homomorphic operations bound to one TenSEAL context and parameter set.
+
+    Use :meth:`for_server` on the computing side; the key holder builds its own
+    engine for encryption. ``counts`` accumulates the operations performed.
+    """
+
+    def __init__(
+        self,
+        ts_context: Any,
+        params: CkksParameters,
+        fingerprint: str,
+        rotation_steps: Iterable[int] = (),
+    ) -> None:
+        self.params = params
+        self.fingerprint = fingerprint
+        self.rotation_steps = frozenset(int(s) for s in rotation_steps)
+        self.counts = OpCounts()
+        data = ts_context.data
+        self.seal_context = data.seal_context()
+        self._evaluator = sealapi.Evaluator(self.seal_context)
+        self._encoder = sealapi.CKKSEncoder(self.seal_context)
+        self._encryptor = sealapi.Encryptor(self.seal_context, data.public_key())
+        self._relin_keys = data.relin_keys()
+        self._galois_keys = data.galois_keys() if ts_context.has_galois_keys() else None
+        self._parms_ids: list[list[int]] = []
+        dropped: list[int] = []
+        self._modulus_bits: list[float] = []
+        context_data = self.seal_context.first_context_data()
+        while context_data is not None:
+            self._parms_ids.append(context_data.parms_id())
+            self._modulus_bits.append(sum(math.log2(m.value()) for m in context_data.parms().coeff_modulus()))
+            dropped.append(context_data.parms().coeff_modulus()[-1].value())
+            context_data = context_data.next_context_data()
+        # first_context_data is the top level; store bottom-up so index == level.
+        self._parms_ids.reverse()
+        self._modulus_bits.reverse()
+        dropped.reverse()
+        self.top_level = len(self._parms_ids) - 1
+        if self.top_level != params.levels:
+            raise ParameterError(f"context has {self.top_level} levels but preset {params.name!r} says {params.levels}")
+        self._scales = [0.0] * (self.top_level + 1)
+        self._scales[self.top_level] = params.scale
+        for level in range(self.top_level, 0, -1):
+            self._scales[level - 1] = self._scales[level] ** 2 / dropped[level]
+        drift = max(abs(math.log2(s) - params.scale_bits) for s in self._scales)
+        if drift > _MAX_SCALE_DRIFT_BITS:
+            raise PrecisionError(
+                f"preset {params.name!r}: its primes are too far from 2^{params.scale_bits} for exact scale "
+                f"tracking (the scale drifts {drift:.1f} bits over the chain). Use primes of 25 bits or more, "
+                "e.g. the 'training' preset; Tutorial 1's set is for the per-sample baseline only"
+            )
+
+    @classmethod
+    def for_server(cls, public_context: Any) -> "CkksEngine":
+        """An engine for the computing party, from a key holder's ``PublicContext``."""
+        from he_learn.he.keys import PublicContext  # keys imports this module
+
+        if not isinstance(public_context, PublicContext):
+            from he_learn.errors import SecurityError
+
+            raise SecurityError(
+                f"server-side engines take a PublicContext (no secret key), not {type(public_context).__name__}"
+            )
+        return public_context.engine()
+
+    # -- bookkeeping -----------------------------------------------------
+    @property
+    def slot_count(self) -> int:
+        return self.params.slot_count
+
+    def scale_at(self, level: int) -> float:
+        return self._scales[level]
+
+    def level_of(self, seal_ciphertext: Any) -> int:
+        """Level of a raw SEAL ciphertext under this engine's chain."""
+        parms = list(seal_ciphertext.parms_id())
+        for level, candidate in enumerate(self._parms_ids):
+            if list(candidate) == parms:
+                return level
+        raise ParameterError("the ciphertext does not belong to this context's modulus chain")
+
+    def modulus_bits_at(self, level: int) -> float:
+        """log2 of the ciphertext modulus Q_level (product of the primes left)."""
+        return self._modulus_bits[level]
+
+    def _wrap(self, seal: Any, level: int, pending: bool = False) -> CkksCiphertext:
+        return CkksCiphertext(seal, level, self.fingerprint, pending)
+
+    def _check_rescaled(self, value: Any, what: str) -> CkksCiphertext:
+        value = self._check(value)
+        if value.pending_rescale:
+            raise ParameterError(f"{what} needs a rescaled ciphertext: call engine.rescale() first")
+        return value
+
+    def _check(self, value: Any) -> CkksCiphertext:
+        if not isinstance(value, CkksCiphertext):
+            raise ParameterError(f"expected a CkksCiphertext, got {type(value).__name__}")
+        if value.fingerprint != self.fingerprint:
+            from he_learn.errors import SecurityError
+
+            raise SecurityError(
+                f"ciphertext made under key {value.fingerprint[:8]} given to an engine for key {self.fingerprint[:8]}"
+            )
+        return value
+
+    def _need_level(self, value: CkksCiphertext, what: str, levels: int = 1) -> None:
+        if value.level < levels:
+            raise PrecisionError(
+                f"out of levels: {what} needs {levels} more level(s) but the ciphertext is at level {value.level} "
+                f"of {self.top_level}. Refresh it through the key holder (he_learn.he.refresh.masked_refresh) or "
+                "choose a preset with more levels"
+            )
+
+    def _slot_values(self, values: Any) -> list[float]:
+        array = np.asarray(values, dtype=np.float64)
+        if array.ndim != 1 or array.size > self.slot_count:
+            raise ParameterError(f"expected at most {self.slot_count} values in a 1-D array, got shape {array.shape}")
+        if not np.all(np.isfinite(array)):
+            raise ParameterError("cannot encode NaN or infinite values")
+        return array.tolist()
+
+    # -- encoding and encryption ------------------------------------------
+    def encode(self, values: Any, level: int) -> Any:
+        """A plaintext at ``level``'s parameters and canonical scale. A Python
+        float is encoded in every slot."""
+        plaintext = sealapi.Plaintext()
+        parms = self._parms_ids[level]
+        if isinstance(values, (int, float)) and not isinstance(values, bool):
+            if not math.isfinite(values):
+                raise ParameterError("cannot encode NaN or infinity")
+            self._encoder.encode(float(values), parms, self._scales[level], plaintext)
+        else:
+            self._encoder.encode(self._slot_values(values), parms, self._scales[level], plaintext)
+        return plaintext
+
+    def encrypt(self, values: Any, level: int | None = None) -> CkksCiphertext:
+        """Public-key encryption of up to ``slot_count`` values (zeros fill the rest)."""
+        level = self.top_level if level is None else level
+        if not 0 <= level <= self.top_level:
+            raise ParameterError(f"level must be in [0, {self.top_level}], not {level}")
+        ciphertext = sealapi.Ciphertext(self.seal_context)
+        self._encryptor.encrypt(self.encode(values, level), ciphertext)
+        self.counts.encryptions += 1
+        return self._wrap(ciphertext, level)
+
+    # -- levels ----------------------------------------------------------
+    def drop_to(self, value: CkksCiphertext, level: int) -> CkksCiphertext:
+        """The same value at a lower level (multiplying by 1 keeps the scale canonical)."""
+        value = self._check_rescaled(value, "dropping a level")
+        if level > value.level:
+            raise ParameterError(f"cannot raise a ciphertext from level {value.level} to {level}: refresh it instead")
+        while value.level > level:
+            value = self.multiply_plain(value, 1.0)
+        return value
+
+    def _align(self, a: CkksCiphertext, b: CkksCiphertext) -> tuple[CkksCiphertext, CkksCiphertext]:
+        a, b = self._check(a), self._check(b)
+        if a.pending_rescale != b.pending_rescale:
+            raise ParameterError("cannot combine a ciphertext whose rescale is pending with a rescaled one")
+        if a.level > b.level:
+            a = self.drop_to(a, b.level)
+        elif b.level > a.level:
+            b = self.drop_to(b, a.level)
+        return a, b
+
+    # -- arithmetic ------------------------------------------------------
+    def add(self, a: CkksCiphertext, b: CkksCiphertext) -> CkksCiphertext:
+        a, b = self._align(a, b)
+        out = sealapi.Ciphertext()
+        self._evaluator.add(a.seal, b.seal, out)
+        self.counts.additions += 1
+        return self._wrap(out, a.level, a.pending_rescale)
+
+    def sub(self, a: CkksCiphertext, b: CkksCiphertext) -> CkksCiphertext:
+        a, b = self._align(a, b)
+        out = sealapi.Ciphertext()
+        self._evaluator.sub(a.seal, b.seal, out)
+        self.counts.additions += 1
+        return self._wrap(out, a.level, a.pending_rescale)
+
+    def add_many(self, values: Sequence[CkksCiphertext]) -> CkksCiphertext:
+        if not values:
+            raise ParameterError("nothing to add")
+        total = values[0]
+        for value in values[1:]:
+            total = self.add(total, value)
+        return total
+
+    def add_plain(self, a: CkksCiphertext, values: Any) -> CkksCiphertext:
+        a = self._check_rescaled(a, "adding a plaintext")
+        out = sealapi.Ciphertext()
+        self._evaluator.add_plain(a.seal, self.encode(values, a.level), out)
+        self.counts.additions += 1
+        return self._wrap(out, a.level)
+
+    def sub_plain(self, a: CkksCiphertext, values: Any) -> CkksCiphertext:
+        a = self._check_rescaled(a, "subtracting a plaintext")
+        out = sealapi.Ciphertext()
+        self._evaluator.sub_plain(a.seal, self.encode(values, a.level), out)
+        self.counts.additions += 1
+        return self._wrap(out, a.level)
+
+    def multiply(self, a: CkksCiphertext, b: CkksCiphertext, rescale: bool = True) -> CkksCiphertext:
+        """Ciphertext x ciphertext, relinearised and rescaled (one level).
+        ``rescale=False`` defers the rescale (see module doc)."""
+        a, b = self._align(a, b)
+        if a.pending_rescale:
+            raise ParameterError("multiplying needs rescaled ciphertexts: call engine.rescale() first")
+        self._need_level(a, "a ciphertext multiplication")
+        out = sealapi.Ciphertext()
+        if a is b:
+            self._evaluator.square(a.seal, out)
+        else:
+            self._evaluator.multiply(a.seal, b.seal, out)
+        self._evaluator.relinearize_inplace(out, self._relin_keys)
+        self.counts.multiplications += 1
+        return self._finish(out, a.level, rescale)
+
+    def _finish(self, seal: Any, level: int, rescale: bool) -> CkksCiphertext:
+        if not rescale:
+            return self._wrap(seal, level, pending=True)
+        self._evaluator.rescale_to_next_inplace(seal)
+        return self._wrap(seal, level - 1)
+
+    def rescale(self, a: CkksCiphertext) -> CkksCiphertext:
+        """Finish a deferred rescale: level - 1, canonical scale again."""
+        a = self._check(a)
+        if not a.pending_rescale:
+            raise ParameterError("this ciphertext has no pending rescale")
+        out = sealapi.Ciphertext()
+        self._evaluator.rescale_to_next(a.seal, out)
+        return self._wrap(out, a.level - 1)
+
+    def multiply_plain(self, a: CkksCiphertext, values: Any, rescale: bool = True) -> CkksCiphertext:
+        """Ciphertext x plaintext (slot values or one float), rescaled (one level).
+        ``rescale=False`` defers the rescale (see module doc)."""
+        a = self._check_rescaled(a, "a plaintext multiplication")
+        self._need_level(a, "a plaintext multiplication")
+        if isinstance(values, (int, float)):
+            if values == 0:
+                raise ParameterError("multiplying by 0 gives a transparent ciphertext; drop the term instead")
+        elif not np.any(np.asarray(values, dtype=np.float64)):
+            raise ParameterError("multiplying by an all-zero plaintext gives a transparent ciphertext")
+        out = sealapi.Ciphertext()
+        self._evaluator.multiply_plain(a.seal, self.encode(values, a.level), out)
+        self.counts.plain_multiplications += 1
+        return self._finish(out, a.level, rescale)
+
+    def negate(self, a: CkksCiphertext) -> CkksCiphertext:
+        a = self._check(a)
+        out = sealapi.Ciphertext()
+        self._evaluator.negate(a.seal, out)
+        return self._wrap(out, a.level, a.pending_rescale)
+
+    # -- rotations -------------------------------------------------------
+    def rotate(self, a: CkksCiphertext, step: int) -> CkksCiphertext:
+        """Cyclic rotation of the slots, left by ``step`` (negative: right)."""
+        a = self._check(a)
+        step = int(step)
+        if self._galois_keys is None or step not in self.rotation_steps:
+            raise ParameterError(
+                f"no Galois key for a rotation by {step}: the key holder must include it in "
+                f"public_context(rotation_steps=...); this context has {sorted(self.rotation_steps)}"
+            )
+        out = sealapi.Ciphertext()
+        self._evaluator.rotate_vector(a.seal, step, self._galois_keys, out)
+        self.counts.rotations += 1
+        return self._wrap(out, a.level, a.pending_rescale)
+
+    def rotate_sum(self, a: CkksCiphertext, steps: Iterable[int]) -> CkksCiphertext:
+        """``x += rotate(x, s)`` for each step: with steps 1, 2, 4, ... each slot
+        ends up holding the sum of a window of 2^k slots."""
+        for step in steps:
+            a = self.add(a, self.rotate(a, step))
+        return a

@@ -1,0 +1,147 @@
+"""The key holder and the public context it hands to the computing party.
+
+Threat model (DESIGN.md, roles 2 and 3): the data owner is the key holder and
+keeps the CKKS secret key. The trainer (or evaluator, or aggregator) receives a
+:class:`PublicContext`: the public key, the relinearisation keys and Galois keys
+for exactly the rotation steps its computation uses, and no secret key. Both are
+honest-but-curious. SEAL generates every key with its own cryptographic PRNG
+(Blake2xb seeded from the operating system); he_learn's own randomness (refresh
+masks) comes from ``he_learn._native.Csprng``.
+
+The public context travels as a stock TenSEAL context serialisation, so
+``tenseal.context_from(public_context.data)`` loads it. Its Galois keys are made
+with SEAL's ``KeyGenerator.create_galois_keys(galois_elements)`` in the seeded
+form (half of each key is regenerated from a seed on load) and spliced into the
+TenSEAL message, because TenSEAL's own ``generate_galois_keys()`` makes the full
+set (about 35 MB at N=8192). A key *fingerprint* (truncated SHA-256 of the
+serialised public key) identifies the key pair everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+import tenseal as ts
+import tenseal.sealapi as sealapi
+
+from he_learn.errors import CommunicationError, ParameterError, SecurityError
+from he_learn.he.ciphertext import CkksCiphertext
+from he_learn.he.evaluator import CkksEngine, galois_element
+from he_learn.he.presets import TRAINING, CkksParameters, get_preset
+from he_learn.he.seal_io import add_galois_keys_to_context, save_seal
+from he_learn.he.security import check_security, fingerprint_bytes, require_public
+
+__all__ = ["KeyHolder", "PublicContext"]
+
+
+def _normalise_steps(steps: Iterable[int], slot_count: int) -> tuple[int, ...]:
+    out = set()
+    for step in steps:
+        if not isinstance(step, (int, np.integer)) or isinstance(step, bool):
+            raise ParameterError(f"rotation steps must be integers, not {step!r}")
+        if step % slot_count == 0 or abs(int(step)) >= slot_count:
+            raise ParameterError(f"rotation step {step} is not in (-{slot_count}, {slot_count}) \\ {{0}}")
+        out.add(int(step))
+    return tuple(sorted(out))
+
+
+@dataclass(frozen=True)
+class PublicContext:
+    """What the computing party receives: a TenSEAL context without secret key.
+
+    ``data`` is a stock TenSEAL serialisation; the other fields are public
+    metadata. Build engines with :meth:`engine` (it re-checks that no secret key
+    is inside and that the fingerprint matches the key in ``data``).
+    """
+
+    params: CkksParameters
+    rotation_steps: tuple[int, ...]
+    fingerprint: str
+    data: bytes = field(repr=False)
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.data)
+
+    def load(self) -> Any:
+        """The TenSEAL context (checked public and matching the fingerprint)."""
+        try:
+            context = ts.context_from(self.data)
+        except Exception as exc:  # TenSEAL raises bare ValueError/RuntimeError on bad bytes
+            raise CommunicationError(f"malformed public context: {exc}") from exc
+        require_public(context, "a PublicContext")
+        if fingerprint_bytes(save_seal(context.data.public_key())) != self.fingerprint:
+            raise SecurityError("the public context's key does not match its fingerprint")
+        return context
+
+    def engine(self) -> CkksEngine:
+        return CkksEngine(self.load(), self.params, self.fingerprint, self.rotation_steps)
+
+
+class KeyHolder:
+    """Holds the secret key: creates public contexts, encrypts, decrypts, refreshes.
+
+    ``allow_insecure=True`` skips the 128-bit parameter check (explicit opt-out).
+    """
+
+    def __init__(self, params: CkksParameters | str = TRAINING, *, allow_insecure: bool = False) -> None:
+        self.params = get_preset(params)
+        check_security(self.params, allow_insecure=allow_insecure)
+        self._context = ts.context(
+            ts.SCHEME_TYPE.CKKS,
+            poly_modulus_degree=self.params.poly_modulus_degree,
+            coeff_mod_bit_sizes=list(self.params.coeff_mod_bit_sizes),
+        )
+        self._context.global_scale = self.params.scale
+        self.fingerprint = fingerprint_bytes(save_seal(self._context.data.public_key()))
+        self._engine: CkksEngine | None = None
+        self._decryptor = sealapi.Decryptor(self._context.data.seal_context(), self._context.data.secret_key())
+        self._encoder = sealapi.CKKSEncoder(self._context.data.seal_context())
+
+    def __repr__(self) -> str:
+        return f"KeyHolder(params={self.params.name!r}, key={self.fingerprint[:8]})"
+
+    # -- contexts ----------------------------------------------------------
+    def public_context(self, rotation_steps: Iterable[int] = ()) -> PublicContext:
+        """Public, relinearisation and only the requested Galois keys; no secret key."""
+        steps = _normalise_steps(rotation_steps, self.params.slot_count)
+        data = self._context.serialize(
+            save_public_key=True, save_secret_key=False, save_galois_keys=False, save_relin_keys=True
+        )
+        if steps:
+            generator = sealapi.KeyGenerator(self._context.data.seal_context(), self._context.data.secret_key())
+            elements = sorted({galois_element(s, self.params.poly_modulus_degree) for s in steps})
+            # A list of non-negative ints selects SEAL's create_galois_keys(galois_elts)
+            # overload returning a Serializable, which saves in the seeded (half-size) form.
+            data = add_galois_keys_to_context(data, save_seal(generator.create_galois_keys(elements)))
+        return PublicContext(self.params, steps, self.fingerprint, data)
+
+    def engine(self) -> CkksEngine:
+        """The key holder's own engine (no rotations): for encrypting data."""
+        if self._engine is None:
+            self._engine = CkksEngine(self._context, self.params, self.fingerprint)
+        return self._engine
+
+    @property
+    def tenseal_context(self) -> Any:
+        """The private TenSEAL context (holds the secret key: never send it)."""
+        return self._context
+
+    # -- encryption ------------------------------------------------------
+    def encrypt(self, values: Any, level: int | None = None) -> CkksCiphertext:
+        return self.engine().encrypt(values, level)
+
+    def decrypt(self, value: CkksCiphertext) -> np.ndarray:
+        """All ``slot_count`` slot values of a ciphertext made under this key."""
+        if not isinstance(value, CkksCiphertext):
+            raise ParameterError(f"expected a CkksCiphertext, got {type(value).__name__}")
+        if value.fingerprint != self.fingerprint:
+            raise SecurityError(
+                f"this ciphertext was made under key {value.fingerprint[:8]}, not this key holder's "
+                f"{self.fingerprint[:8]}: decrypting it would give garbage"
+            )
+        plaintext = sealapi.Plaintext()
+        self._decryptor.decrypt(value.seal, plaintext)
+        return np.asarray(self._encoder.decode_double(plaintext), dtype=np.float64)

@@ -1,0 +1,156 @@
+"""Masked refresh: the key holder re-encrypts a ciphertext it cannot read.
+
+Threat model: the trainer and the key holder are honest-but-curious and do not
+collude (DESIGN.md, role 2). The trainer never holds the secret key; the key
+holder must not learn the weights it refreshes. Refresh is an *interactive
+round*: one message to the key holder, one back. Each one is counted.
+
+Protocol (after the "decrypt-and-re-encrypt with masking" used by, e.g., Kim et
+al., "Logistic regression model training based on the approximate homomorphic
+encryption", BMC Medical Genomics 2018, and Jiang et al.'s SecureLR):
+
+1. The trainer draws a mask m with every slot uniform in [-B, B] from its
+   ``Csprng`` and computes ct' = ct + m (a plaintext addition, no level used).
+2. The trainer sends ct' (an envelope) to the key holder.
+3. The key holder decrypts v = w + m + e (e: CKKS noise) and sends back a fresh
+   encryption of v at the top level.
+4. The trainer subtracts m and continues with a fresh ciphertext of w + e.
+
+What the key holder learns: v per slot. CKKS decryption error is *absolute*, so
+the mask hides w only statistically: for |w| <= W the distributions of w + m for
+two different weights differ by at most W / B in statistical distance, per slot.
+B is bounded two ways:
+
+- modulus headroom at the refresh level: (|w| + B) * S_l < Q_l / 2, else the
+  masked value wraps around. :func:`mask_bound` takes B = 2^(h - 1) where
+  h = floor(log2(Q_l / 2) - log2(S_l)) is the headroom in bits, so any |w| up to
+  B still decrypts correctly;
+- float64 decoding: SEAL decodes through doubles, so the decoded v carries a
+  relative rounding error near 2^-52, an absolute error of about B * 2^-52 on w;
+  :data:`MAX_MASK_BITS` = 26 keeps that at 1.5e-8, below the CKKS noise.
+
+Figures: 'training' (q0 = 44 bits, scale 2^26) refreshes at level 0 with
+B = 2^16 (h = 17), so weights with |w| <= 1 are hidden up to statistical distance
+2^-16 ~ 1.5e-5 per slot; 'training-linear' (q0 = 60 bits, scale 2^32) gets
+h = 27, B = 2^26 and 1.5e-8. Every weight occupies ``group`` slots, each
+masked independently, so a slot-averaging key holder gains a factor of at most
+``group`` in distance (still below 1e-2 and 1e-5).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from he_learn._native import Csprng
+from he_learn.approximations import PolynomialApproximation
+from he_learn.encoding.ckks_layout import FeatureMajorLayout
+from he_learn.errors import ParameterError
+from he_learn.he import envelope
+from he_learn.he.ciphertext import CkksCiphertext
+from he_learn.he.evaluator import CkksEngine
+from he_learn.he.keys import KeyHolder
+from he_learn.he.polynomial import RangePolicy, check_activation_inputs
+
+__all__ = ["MAX_MASK_BITS", "mask_bound", "KeyHolderChannel", "KeyHolderService", "RefreshLedger", "masked_refresh"]
+
+# float64 has a 53-bit mantissa; 2^26 leaves an absolute decoding error ~2^-26.
+MAX_MASK_BITS = 26
+
+
+def mask_bound(engine: CkksEngine, level: int) -> float:
+    """The mask half-width B for a refresh at ``level`` (see module doc)."""
+    headroom = math.floor(engine.modulus_bits_at(level) - 1 - math.log2(engine.scale_at(level)))
+    bits = min(headroom - 1, MAX_MASK_BITS)
+    if bits < 1:
+        raise ParameterError(
+            f"level {level} has {headroom} bits of headroom, too little for a refresh mask: choose a preset "
+            "whose first prime is at least 10 bits above the scale"
+        )
+    return float(2**bits)
+
+
+class KeyHolderChannel(Protocol):
+    """The key holder's side of the training protocol, as the trainer sees it.
+    Every call is one interactive round; arguments and results are envelopes."""
+
+    def refresh(self, masked: bytes) -> bytes: ...
+
+    def residual_sum(self, residuals: Sequence[bytes]) -> float: ...
+
+    def decrypt_weights(self, weights: bytes) -> np.ndarray: ...
+
+
+@dataclass
+class RefreshLedger:
+    """Bytes and rounds of every message between trainer and key holder."""
+
+    refreshes: int = 0
+    rounds: int = 0
+    refresh_bytes: int = 0
+    loss_bytes: int = 0
+    result_bytes: int = 0
+
+
+class KeyHolderService:
+    """In-process key holder for one training run (implements :class:`KeyHolderChannel`).
+
+    It knows the public layout and, being the data owner, the targets ``y``, so
+    it can turn decrypted residuals into ``sum|r|`` and check the activation
+    outputs ``r + y`` against the polynomial's range (``policy``: see
+    :mod:`he_learn.he.polynomial`). Residuals reveal ``sigma(X w)`` at the
+    logged steps, i.e. the current model's predictions, to the key holder.
+    """
+
+    def __init__(
+        self,
+        key_holder: KeyHolder,
+        layout: FeatureMajorLayout,
+        y: np.ndarray,
+        approximation: PolynomialApproximation | None = None,
+        policy: RangePolicy = "warn",
+    ) -> None:
+        self._key_holder = key_holder
+        self._engine = key_holder.engine()
+        self._layout = layout
+        self._y = np.asarray(y, dtype=np.float64)
+        self._approximation = approximation
+        self._policy = policy
+        self.out_of_interval = 0
+
+    def refresh(self, masked: bytes) -> bytes:
+        value = envelope.load(self._engine, masked)
+        slots = self._key_holder.decrypt(value)
+        return envelope.pack(self._engine.encrypt(slots))
+
+    def residual_sum(self, residuals: Sequence[bytes]) -> float:
+        slots = np.stack([self._key_holder.decrypt(envelope.load(self._engine, r)) for r in residuals])
+        r = self._layout.unpack_samples(slots)
+        if self._approximation is not None:
+            self.out_of_interval += check_activation_inputs(r + self._y, self._approximation, self._policy)
+        return float(np.sum(np.abs(r)))
+
+    def decrypt_weights(self, weights: bytes) -> np.ndarray:
+        return self._layout.unpack_weights(self._key_holder.decrypt(envelope.load(self._engine, weights)))
+
+
+def masked_refresh(
+    engine: CkksEngine,
+    value: CkksCiphertext,
+    channel: KeyHolderChannel,
+    stream: Csprng,
+    ledger: RefreshLedger,
+) -> CkksCiphertext:
+    """Steps 1-4 of the module docstring; returns ``value`` at the top level."""
+    bound = mask_bound(engine, value.level)
+    mask = np.asarray(stream.uniform((engine.slot_count,), -bound, bound), dtype=np.float64)
+    outgoing = envelope.pack(engine.add_plain(value, mask))
+    reply = channel.refresh(outgoing)
+    fresh = envelope.load(engine, reply)
+    ledger.refreshes += 1
+    ledger.rounds += 1
+    ledger.refresh_bytes += len(outgoing) + len(reply)
+    return engine.sub_plain(fresh, mask)

@@ -1,0 +1,180 @@
+"""Bytes in and out of SEAL objects, and the two TenSEAL protobuf messages we write.
+
+TenSEAL's Python ``sealapi`` binds SEAL's ``save``/``load`` to file paths only,
+so objects go through a private temporary file (on ``/dev/shm`` when the system
+has it, so it stays in memory). The protobuf messages are written by hand in the
+wire format (https://protobuf.dev/programming-guides/encoding/) following
+TenSEAL 0.3.18's ``proto/tensors.proto`` (``CKKSVectorProto``) and
+``proto/tensealcontext.proto`` (``TenSEALContextProto``), so stock TenSEAL reads
+what we write: ``tenseal.ckks_vector_from(ctx, payload)`` and ``tenseal.context_from(data)``.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+from typing import Any
+
+import tenseal.sealapi as sealapi
+
+from he_learn.errors import CommunicationError
+
+__all__ = [
+    "save_seal",
+    "load_ciphertext",
+    "encode_ckks_vector",
+    "decode_ckks_vector",
+    "add_galois_keys_to_context",
+]
+
+_SHM = "/dev/shm"
+
+# Protobuf wire types.
+_VARINT, _FIXED64, _LENGTH = 0, 1, 2
+
+
+def _temp_dir() -> str | None:
+    return _SHM if os.path.isdir(_SHM) and os.access(_SHM, os.W_OK) else None
+
+
+def save_seal(obj: Any) -> bytes:
+    """SEAL's own (zstd-compressed) serialisation of a ciphertext, key or Serializable."""
+    fd, path = tempfile.mkstemp(prefix="he_learn_", dir=_temp_dir())
+    os.close(fd)
+    try:
+        obj.save(path)
+        with open(path, "rb") as handle:
+            return handle.read()
+    finally:
+        os.unlink(path)
+
+
+def _load_into(target: Any, seal_context: Any, data: bytes, what: str) -> Any:
+    fd, path = tempfile.mkstemp(prefix="he_learn_", dir=_temp_dir())
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        try:
+            target.load(seal_context, path)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise CommunicationError(f"malformed or truncated {what}: SEAL refused it ({exc})") from exc
+        return target
+    finally:
+        os.unlink(path)
+
+
+def load_ciphertext(seal_context: Any, data: bytes) -> Any:
+    """A ``sealapi.Ciphertext`` from SEAL bytes (validated by SEAL against the context)."""
+    return _load_into(sealapi.Ciphertext(), seal_context, data, "ciphertext")
+
+
+def load_galois_keys(seal_context: Any, data: bytes) -> Any:
+    return _load_into(sealapi.GaloisKeys(), seal_context, data, "Galois keys")
+
+
+# -- protobuf wire format -----------------------------------------------------
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise CommunicationError("truncated or malformed protobuf varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _field(number: int, wire_type: int, body: bytes) -> bytes:
+    key = _varint((number << 3) | wire_type)
+    if wire_type == _LENGTH:
+        return key + _varint(len(body)) + body
+    return key + body
+
+
+def _fields(data: bytes) -> list[tuple[int, int, bytes, bytes]]:
+    """(number, wire_type, value, raw) for each top-level field; raw re-encodes it verbatim."""
+    out = []
+    pos = 0
+    while pos < len(data):
+        start = pos
+        key, pos = _read_varint(data, pos)
+        number, wire_type = key >> 3, key & 7
+        if wire_type == _VARINT:
+            value, pos = _read_varint(data, pos)
+            body = _varint(value)
+        elif wire_type == _FIXED64:
+            body = data[pos : pos + 8]
+            pos += 8
+        elif wire_type == _LENGTH:
+            length, pos = _read_varint(data, pos)
+            body = data[pos : pos + length]
+            pos += length
+        elif wire_type == 5:
+            body = data[pos : pos + 4]
+            pos += 4
+        else:
+            raise CommunicationError(f"unsupported protobuf wire type {wire_type}")
+        if pos > len(data):
+            raise CommunicationError("truncated protobuf message")
+        out.append((number, wire_type, body, data[start:pos]))
+    return out
+
+
+def encode_ckks_vector(ciphertext_bytes: bytes, size: int, scale: float) -> bytes:
+    """A ``CKKSVectorProto``: sizes=[size] (packed), ciphertexts=[bytes], scale."""
+    sizes = _field(1, _LENGTH, _varint(size))
+    return sizes + _field(2, _LENGTH, ciphertext_bytes) + _field(3, _FIXED64, struct.pack("<d", scale))
+
+
+def decode_ckks_vector(payload: bytes) -> tuple[list[int], list[bytes], float]:
+    """(sizes, ciphertexts, scale) of a ``CKKSVectorProto``."""
+    sizes: list[int] = []
+    ciphertexts: list[bytes] = []
+    scale = 0.0
+    for number, wire_type, body, _ in _fields(payload):
+        if number == 1 and wire_type == _LENGTH:
+            pos = 0
+            while pos < len(body):
+                value, pos = _read_varint(body, pos)
+                sizes.append(value)
+        elif number == 1 and wire_type == _VARINT:
+            sizes.append(_read_varint(body, 0)[0])
+        elif number == 2 and wire_type == _LENGTH:
+            ciphertexts.append(body)
+        elif number == 3 and wire_type == _FIXED64:
+            scale = struct.unpack("<d", body)[0]
+    if not ciphertexts or len(sizes) != len(ciphertexts):
+        raise CommunicationError("not a CKKSVector serialisation: missing ciphertexts or sizes")
+    return sizes, ciphertexts, scale
+
+
+def add_galois_keys_to_context(context_bytes: bytes, galois_key_bytes: bytes) -> bytes:
+    """Put SEAL-serialised Galois keys into a serialised TenSEAL context
+    (``TenSEALContextProto.public_context.galois_keys``, field 2 -> field 5)."""
+    out = bytearray()
+    found = False
+    for number, wire_type, body, raw in _fields(context_bytes):
+        if number == 2 and wire_type == _LENGTH:
+            kept = b"".join(r for n, _, _, r in _fields(body) if n != 5)
+            out += _field(2, _LENGTH, kept + _field(5, _LENGTH, galois_key_bytes))
+            found = True
+        else:
+            out += raw
+    if not found:
+        raise CommunicationError("not a TenSEAL context serialisation: no public part")
+    return bytes(out)
