@@ -1,0 +1,121 @@
+"""``backend="ckks"``: the shared training algorithm on CKKS ciphertexts.
+
+Threat model (DESIGN.md, role 2): the data owner holds the secret key and
+encrypts X and y; the trainer holds only a public context (it refuses a secret
+key) and keeps the weights encrypted throughout. The interaction with the key
+holder is counted in the report: masked refreshes (the key holder learns w only
+up to the statistical distance stated in :mod:`he_learn.he.refresh`), ``sum|r|``
+every ``log_every`` steps (which reveals the current predictions for the
+training samples to the key holder: use ``log_every=0`` to avoid it) and the
+final weights, which the key holder decrypts (``coef_``).
+
+The protocol lives in :mod:`he_learn.he.training`; this adapter maps a
+:class:`TrainingProblem` and :class:`TrainingConfig` onto it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from he_learn.approximations import PolynomialApproximation, resolve_sigmoid
+from he_learn.errors import ParameterError
+from he_learn.he.presets import CkksParameters, get_preset
+from he_learn.he.training import EncryptedTrainingSpec, train_encrypted
+from he_learn.models.backend import ProgressCallback, TrainingConfig, TrainingProblem, TrainingResult
+
+__all__ = ["CkksBackend", "CkksOptions", "make_backend"]
+
+_REFRESH_POLICIES = ("auto",)
+_ACTIVATION_POLICIES = ("warn", "raise", "ignore")
+
+
+@dataclass(frozen=True)
+class CkksOptions:
+    """Options of the CKKS backend (``backend_options`` of the estimators).
+
+    ``preset``: a preset name or :class:`CkksParameters`; ``None`` picks
+    'training-linear' for the squared objective and 'training' for logistic.
+    ``seed``: int or 32 bytes seeding the trainer's mask stream (``None``: fresh
+    OS randomness; falls back to ``random_state``). ``refresh``: ``"auto"``
+    (masked refresh through the key holder whenever a step would not fit in the
+    levels left; the only policy, since a step never fits twice in 218 bits).
+    ``activation_policy``: what the key holder does when the decrypted loss shows
+    sigmoid inputs outside the polynomial's interval ("warn", "raise", "ignore").
+    ``allow_insecure``: skip the 128-bit check (explicit opt-out).
+    """
+
+    preset: str | CkksParameters | None = None
+    seed: int | bytes | None = None
+    refresh: str = "auto"
+    activation_policy: str = "warn"
+    allow_insecure: bool = False
+
+    def __post_init__(self) -> None:
+        if self.preset is not None:
+            get_preset(self.preset)  # raises ParameterError naming the choices
+        if self.refresh not in _REFRESH_POLICIES:
+            raise ParameterError(f"refresh must be one of {_REFRESH_POLICIES}, not {self.refresh!r}")
+        if self.activation_policy not in _ACTIVATION_POLICIES:
+            raise ParameterError(f"activation_policy must be one of {_ACTIVATION_POLICIES}, not {self.activation_policy!r}")
+        if not isinstance(self.allow_insecure, bool):
+            raise ParameterError("allow_insecure must be True or False")
+
+
+def _approximation(choice: PolynomialApproximation | str) -> PolynomialApproximation:
+    resolved = resolve_sigmoid(choice) if isinstance(choice, str) else choice
+    if not isinstance(resolved, PolynomialApproximation):
+        raise ParameterError(
+            f"the ckks backend needs a polynomial sigmoid ('tenseal3', 'poly3', 'poly5', 'poly7'), not {choice!r}: "
+            "CKKS can only add and multiply"
+        )
+    return resolved
+
+
+class CkksBackend:
+    """Encrypted full-batch gradient descent (see the module docstring)."""
+
+    name = "ckks"
+
+    def __init__(self, options: CkksOptions) -> None:
+        self.options = options
+
+    def train(
+        self,
+        problem: TrainingProblem,
+        config: TrainingConfig,
+        on_iteration: ProgressCallback | None = None,
+    ) -> TrainingResult:
+        approximation = _approximation(config.sigmoid) if problem.objective == "logistic" else None
+        spec = EncryptedTrainingSpec(
+            objective=problem.objective,
+            max_iter=int(config.max_iter),
+            learning_rate=float(config.learning_rate),
+            gradient=config.gradient,
+            l2=float(config.l2),
+            approximation=approximation,
+            log_every=int(config.log_every),
+            activation_policy=self.options.activation_policy,  # type: ignore[arg-type]
+        )
+        seed = self.options.seed if self.options.seed is not None else config.random_state
+        weights, report = train_encrypted(
+            problem.X,
+            problem.y,
+            spec,
+            preset=self.options.preset,
+            seed=seed,
+            on_iteration=on_iteration,
+            allow_insecure=self.options.allow_insecure,
+        )
+        report["n_iter"] = config.max_iter
+        return TrainingResult(weights=weights, report=report)
+
+
+def make_backend(**options: Any) -> CkksBackend:
+    """``preset`` (auto), ``seed`` (None), ``refresh`` ("auto"), ``activation_policy``
+    ("warn"), ``allow_insecure`` (False)."""
+    known = set(CkksOptions.__dataclass_fields__)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ParameterError(f"unknown ckks backend option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return CkksBackend(CkksOptions(**options))
