@@ -10,6 +10,12 @@ Representation: party i holds ``shares[i]`` (int64, Z_2^64); the secret is
 scale (the encoder's fractional bits for real values, 0 for integers and the
 0/1 results of comparisons). A product of two real values carries twice the
 fractional bits and is truncated back automatically.
+
+Range: inputs are range-checked when they are encoded (``PrecisionError``).
+Results computed on shares cannot be checked without revealing them, so every
+intermediate must stay within the encoder's range, |v| < 2^integer_bits
+(2^30 at the defaults); a value that leaves it wraps around the ring. The
+training backend checks the revealed weights and raises ``PrecisionError``.
 """
 
 from __future__ import annotations
@@ -34,13 +40,12 @@ from he_learn.smpc.session import Session
 
 __all__ = ["SharedTensor", "share"]
 
-# Public multipliers are encoded with this many significant bits at least, so a
-# tiny factor such as a learning rate (1e-3) or 1/n keeps its relative precision
-# (2^-20 ~ 1e-6) instead of being rounded to a few units of 2^-16.
-PUBLIC_SCALAR_SIGNIFICANT_BITS = 20
-# ...but never with more than this many fractional bits, so the product of an
-# in-range value (|v| < 2^20 at 2^16 scale) still fits trunc_share's 2^62 headroom.
-PUBLIC_SCALAR_MAX_BITS = 26
+# A public real multiplier c is encoded with F >= f fractional bits, chosen so
+# that round(c * 2^F) keeps 62 - f - integer_bits significant bits (16 at the
+# defaults): a learning rate of 1e-3 or a 1/n keeps a relative precision of
+# 2^-16 instead of being rounded to a few units of 2^-16. Then any in-range
+# value v (|v| < 2^integer_bits) times the encoded c stays below trunc_share's
+# 2^62 headroom: |v| * 2^f * |c| * 2^F < 2^(integer_bits + f + significant) = 2^62.
 
 
 def _as_ring(x: Any) -> np.ndarray:
@@ -166,14 +171,21 @@ class SharedTensor:
         scale = max(self.scale_bits, other.scale_bits)
         return self._rescaled(scale), other._rescaled(scale)
 
+    @staticmethod
+    def _public_array(value: Any) -> np.ndarray:
+        arr = np.asarray(value)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+            raise ParameterError(f"cannot use a value of type {type(value).__name__} with a SharedTensor")
+        return arr.astype(np.int64) if arr.dtype == np.bool_ else arr
+
     def _encode_public(self, value: Any, scale_bits: int) -> np.ndarray:
         """A public value as an int64 ring element at ``scale_bits`` (range-checked)."""
         if isinstance(value, SharedTensor):
             raise ParameterError("expected a public value")
-        arr = np.asarray(value)
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-            raise ParameterError(f"cannot use a value of type {type(value).__name__} with a SharedTensor")
-        if scale_bits == 0 and (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
+        arr = self._public_array(value)
+        if np.iscomplexobj(arr):
+            raise ParameterError("complex values cannot be shared")
+        if scale_bits == 0 and np.issubdtype(arr.dtype, np.integer):
             return arr.astype(np.int64)
         scaled = arr.astype(np.float64) * float(2**scale_bits)
         if scaled.size and not np.all(np.isfinite(scaled)):
@@ -212,7 +224,9 @@ class SharedTensor:
     __radd__ = __add__
 
     def __sub__(self, other: Any) -> "SharedTensor":
-        return self + (-other)
+        if isinstance(other, SharedTensor):
+            return self + (-other)
+        return self + np.negative(self._public_array(other))
 
     def __rsub__(self, other: Any) -> "SharedTensor":
         return (-self) + other
@@ -225,14 +239,16 @@ class SharedTensor:
 
     # -------------------------------------------------------- products
     def _public_scale_bits(self, arr: np.ndarray) -> int:
-        """Fractional bits for encoding a public multiplier (see the constants above)."""
-        f = self.session.encoder.fractional_bits
-        finite = arr[np.isfinite(arr)] if arr.size else arr
-        largest = float(np.max(np.abs(finite))) if finite.size else 0.0
+        """Fractional bits F for encoding a public multiplier (see the note at the top)."""
+        enc = self.session.encoder
+        significant = max(1, TRUNCATION_HEADROOM_BITS - enc.fractional_bits - enc.integer_bits)
+        largest = float(np.max(np.abs(arr))) if arr.size else 0.0
+        if not np.isfinite(largest):
+            raise PrecisionError("cannot multiply by NaN or infinite public values")
         if largest == 0.0:
-            return f
-        wanted = PUBLIC_SCALAR_SIGNIFICANT_BITS - int(np.floor(np.log2(largest))) - 1
-        return int(min(max(f, wanted), PUBLIC_SCALAR_MAX_BITS))
+            return enc.fractional_bits
+        wanted = significant - int(np.floor(np.log2(largest))) - 1
+        return int(min(max(enc.fractional_bits, wanted), TRUNCATION_HEADROOM_BITS - enc.fractional_bits))
 
     def __mul__(self, other: Any) -> "SharedTensor":
         if isinstance(other, SharedTensor):
@@ -243,10 +259,8 @@ class SharedTensor:
             b = b if b.shape == out_shape else b._broadcast(out_shape)
             shares = beaver_mul_shares(self.session, a.shares, b.shares)
             return self._after_product(shares, a.scale_bits + b.scale_bits)
-        arr = np.asarray(other)
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-            raise ParameterError(f"cannot multiply a SharedTensor by {type(other).__name__}")
-        if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
+        arr = self._public_array(other)
+        if np.issubdtype(arr.dtype, np.integer):
             # An integer multiplier is exact at scale 0: no truncation needed.
             ints = arr.astype(np.int64)
             return self._like([s * ints for s in self.shares])

@@ -121,3 +121,18 @@ def test_seeded_sessions_are_reproducible() -> None:
     assert not np.array_equal(xa.share_of("bob"), xc.share_of("bob"))
     fresh1, fresh2 = (share(Session.create(2), np.array([1.0]), "alice") for _ in range(2))
     assert not np.array_equal(fresh1.share_of("bob"), fresh2.share_of("bob"))
+
+
+@pytest.mark.parametrize("factor", [1e-3, 0.5 / 3750, 7.25, -2e-6])
+def test_public_multipliers_keep_relative_precision(session2: Session, factor: float) -> None:
+    values = np.array([1000.0, -250.5, 3.0, 0.0])
+    got = (share(session2, values, "alice") * factor).reveal()
+    # The multiplier keeps 16 significant bits; the result is quantised to 2^-16.
+    assert np.all(np.abs(got - values * factor) <= np.abs(values * factor) * 2.0**-15 + 2 * ULP)
+
+
+def test_public_lists_and_integers(session2: Session) -> None:
+    x = share(session2, np.array([1.0, 2.0]), "alice")
+    assert np.allclose((x - [1, 2]).reveal(), [0.0, 0.0])
+    assert np.allclose((x * np.array([True, False])).reveal(), [1.0, 0.0])
+    assert np.allclose(([3.0, 3.0] - x).reveal(), [2.0, 1.0])
