@@ -7,10 +7,10 @@ it never computes on them.
 
 :class:`Transport` is the interface. :class:`InProcessTransport` runs all
 parties in one Python process and hands arrays over by reference. A
-``torch.distributed`` implementation would map ``send`` to ``dist.send`` and
-``exchange`` to ``dist.all_gather`` and ``scatter``/``gather`` to their
-namesakes, with one process per party in session order; protocol code only
-ever calls these five methods.
+``torch.distributed`` implementation would map ``send`` to ``dist.send``,
+``broadcast`` to ``dist.broadcast``, ``exchange`` to ``dist.all_gather`` and
+``scatter``/``gather`` to their namesakes, with one process per party in
+session order, and the dealer as one more rank for ``from_dealer``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ class Transport(Protocol):
 
     def send(self, src: str, dst: str, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         """``src`` sends ``arrays`` to ``dst`` in one round; returns what ``dst`` receives."""
+        ...
+
+    def broadcast(self, src: str, arrays: Sequence[np.ndarray]) -> dict[str, list[np.ndarray]]:
+        """``src`` sends the same ``arrays`` to every other party, in one round."""
         ...
 
     def scatter(self, src: str, outgoing: Mapping[str, Sequence[np.ndarray]]) -> dict[str, list[np.ndarray]]:
@@ -90,6 +94,9 @@ class InProcessTransport:
             self.ledger.record_message(src, sum(_nbytes(a) for a in arrays))
             self.ledger.record_round()
         return list(arrays)
+
+    def broadcast(self, src: str, arrays: Sequence[np.ndarray]) -> dict[str, list[np.ndarray]]:
+        return self.scatter(src, {dst: arrays for dst in self.parties if dst != src})
 
     def scatter(self, src: str, outgoing: Mapping[str, Sequence[np.ndarray]]) -> dict[str, list[np.ndarray]]:
         self._check_party(src)

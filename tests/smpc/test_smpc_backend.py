@@ -155,3 +155,14 @@ def test_predict_on_shares() -> None:
     assert labels.tolist() == [0, 1, 1, 0]
     with pytest.raises(ParameterError):
         backend.predict(features, weights[:-1])
+
+
+def test_logistic_estimator_within_one_point_of_plain(breast_cancer) -> None:
+    linear = pytest.importorskip("he_learn.models.linear")
+    X_train, y_train, X_test, y_test = (a[:, :-1] if a.ndim == 2 else a for a in breast_cancer)
+    scores = {}
+    for backend, options in (("plain", None), ("smpc", {"seed": b"estimator-logreg"})):
+        model = linear.LogisticRegression(backend=backend, progress=False, backend_options=options)
+        scores[backend] = model.fit(X_train, y_train).score(X_test, y_test)
+    assert scores["plain"] > 0.9
+    assert abs(scores["smpc"] - scores["plain"]) <= 0.01

@@ -71,3 +71,19 @@ def test_comparison_cost_matches_its_docstring(session: Session) -> None:
     assert d["bytes_sent"] == comparison_bytes(9, session.n_parties)
     assert d["rounds"] == COMPARISON_ROUNDS
     assert d["dealer_bytes"] == (64 + 123) * 8 * 9
+
+
+def test_transport_primitives_count_bytes_and_rounds() -> None:
+    from he_learn.smpc import InProcessTransport
+
+    t = InProcessTransport(("alice", "bob", "carol"))
+    a = np.arange(4, dtype=np.int64)
+    assert t.broadcast("alice", [a])["bob"][0] is a
+    assert (t.ledger.bytes_sent, t.ledger.rounds) == (2 * 32, 1)
+    t.send("bob", "carol", [a, a])
+    assert (t.ledger.bytes_sent, t.ledger.rounds) == (2 * 32 + 64, 2)
+    t.gather("carol", {"alice": [a], "bob": [a], "carol": [a]})
+    assert (t.ledger.bytes_sent, t.ledger.rounds) == (2 * 32 + 64 + 64, 3)
+    assert t.ledger.sent_by == {"alice": 64 + 32, "bob": 64 + 32}
+    t.from_dealer("alice", [b"x" * 32])
+    assert (t.ledger.dealer_bytes, t.ledger.bytes_sent) == (32, 2 * 32 + 64 + 64)
