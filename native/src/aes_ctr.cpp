@@ -212,8 +212,10 @@ HE_TARGET("vaes,avx512f,avx512bw,aes") std::size_t keystream_vaes(const RoundKey
 void keystream_blocks(const RoundKeys& rk, Counter ctr, std::size_t blocks, u8* out) {
 #if HE_X86
     CpuFeatures f = cpu_features();
-    if (f.aesni) {
-        std::size_t done = f.vaes ? keystream_vaes(rk, ctr, blocks, out) : 0;
+    Isa cap = isa_cap();
+    if (f.aesni && cap != Isa::generic) {
+        bool vaes = f.vaes && cap == Isa::avx512;
+        std::size_t done = vaes ? keystream_vaes(rk, ctr, blocks, out) : 0;
         keystream_aesni(rk, advance(ctr, done), blocks - done, out + done * kBlock);
         return;
     }

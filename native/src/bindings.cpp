@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "he_native/kernels.hpp"
+#include "he_native/platform.hpp"
 
 namespace py = pybind11;
 
@@ -239,6 +240,14 @@ void bind_csprng(py::module_& m) {
               }
               return py::make_tuple(out, used);
           });
+    // Which vector path the kernels take (after HE_LEARN_NATIVE_ISA); for tests and reports.
+    m.def("active_isa", [] {
+        switch (he_native::best_isa()) {
+            case he_native::Isa::avx512: return "avx512";
+            case he_native::Isa::avx2: return "avx2";
+            default: return "generic";
+        }
+    });
     m.def("cpu_features", [] {
         he_native::CpuFeatures f = he_native::cpu_features();
         py::dict d;

@@ -27,7 +27,11 @@ namespace he_native {
 
 // Which vector path a multiversioned kernel should take on this CPU.
 enum class Isa { generic, avx2, avx512 };
+// The widest ISA the CPU supports, capped by the environment variable below.
 Isa best_isa();
+// The cap alone (Isa::avx512 when unset): AES uses it to pick VAES, AES-NI or portable.
+Isa isa_cap();
+constexpr const char* kIsaCapVariable = "HE_LEARN_NATIVE_ISA";
 
 }  // namespace he_native
 
