@@ -20,13 +20,14 @@ secure multiparty integer computation", SCN 2010):
    bit-shared 62-bit number runs as a tree over (equal, greater) pairs:
    leaves e_j = [c_j = r_j], g_j = [r_j > c_j] are *linear* in r_j because c is
    public; a node combines (e_hi, g_hi), (e_lo, g_lo) into
-   (e_hi e_lo, g_hi + e_hi g_lo): 2 Beaver products of 0/1 values, no
-   truncation, ceil(log2 62) = 6 rounds.
+   (e_hi e_lo, g_hi + e_hi g_lo): 2 Beaver products of 0/1 values sharing the
+   left operand e_hi, so 3 openings (e_hi, g_lo, e_lo); no truncation;
+   ceil(log2 62) = 6 rounds.
 4. t = r_62 XOR borrow = r_62 + borrow - 2 r_62 borrow (1 Beaver product,
    1 round); the result is t if c_62 = 0 and 1 - t otherwise.
 
-Cost per compared element: 8 rounds; 1 + 2 * 123 = 247 openings, i.e.
-247 * n(n-1) * 8 bytes (3952 bytes for 2 parties); dealer traffic
+Cost per compared element: 8 rounds; 1 + 3 * 61 + 2 = 186 openings, i.e.
+186 * n(n-1) * 8 bytes (2976 bytes for 2 parties); dealer traffic
 (64 bit corrections + 123 triple corrections) * 8 = 1496 bytes, whatever n.
 ``relu`` and ``abs`` add one Beaver product (2 openings, 1 round).
 """
@@ -37,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from he_learn._native import ring_matmul
 from he_learn.smpc.dealer import COMPARISON_BITS
 from he_learn.smpc.protocols import TRUNCATION_OFFSET, beaver_mul_shares, open_values
 from he_learn.smpc.shared import SharedTensor
@@ -47,13 +49,13 @@ __all__ = ["ge_zero", "sign", "relu", "abs_", "greater_than", "less_than", "COMP
 _LOW_BITS = 62
 # 1 opening + ceil(log2(62)) tree levels + 1 XOR product.
 COMPARISON_ROUNDS = 8
-# Beaver products per element: 2 per tree node (61 nodes) + 1 for the XOR.
-_PRODUCTS_PER_ELEMENT = 2 * (_LOW_BITS - 1) + 1
+# Openings per element: c, then 3 per tree node (61 nodes), then 2 for the XOR.
+_OPENINGS_PER_ELEMENT = 1 + 3 * (_LOW_BITS - 1) + 2
 
 
 def comparison_bytes(n_elements: int, n_parties: int) -> int:
     """Party-to-party bytes that :func:`ge_zero` sends for ``n_elements`` values."""
-    openings = 1 + 2 * _PRODUCTS_PER_ELEMENT
+    openings = _OPENINGS_PER_ELEMENT
     return openings * n_parties * (n_parties - 1) * 8 * n_elements
 
 
@@ -72,8 +74,12 @@ def ge_zero(x: SharedTensor) -> SharedTensor:
     streams = session.correlated_streams()
     bit_shares = [s.derived((*shape, COMPARISON_BITS)) for s in streams]
     (bit_shares[-1],) = session.transport.from_dealer(session.parties[-1], [dealer.random_bits(shape, COMPARISON_BITS)])
-    weights = np.left_shift(np.int64(1), np.arange(COMPARISON_BITS, dtype=np.int64))
-    masked = [xi + (bi * weights).sum(axis=-1) for xi, bi in zip(x.shares, bit_shares)]
+    # r = sum_j 2^j r_j, per party, as one native ring matmul with the powers of two.
+    weights = np.left_shift(np.int64(1), np.arange(COMPARISON_BITS, dtype=np.int64)).reshape(-1, 1)
+    masked = [
+        xi + ring_matmul(bi.reshape(-1, COMPARISON_BITS), weights).reshape(shape)
+        for xi, bi in zip(x.shares, bit_shares)
+    ]
     masked[0] = masked[0] + TRUNCATION_OFFSET
     (c,) = open_values(session, [[np.asarray(m, dtype=np.int64) for m in masked]])
     c = np.asarray(c, dtype=np.int64)
@@ -96,11 +102,12 @@ def ge_zero(x: SharedTensor) -> SharedTensor:
         e_lo = [e[..., 1 : 2 * pairs : 2] for e in eq]
         g_hi = [g[..., 0 : 2 * pairs : 2] for g in gt]
         g_lo = [g[..., 1 : 2 * pairs : 2] for g in gt]
-        left = [np.concatenate([a, a], axis=-1) for a in e_hi]
-        right = [np.concatenate([gl, el], axis=-1) for gl, el in zip(g_lo, e_lo)]
+        # e_hi multiplies both g_lo and e_lo: one mask, one opening for it.
+        left = [a[..., None, :] for a in e_hi]
+        right = [np.stack([gl, el], axis=-2) for gl, el in zip(g_lo, e_lo)]
         products = beaver_mul_shares(session, left, right)
-        new_gt = [gh + p[..., :pairs] for gh, p in zip(g_hi, products)]
-        new_eq = [p[..., pairs:] for p in products]
+        new_gt = [gh + p[..., 0, :] for gh, p in zip(g_hi, products)]
+        new_eq = [p[..., 1, :] for p in products]
         if width % 2:
             new_gt = [np.concatenate([ng, g[..., -1:]], axis=-1) for ng, g in zip(new_gt, gt)]
             new_eq = [np.concatenate([ne, e[..., -1:]], axis=-1) for ne, e in zip(new_eq, eq)]

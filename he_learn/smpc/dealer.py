@@ -79,8 +79,11 @@ class TripleProvider(Protocol):
         """The 32-byte seed handed to ``party`` once, at session start."""
         ...
 
-    def elementwise_triple(self, shape: tuple[int, ...]) -> np.ndarray:
-        """Beaver triple a, b uniform and c = a * b of ``shape``; returns the last party's c."""
+    def elementwise_triple(self, a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> np.ndarray:
+        """Beaver triple a, b uniform and c = a * b (numpy broadcasting); returns the last party's c.
+
+        With ``a_shape`` smaller than ``b_shape`` one mask a serves several products
+        of the same left operand, so that operand is opened only once."""
         ...
 
     def matmul_triple(self, a_shape: tuple[int, int], b_shape: tuple[int, int]) -> np.ndarray:
@@ -139,10 +142,10 @@ class TrustedDealer:
             out -= mirror.derived(value.shape)
         return out
 
-    def elementwise_triple(self, shape: tuple[int, ...]) -> np.ndarray:
-        a = self._uniform_total(shape)
-        b = self._uniform_total(shape)
-        return self._correction(a * b)
+    def elementwise_triple(self, a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> np.ndarray:
+        a = self._uniform_total(a_shape)
+        b = self._uniform_total(b_shape)
+        return self._correction(np.asarray(a * b, dtype=np.int64))
 
     def matmul_triple(self, a_shape: tuple[int, int], b_shape: tuple[int, int]) -> np.ndarray:
         a = self._uniform_total(a_shape)

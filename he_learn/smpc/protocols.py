@@ -73,23 +73,37 @@ def reveal_to(session: Session, shares: Sequence[np.ndarray], party: str) -> np.
 
 
 def beaver_mul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[np.ndarray]) -> Shares:
-    """Elementwise product of two shared values of the same shape (no truncation).
+    """Elementwise product of two shared values (numpy broadcasting; no truncation).
 
     Beaver, "Efficient multiparty protocols using circuit randomization", CRYPTO 1991:
-    1. the dealer supplies [a], [b] uniform and [c] = [a*b];
+    1. the dealer supplies [a] (x's shape), [b] (y's shape) and [c] = [a*b];
     2. open e = x - a and f = y - b (one round, 2 openings);
     3. each party outputs [c] + e*[b] + [a]*f, and the lead adds e*f.
+
+    When x broadcasts against a larger y (e.g. one left operand times a stack of
+    right operands), x is masked and opened once for all its products.
     """
     dealer = session.require_dealer()
-    shape = np.shape(x[0])
+    x_shape, y_shape = np.shape(x[0]), np.shape(y[0])
+    try:
+        out_shape = tuple(np.broadcast_shapes(x_shape, y_shape))
+    except ValueError as exc:
+        raise ParameterError(f"shapes {x_shape} and {y_shape} do not broadcast") from exc
     streams = session.correlated_streams()
-    a = [s.uniform(shape) for s in streams]
-    b = [s.uniform(shape) for s in streams]
-    c = [s.derived(shape) for s in streams]
-    (c[-1],) = session.transport.from_dealer(session.parties[-1], [dealer.elementwise_triple(shape)])
+    a = [s.uniform(x_shape) for s in streams]
+    b = [s.uniform(y_shape) for s in streams]
+    c = [s.derived(out_shape) for s in streams]
+    (c[-1],) = session.transport.from_dealer(session.parties[-1], [dealer.elementwise_triple(x_shape, y_shape)])
     e, f = open_values(session, [[xi - ai for xi, ai in zip(x, a)], [yi - bi for yi, bi in zip(y, b)]])
+
+    def full(arr: np.ndarray) -> np.ndarray:
+        # The fused kernel takes equal shapes; broadcasting copies only when needed.
+        return arr if arr.shape == out_shape else np.ascontiguousarray(np.broadcast_to(arr, out_shape))
+
+    e, f = full(e), full(f)
     return [
-        np.asarray(beaver_mul(a[i], b[i], c[i], e, f, i == 0), dtype=np.int64) for i in range(session.n_parties)
+        np.asarray(beaver_mul(full(a[i]), full(b[i]), c[i], e, f, i == 0), dtype=np.int64)
+        for i in range(session.n_parties)
     ]
 
 

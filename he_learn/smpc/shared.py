@@ -252,13 +252,10 @@ class SharedTensor:
 
     def __mul__(self, other: Any) -> "SharedTensor":
         if isinstance(other, SharedTensor):
-            a, b = (self, other)
             self._check_peer(other)
-            out_shape = _broadcast_shape(a.shape, b.shape)
-            a = a if a.shape == out_shape else a._broadcast(out_shape)
-            b = b if b.shape == out_shape else b._broadcast(out_shape)
-            shares = beaver_mul_shares(self.session, a.shares, b.shares)
-            return self._after_product(shares, a.scale_bits + b.scale_bits)
+            _broadcast_shape(self.shape, other.shape)
+            shares = beaver_mul_shares(self.session, self.shares, other.shares)
+            return self._after_product(shares, self.scale_bits + other.scale_bits)
         arr = self._public_array(other)
         if np.issubdtype(arr.dtype, np.integer):
             # An integer multiplier is exact at scale 0: no truncation needed.

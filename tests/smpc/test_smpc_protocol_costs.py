@@ -87,3 +87,14 @@ def test_transport_primitives_count_bytes_and_rounds() -> None:
     assert t.ledger.sent_by == {"alice": 64 + 32, "bob": 64 + 32}
     t.from_dealer("alice", [b"x" * 32])
     assert (t.ledger.dealer_bytes, t.ledger.bytes_sent) == (32, 2 * 32 + 64 + 64)
+
+
+def test_broadcast_product_opens_the_smaller_operand_once(session2: Session) -> None:
+    column = np.array([[1.0], [2.0], [-3.0]])
+    matrix = np.arange(12.0).reshape(3, 4) / 4
+    x, y = share(session2, column, "alice"), share(session2, matrix, "bob")
+    before = session2.ledger.snapshot()
+    z = x * y
+    d = _delta(session2, before)
+    assert d["bytes_sent"] == 2 * 8 * (3 + 12) + 2 * 8 * 12  # e (3), f (12), then truncation (12)
+    assert np.allclose(z.reveal(), column * matrix, atol=2.0**-15)
