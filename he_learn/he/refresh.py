@@ -77,7 +77,7 @@ class KeyHolderChannel(Protocol):
     """The key holder's side of the training protocol, as the trainer sees it.
     Every call is one interactive round; arguments and results are envelopes."""
 
-    def refresh(self, masked: bytes) -> bytes: ...
+    def refresh(self, masked: Sequence[bytes]) -> list[bytes]: ...
 
     def residual_sum(self, residuals: Sequence[bytes]) -> float: ...
 
@@ -121,10 +121,12 @@ class KeyHolderService:
         self._policy = policy
         self.out_of_interval = 0
 
-    def refresh(self, masked: bytes) -> bytes:
-        value = envelope.load(self._engine, masked)
-        slots = self._key_holder.decrypt(value)
-        return envelope.pack(self._engine.encrypt(slots))
+    def refresh(self, masked: Sequence[bytes]) -> list[bytes]:
+        out = []
+        for message in masked:
+            slots = self._key_holder.decrypt(envelope.load(self._engine, message))
+            out.append(envelope.pack(self._engine.encrypt(slots)))
+        return out
 
     def residual_sum(self, residuals: Sequence[bytes]) -> float:
         slots = np.stack([self._key_holder.decrypt(envelope.load(self._engine, r)) for r in residuals])
@@ -139,18 +141,27 @@ class KeyHolderService:
 
 def masked_refresh(
     engine: CkksEngine,
-    value: CkksCiphertext,
+    values: Sequence[CkksCiphertext],
     channel: KeyHolderChannel,
     stream: Csprng,
     ledger: RefreshLedger,
-) -> CkksCiphertext:
-    """Steps 1-4 of the module docstring; returns ``value`` at the top level."""
-    bound = mask_bound(engine, value.level)
-    mask = np.asarray(stream.uniform((engine.slot_count,), -bound, bound), dtype=np.float64)
-    outgoing = envelope.pack(engine.add_plain(value, mask))
-    reply = channel.refresh(outgoing)
-    fresh = envelope.load(engine, reply)
+) -> list[CkksCiphertext]:
+    """Steps 1-4 of the module docstring for several ciphertexts in one round;
+    returns them at the top level."""
+    if not values:
+        raise ParameterError("nothing to refresh")
+    masks = []
+    outgoing = []
+    for value in values:
+        bound = mask_bound(engine, value.level)
+        mask = np.asarray(stream.uniform((engine.slot_count,), -bound, bound), dtype=np.float64)
+        masks.append(mask)
+        outgoing.append(envelope.pack(engine.add_plain(value, mask)))
+    replies = channel.refresh(outgoing)
+    if len(replies) != len(outgoing):
+        raise ParameterError(f"the key holder returned {len(replies)} ciphertexts for {len(outgoing)}")
+    fresh = [engine.sub_plain(envelope.load(engine, reply), mask) for reply, mask in zip(replies, masks)]
     ledger.refreshes += 1
     ledger.rounds += 1
-    ledger.refresh_bytes += len(outgoing) + len(reply)
-    return engine.sub_plain(fresh, mask)
+    ledger.refresh_bytes += sum(map(len, outgoing)) + sum(map(len, replies))
+    return fresh

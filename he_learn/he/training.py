@@ -93,9 +93,14 @@ class EncryptedTrainingSpec:
         return 1.0 if activation is None else activation[0]
 
     @property
-    def levels_per_step(self) -> int:
+    def activation_depth(self) -> int:
         activation = self.activation
-        return 3 + (0 if activation is None else polynomial_depth(activation[1]))
+        return 0 if activation is None else polynomial_depth(activation[1])
+
+    @property
+    def levels_per_step(self) -> int:
+        """Levels of a whole step: X w, the activation, X.T r and the mask."""
+        return 3 + self.activation_depth
 
 
 def default_preset(objective: str) -> CkksParameters:
@@ -118,11 +123,15 @@ class EncryptedTrainer:
         self.engine = CkksEngine.for_server(public_context)  # refuses a secret key
         if y.layout != X.layout or y.role != "samples":
             raise ParameterError("y must be per-sample values in X's layout")
-        if spec.levels_per_step > self.engine.top_level:
+        if spec.activation_depth + 2 > self.engine.top_level:
             raise PrecisionError(
-                f"one step needs {spec.levels_per_step} levels but preset {self.engine.params.name!r} has "
-                f"{self.engine.top_level}: choose a preset with more levels (e.g. 'training') or a lower-degree sigmoid"
+                f"the activation and gradient need {spec.activation_depth + 2} levels after a refresh but preset "
+                f"{self.engine.params.name!r} has {self.engine.top_level}: choose a preset with more levels "
+                "(e.g. 'training') or a lower-degree sigmoid"
             )
+        # A step that does not fit in one chain is split: the scores are refreshed
+        # after X @ w (one more round per step).
+        self.split_step = spec.levels_per_step > self.engine.top_level
         self.layout = X.layout
         self.X = X
         self.y = y
@@ -138,17 +147,19 @@ class EncryptedTrainer:
             self._y_cache[level] = tuple(self.engine.drop_to(b, level) for b in self.y.blocks)
         return self._y_cache[level]
 
-    def _refresh(self, w: PackedVector) -> PackedVector:
-        self.mask_bits.append(float(np.log2(mask_bound(self.engine, w.level))))
-        fresh = masked_refresh(self.engine, w.blocks[0], self.channel, self._stream, self.ledger)
-        return PackedVector(self.layout, "weights", (fresh,))
+    def _refresh(self, value: PackedVector) -> PackedVector:
+        self.mask_bits.extend(float(np.log2(mask_bound(self.engine, b.level))) for b in value.blocks)
+        fresh = masked_refresh(self.engine, value.blocks, self.channel, self._stream, self.ledger)
+        return PackedVector(self.layout, value.role, tuple(fresh))
 
     def step(self, w: PackedVector, log: bool) -> tuple[PackedVector, float | None]:
         """One gradient step; refreshes first when the weights lack the levels."""
         spec, engine = self.spec, self.engine
-        if w.level < spec.levels_per_step:
+        if w.level < (1 if self.split_step else spec.levels_per_step):
             w = self._refresh(w)
         u = matvec(engine, self.X, w)
+        if u.level < spec.activation_depth + 2:
+            u = self._refresh(u)
         activation = spec.activation
         if activation is None:
             p_blocks = u.blocks
