@@ -18,7 +18,7 @@ import argparse
 import numpy as np
 
 from he_learn import LinearRegression, ReservoirFeatures
-from he_learn.errors import BackendUnavailableError
+from he_learn.errors import BackendUnavailableError, HeLearnError
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 XOR_Y = np.array([0, 1, 1, 0], dtype=float)
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     features = ReservoirFeatures(n_components=256, random_state=args.seed).fit_transform(XOR_X)
     print(f"XOR: {XOR_X.shape[0]} samples lifted to {features.shape[1]} ReLU features; targets {XOR_Y.astype(int)}")
 
+    failures = 0
     for backend in args.backend.split(","):
         print(f"\n[{backend}]")
         # Exactly the demo's update: w -= 1e-3 * X.T @ (X @ w - y), w starting at 0.
@@ -45,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         except BackendUnavailableError as exc:
             print(f"  unavailable: {exc}")
             continue
+        except HeLearnError as exc:
+            print(f"  failed: {type(exc).__name__}: {exc}")
+            failures += 1
+            continue
         report = model.training_report_
         for step, loss in zip(report["loss_steps"], report["loss_history"]):
             print(f"  step {step:3d}  sum|grad| = {loss:.3f}")
@@ -52,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  predictions {np.round(predictions, 3)} -> {(predictions > 0.5).astype(int)} (targets {XOR_Y.astype(int)})")
         print(f"  {report['seconds']:.3f} s, {report['bytes_sent']:,} bytes sent, {report['rounds']} rounds, "
               f"{report['refreshes']} refreshes")
-    return 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
