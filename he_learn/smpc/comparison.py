@@ -77,10 +77,10 @@ def ge_zero(x: SharedTensor) -> SharedTensor:
     # r = sum_j 2^j r_j, per party, as one native ring matmul with the powers of two.
     weights = np.left_shift(np.int64(1), np.arange(COMPARISON_BITS, dtype=np.int64)).reshape(-1, 1)
     masked = [
-        xi + ring_matmul(bi.reshape(-1, COMPARISON_BITS), weights).reshape(shape)
+        np.asarray(xi + ring_matmul(bi.reshape(-1, COMPARISON_BITS), weights).reshape(shape), dtype=np.int64)
         for xi, bi in zip(x.shares, bit_shares)
     ]
-    masked[0] = masked[0] + TRUNCATION_OFFSET
+    masked[0] = np.asarray(masked[0] + TRUNCATION_OFFSET, dtype=np.int64)
     (c,) = open_values(session, [[np.asarray(m, dtype=np.int64) for m in masked]])
     c = np.asarray(c, dtype=np.int64)
     c_bits = _public_bits(c, _LOW_BITS + 1)
@@ -112,11 +112,12 @@ def ge_zero(x: SharedTensor) -> SharedTensor:
             new_gt = [np.concatenate([ng, g[..., -1:]], axis=-1) for ng, g in zip(new_gt, gt)]
             new_eq = [np.concatenate([ne, e[..., -1:]], axis=-1) for ne, e in zip(new_eq, eq)]
         eq, gt = new_eq, new_gt
-    borrow = [g[..., 0] for g in gt]
+    # np.asarray keeps 0-d results as arrays (numpy scalars would warn on wrap-around).
+    borrow = [np.asarray(g[..., 0]) for g in gt]
 
-    r_62 = [b[..., _LOW_BITS] for b in bit_shares]
+    r_62 = [np.asarray(b[..., _LOW_BITS]) for b in bit_shares]
     both = beaver_mul_shares(session, r_62, borrow)
-    t = [r + bo - 2 * p for r, bo, p in zip(r_62, borrow, both)]
+    t = [np.subtract(np.add(r, bo), np.multiply(p, 2)) for r, bo, p in zip(r_62, borrow, both)]
     c_62 = c_bits[..., _LOW_BITS]
     out = [np.where(c_62 == 1, (1 if i == 0 else 0) - ti, ti) for i, ti in enumerate(t)]
     return SharedTensor(session, [np.asarray(o, dtype=np.int64) for o in out], 0)

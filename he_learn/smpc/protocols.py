@@ -52,7 +52,8 @@ def open_values(session: Session, values: Sequence[Sequence[np.ndarray]]) -> lis
     Steps: 1. each party sends its share of every value to every other party;
     2. each party sums the n shares it holds. Costs n(n-1)k*8 bytes for k values.
     """
-    outgoing = {name: [v[i] for v in values] for i, name in enumerate(session.parties)}
+    # np.asarray: arithmetic on 0-d shares yields numpy scalars; transports carry arrays.
+    outgoing = {name: [np.asarray(v[i], dtype=np.int64) for v in values] for i, name in enumerate(session.parties)}
     received = session.transport.exchange(outgoing)
     # Every party computes the same sums from the same messages; in-process it is
     # enough to compute them once, from the lead party's inbox.
@@ -67,7 +68,7 @@ def reveal_to(session: Session, shares: Sequence[np.ndarray], party: str) -> np.
     """Reveal a shared value to ``party`` only: the others send it their shares."""
     if party not in session.parties:
         raise ProtocolError(f"cannot reveal to {party!r}: not a party of this session ({', '.join(session.parties)})")
-    outgoing = {name: [shares[i]] for i, name in enumerate(session.parties)}
+    outgoing = {name: [np.asarray(shares[i], dtype=np.int64)] for i, name in enumerate(session.parties)}
     inbox = session.transport.gather(party, outgoing)
     return np.asarray(reduce(np.add, (inbox[name][0] for name in session.parties)), dtype=np.int64)
 
@@ -168,8 +169,8 @@ def truncate_shares(session: Session, x: Sequence[np.ndarray], bits: int, method
     r_trunc[-1], r_msb[-1] = session.transport.from_dealer(
         session.parties[-1], list(dealer.truncation_pair(shape, bits))
     )
-    masked = [xi + ri for xi, ri in zip(x, r)]
-    masked[0] = masked[0] + TRUNCATION_OFFSET
+    masked = [np.asarray(xi + ri, dtype=np.int64) for xi, ri in zip(x, r)]
+    masked[0] = np.asarray(masked[0] + TRUNCATION_OFFSET, dtype=np.int64)
     (c,) = open_values(session, [masked])
     return [
         np.asarray(trunc_share(c, r_trunc[i], r_msb[i], bits, i == 0), dtype=np.int64)

@@ -136,3 +136,16 @@ def test_public_lists_and_integers(session2: Session) -> None:
     assert np.allclose((x - [1, 2]).reveal(), [0.0, 0.0])
     assert np.allclose((x * np.array([True, False])).reveal(), [1.0, 0.0])
     assert np.allclose(([3.0, 3.0] - x).reveal(), [2.0, 1.0])
+
+
+def test_scalars_and_empty_tensors(session: Session) -> None:
+    """0-d and empty shares go through every protocol without numpy scalar warnings."""
+    x = share(session, np.array(-1.5), session.parties[0])
+    y = share(session, np.array(2.0), session.parties[-1])
+    assert float((x * y).reveal()) == -3.0
+    assert float(abs(x).reveal()) == 1.5
+    assert int((x > 0.0).reveal()) == 0
+    assert float(x.truncate(1).reveal()) == -0.75
+    empty = share(session, np.zeros((0, 3)), session.parties[0])
+    assert (empty * empty).reveal().shape == (0, 3)
+    assert (empty >= 0.0).reveal().shape == (0, 3)
