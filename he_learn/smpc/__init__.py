@@ -12,6 +12,7 @@ Modules in dependency order (imports only point down the list)::
     transport    Transport protocol + in-process implementation (counts into the ledger)
     dealer       TripleProvider protocol + TrustedDealer (seeded shares, corrections)
     session      Session: named parties, dealer, transport, encoder; passed explicitly
+    shapes       broadcasting and matmul shape rules
     protocols    share-level opening, Beaver mul/matmul, dealer-assisted truncation
     shared       SharedTensor and share()
     masked       MaskedMatrix: one Beaver mask reused for a fixed matrix

@@ -21,6 +21,7 @@ import numpy as np
 from he_learn._native import beaver_matmul, beaver_mul, ring_shift_right, trunc_share
 from he_learn.errors import ParameterError, ProtocolError
 from he_learn.smpc.session import Session
+from he_learn.smpc.shapes import broadcast_shape
 
 __all__ = [
     "Shares",
@@ -86,10 +87,7 @@ def beaver_mul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[np.
     """
     dealer = session.require_dealer()
     x_shape, y_shape = np.shape(x[0]), np.shape(y[0])
-    try:
-        out_shape = tuple(np.broadcast_shapes(x_shape, y_shape))
-    except ValueError as exc:
-        raise ParameterError(f"shapes {x_shape} and {y_shape} do not broadcast") from exc
+    out_shape = broadcast_shape(x_shape, y_shape)
     streams = session.correlated_streams()
     a = [s.uniform(x_shape) for s in streams]
     b = [s.uniform(y_shape) for s in streams]

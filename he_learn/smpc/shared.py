@@ -37,6 +37,8 @@ from he_learn.smpc.protocols import (
 )
 from he_learn.smpc.dealer import draw_ring
 from he_learn.smpc.session import Session
+from he_learn.smpc.shapes import as_matrices as _as_matrices
+from he_learn.smpc.shapes import broadcast_shape as _broadcast_shape
 
 __all__ = ["SharedTensor", "share"]
 
@@ -361,31 +363,6 @@ class SharedTensor:
 
     def copy(self) -> "SharedTensor":
         return self._like([s.copy() for s in self.shares])
-
-
-def _broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
-    try:
-        return tuple(np.broadcast_shapes(a, b))
-    except ValueError as exc:
-        raise ParameterError(f"shapes {a} and {b} do not broadcast") from exc
-
-
-def _as_matrices(
-    a: tuple[int, ...], b: tuple[int, ...]
-) -> tuple[tuple[int, int], tuple[int, int], tuple[int, ...]]:
-    """2-D views for a matmul of shapes a @ b (1-D operands as numpy treats them)."""
-    if len(a) not in (1, 2) or len(b) not in (1, 2):
-        raise ParameterError(f"matmul needs 1-D or 2-D operands, got {a} and {b}")
-    x = (1, a[0]) if len(a) == 1 else (a[0], a[1])
-    y = (b[0], 1) if len(b) == 1 else (b[0], b[1])
-    if x[1] != y[0]:
-        raise ParameterError(f"matmul shapes {a} and {b} do not align")
-    out: tuple[int, ...] = (x[0], y[1])
-    if len(a) == 1:
-        out = out[1:]
-    if len(b) == 1:
-        out = out[:-1]
-    return x, y, out
 
 
 def share(session: Session, value: Any, owner: str) -> SharedTensor:
