@@ -166,7 +166,9 @@ def _beaver_operands(op: str, arrays: dict[str, Any], include_ef: Any) -> tuple[
     return (*checked, check_flag(include_ef, op, "include_ef"))
 
 
-def beaver_mul(a, b, c, e, f, include_ef):  # noqa: ANN001, ANN201 - mirrors the native signature
+def beaver_mul(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, e: np.ndarray, f: np.ndarray, include_ef: bool
+) -> np.ndarray:
     a, b, c, e, f, include_ef = _beaver_operands(
         "beaver_mul", {"a": a, "b": b, "c": c, "e": e, "f": f}, include_ef
     )
@@ -178,7 +180,9 @@ def beaver_mul(a, b, c, e, f, include_ef):  # noqa: ANN001, ANN201 - mirrors the
     return out.reshape(a.shape)
 
 
-def beaver_matmul(a, b, c, e, f, include_ef):  # noqa: ANN001, ANN201 - mirrors the native signature
+def beaver_matmul(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, e: np.ndarray, f: np.ndarray, include_ef: bool
+) -> np.ndarray:
     a, b, c, e, f, include_ef = _beaver_operands(
         "beaver_matmul", {"a": a, "b": b, "c": c, "e": e, "f": f}, include_ef
     )
@@ -205,7 +209,9 @@ def ring_shift_right(x: np.ndarray, bits: int) -> np.ndarray:
     return (x.reshape(-1) >> bits).reshape(x.shape)
 
 
-def trunc_share(c, r_trunc, r_msb, bits, lead):  # noqa: ANN001, ANN201 - mirrors the native signature
+def trunc_share(
+    c: np.ndarray, r_trunc: np.ndarray, r_msb: np.ndarray, bits: int, lead: bool
+) -> np.ndarray:
     op = "trunc_share"
     bits = check_bits(bits, op, limit=TRUNC_MAX_BITS + 1)
     lead = check_flag(lead, op, "lead")
