@@ -8,9 +8,10 @@ E = X - A for a uniform mask A; here E is opened once and A is kept for every
 later product, with a fresh B and C = A @ B (or A.T @ B) from the dealer each
 time. This is safe: E = X - A is the only value that depends on A, and X never
 changes, so no two openings reveal a difference of secrets; every F = w - B is
-masked by a fresh uniform B. It halves the traffic of each product and skips
-re-opening the whole data set every epoch (as in SecureML's offline phase,
-Mohassel and Zhang, S&P 2017, sec. 4.2). Re-using A for a *different* matrix
+masked by a fresh uniform B. Each product then opens only F (k values for
+X @ w, m values for X.T @ r) instead of E and F (mk more), as in SecureML's
+mini-batch training where the masked data is reused across epochs (Mohassel and
+Zhang, S&P 2017, sec. 4.2). Re-using A for a *different* matrix
 would leak X - X', which is why a mask is bound to one SharedTensor here.
 """
 

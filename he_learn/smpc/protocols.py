@@ -145,7 +145,8 @@ def truncate_shares(session: Session, x: Sequence[np.ndarray], bits: int, method
 
     ``method="local"`` is SecureML's 2-party local truncation (Mohassel and Zhang
     2017, Theorem 1): no communication, but it fails catastrophically with
-    probability about |x| / 2^63 per element. Kept only to measure that rate.
+    probability about |x| / 2^64 per element (the random share wraps). Kept
+    only to measure that rate.
     """
     method = session.truncation if method is None else method
     if not 0 < bits < 63:

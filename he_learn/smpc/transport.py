@@ -11,6 +11,12 @@ parties in one Python process and hands arrays over by reference. A
 ``broadcast`` to ``dist.broadcast``, ``exchange`` to ``dist.all_gather`` and
 ``scatter``/``gather`` to their namesakes, with one process per party in
 session order, and the dealer as one more rank for ``from_dealer``.
+
+What that still needs: the protocol functions (:mod:`~he_learn.smpc.protocols`,
+``comparison``, ``masked``) loop over *all* parties' shares because every party
+lives in this process; a multi-process run executes the same code in each
+process with the loops restricted to the local party (and the dealer rank
+answering the correlated-randomness requests in the same order).
 """
 
 from __future__ import annotations

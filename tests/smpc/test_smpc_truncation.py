@@ -47,7 +47,7 @@ def test_dealer_truncation_handles_the_extremes(session: Session) -> None:
 
 
 def test_local_truncation_fails_for_large_values_and_dealer_does_not() -> None:
-    """SecureML's local trick errs with probability ~|x|/2^63; at |x| = 2^61 that is ~1/4."""
+    """SecureML's local trick errs with probability ~|x|/2^64; at |x| = 2^61 that is ~1/8."""
     session = Session.create(2, seed=b"local-vs-dealer")
     raw = np.full(400, 2**61, dtype=np.int64)
     local = np.sum(np.stack(truncate_shares(session, _shared_raw(session, raw), 16, "local")), axis=0)
