@@ -27,13 +27,14 @@ import tenseal as ts
 import tenseal.sealapi as sealapi
 
 from he_learn.errors import CommunicationError, ParameterError, SecurityError
+from he_learn.he import envelope
 from he_learn.he.ciphertext import CkksCiphertext
 from he_learn.he.evaluator import CkksEngine, galois_element
 from he_learn.he.presets import TRAINING, CkksParameters, get_preset
 from he_learn.he.seal_io import add_galois_keys_to_context, save_seal
 from he_learn.he.security import check_security, fingerprint_bytes, require_public
 
-__all__ = ["KeyHolder", "PublicContext"]
+__all__ = ["KeyHolder", "PublicContext", "decrypt"]
 
 
 def _normalise_steps(steps: Iterable[int], slot_count: int) -> tuple[int, ...]:
@@ -89,11 +90,19 @@ class KeyHolder:
     def __init__(self, params: CkksParameters | str = TRAINING, *, allow_insecure: bool = False) -> None:
         self.params = get_preset(params)
         check_security(self.params, allow_insecure=allow_insecure)
-        self._context = ts.context(
-            ts.SCHEME_TYPE.CKKS,
-            poly_modulus_degree=self.params.poly_modulus_degree,
-            coeff_mod_bit_sizes=list(self.params.coeff_mod_bit_sizes),
-        )
+        try:
+            self._context = ts.context(
+                ts.SCHEME_TYPE.CKKS,
+                poly_modulus_degree=self.params.poly_modulus_degree,
+                coeff_mod_bit_sizes=list(self.params.coeff_mod_bit_sizes),
+            )
+        except ValueError as exc:
+            # SEAL builds its contexts at sec_level tc128 and TenSEAL does not expose
+            # the setting, so an opted-out insecure set still ends here.
+            raise ParameterError(
+                f"SEAL refused preset {self.params.name!r} ({exc}); TenSEAL always enforces the 128-bit table, "
+                "so allow_insecure cannot lift it"
+            ) from exc
         self._context.global_scale = self.params.scale
         self.fingerprint = fingerprint_bytes(save_seal(self._context.data.public_key()))
         self._engine: CkksEngine | None = None
@@ -145,3 +154,18 @@ class KeyHolder:
         plaintext = sealapi.Plaintext()
         self._decryptor.decrypt(value.seal, plaintext)
         return np.asarray(self._encoder.decode_double(plaintext), dtype=np.float64)
+
+
+def decrypt(holder: Any, value: CkksCiphertext | bytes) -> np.ndarray:
+    """Decrypt a ciphertext or an envelope with a :class:`KeyHolder`.
+
+    Raises ``SecurityError`` for anything that cannot hold the secret key (a
+    :class:`PublicContext`, an engine) and for a ciphertext made under another key.
+    """
+    if not isinstance(holder, KeyHolder):
+        raise SecurityError(
+            f"only the key holder can decrypt; a {type(holder).__name__} holds no secret key by design"
+        )
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        value = envelope.load(holder.engine(), bytes(value))
+    return holder.decrypt(value)

@@ -27,8 +27,10 @@ FINGERPRINT_HEX_DIGITS = 32
 def check_security(params: CkksParameters, *, allow_insecure: bool = False) -> None:
     """Raise :class:`SecurityError` when ``params`` exceed the 128-bit modulus budget.
 
-    ``allow_insecure=True`` is the explicit opt-out (tests of tiny rings, or
-    research); it is the caller's decision and is never the default.
+    ``allow_insecure=True`` is the explicit opt-out; it is the caller's decision
+    and never the default. Note that SEAL, as TenSEAL builds it, enforces the same
+    table on its own, so an opted-out set still fails there (``ParameterError``):
+    the opt-out matters for parameter sets TenSEAL may one day accept.
     """
     limit = MAX_MODULUS_BITS_128[params.poly_modulus_degree]
     if params.total_modulus_bits > limit and not allow_insecure:
