@@ -123,10 +123,16 @@ class TrustedDealer:
         self._seeds = {name: bytes(self._rng.spawn()) for name in names}
         self._mirrors = [CorrelatedStream(self._seeds[name], i == len(names) - 1) for i, name in enumerate(names)]
         self._masks: dict[int, np.ndarray] = {}
+        self._handed_out: set[str] = set()
 
     def seed_for(self, party: str) -> bytes:
         if party not in self._seeds:
             raise ProtocolError(f"the dealer does not serve party {party!r}")
+        # Its mirrors track one set of party streams: a second session would
+        # start them afresh while the mirrors have moved on.
+        if party in self._handed_out:
+            raise ProtocolError("a TrustedDealer serves exactly one session; create a new one per session")
+        self._handed_out.add(party)
         return self._seeds[party]
 
     def _uniform_total(self, shape: tuple[int, ...]) -> np.ndarray:

@@ -107,3 +107,10 @@ def test_bad_public_operands() -> None:
         x * "two"  # type: ignore[operator]
     with pytest.raises(ProtocolError):
         x[x]
+
+
+def test_a_dealer_serves_one_session() -> None:
+    dealer = TrustedDealer(("alice", "bob"), seed=bytes(32))
+    Session(("alice", "bob"), dealer=dealer)
+    with pytest.raises(ProtocolError, match="exactly one session"):
+        Session(("alice", "bob"), dealer=dealer)
