@@ -98,3 +98,33 @@ def test_broadcast_product_opens_the_smaller_operand_once(session2: Session) -> 
     d = _delta(session2, before)
     assert d["bytes_sent"] == 2 * 8 * (3 + 12) + 2 * 8 * 12  # e (3), f (12), then truncation (12)
     assert np.allclose(z.reveal(), column * matrix, atol=2.0**-15)
+
+
+def test_the_dealer_only_ever_sees_shapes() -> None:
+    """Every request to the dealer carries shapes, bit counts and ids: never data."""
+    from he_learn.smpc import TrustedDealer, abs_
+    from he_learn.smpc.activations import hard_sigmoid
+
+    seen: list[object] = []
+
+    class Recording(TrustedDealer):
+        def __getattribute__(self, name: str):  # noqa: ANN204
+            attr = super().__getattribute__(name)
+            if callable(attr) and not name.startswith("_"):
+                def wrapped(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+                    seen.extend(args)
+                    seen.extend(kwargs.values())
+                    return attr(*args, **kwargs)
+                return wrapped
+            return attr
+
+    session = Session(("alice", "bob"), dealer=Recording(("alice", "bob")))
+    X = share(session, np.ones((4, 3)), "alice")
+    w = share(session, np.ones(3), "bob")
+    Xm = MaskedMatrix(X)
+    z = Xm.matmul(w)
+    abs_(hard_sigmoid(z * z) - 1.0).sum().reveal()
+    Xm.matmul(z, transpose=True)
+    assert seen, "the dealer was never asked"
+    for arg in seen:
+        assert isinstance(arg, (tuple, int, bool, str)), f"the dealer was handed a {type(arg).__name__}"
