@@ -136,3 +136,14 @@ def test_module_entry_point_runs() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "step   0  sum|grad| = 2.000" in result.stdout
+
+
+def test_demo_ckks_reports_refreshes(capsys) -> None:
+    if registry.backend_status(("ckks",))["ckks"] is not None:
+        pytest.skip("ckks backend not available")
+    status = main(["demo", "--backend", "ckks", "--steps", "10", "--log-every", "5", "--no-progress"])
+    out = capsys.readouterr().out
+    # Ten steps may not separate XOR yet; the exit status must say whether they did.
+    assert status == (0 if "4/4 correct" in out else 1)
+    assert "step   0  sum|grad| = 2.000" in out
+    assert "refreshes" in out and "interactive round with the key holder" in out

@@ -59,3 +59,19 @@ def test_logistic_regression_matches_plain_on_breast_cancer(backend, breast_canc
     encrypted = LogisticRegression(backend=backend, **kwargs).fit(X_train, y_train)
     plain = LogisticRegression(**kwargs).fit(X_train, y_train)
     assert abs(encrypted.score(X_test, y_test) - plain.score(X_test, y_test)) <= 0.02
+
+
+@pytest.mark.parametrize("backend", ["smpc", "ckks"])
+def test_short_xor_run_tracks_plain(backend, xor) -> None:
+    """A few steps on each engine in the default run (the full 250 above are slow for ckks)."""
+    _require(backend)
+    X, y = xor
+    features = ReservoirFeatures(256, random_state=1).fit_transform(X)
+    params = {"max_iter": 20, "learning_rate": 1e-3, "fit_intercept": False, "log_every": 10, "progress": False}
+    model = LinearRegression(backend=backend, random_state=0, **params).fit(features, y)
+    plain = LinearRegression(**params).fit(features, y)
+    losses = model.training_report_["loss_history"]
+    assert f"{losses[0]:.3f}" == "2.000" and losses[1] < losses[0]
+    np.testing.assert_allclose(losses, plain.training_report_["loss_history"], rtol=0.02)
+    np.testing.assert_allclose(model.coef_, plain.coef_, atol=1e-2 * np.abs(plain.coef_).max())
+    assert model.training_report_["bytes_sent"] > 0
