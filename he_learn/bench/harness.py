@@ -25,6 +25,8 @@ job only: it becomes an error entry, and the run goes on.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import sys
 import time
 import traceback
 from typing import Any
@@ -123,7 +125,7 @@ def _counter_unit(key: str) -> str:
 
 def _base_params(workload: Workload, data: Dataset, epochs: int) -> dict[str, Any]:
     n, d = data.shape
-    params = {"n": n, "d": d, "epochs": epochs, "objective": workload.objective}
+    params = {"workload": workload.kind, "n": n, "d": d, "epochs": epochs, "objective": workload.objective}
     params.update({k: v for k, v in workload.config.items() if isinstance(v, (int, float, str))})
     params.update({k: v for k, v in workload.params.items() if k in ("seed", "sweep") and v is not None})
     return params
@@ -198,7 +200,8 @@ def _sklearn(workload: Workload, data: Dataset) -> list[Record]:
     from he_learn.models.plain_backend import sklearn_reference
 
     reference = sklearn_reference(data.X_train, data.y_train, data.X_test, data.y_test)
-    params = {"n": data.shape[0], "d": data.shape[1], "solver": "lbfgs", "sigmoid": "exact"}
+    params = {"workload": workload.kind, "n": data.shape[0], "d": data.shape[1], "solver": "lbfgs",
+              "sigmoid": "exact", **({"sweep": True} if workload.params.get("sweep") else {})}
     return [
         Record(workload.name, "sklearn", "seconds", reference["seconds"], "s", params=params),
         Record(workload.name, "sklearn", "accuracy", reference["accuracy"], "fraction", params=params),
@@ -247,7 +250,14 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def run_isolated(workload: Workload, backend: str, timeout: float) -> JobOutcome:
-    """Run one job in a fresh process; a crash or a timeout becomes an error message."""
+    """Run one job in a fresh process; a crash or a timeout becomes an error message.
+
+    Falls back to this process when ``__main__`` cannot be re-imported by a child
+    (a script read from stdin), since the forkserver must import it.
+    """
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main_file is not None and not os.path.isfile(main_file):
+        return run_job(workload, backend)
     context = _context()
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=_child, args=(send, workload, backend), daemon=True)

@@ -99,7 +99,7 @@ def attach_comparisons(records: list[Record]) -> list[Record]:
             if plain is not None:
                 record = _compare(record, plain)
         out.append(record)
-        if record.backend == "ckks" and record.metric in ("seconds_per_epoch", "accuracy"):
+        if record.backend == "ckks" and record.metric in ("seconds_per_epoch", "steady_seconds_per_epoch", "accuracy"):
             tutorial = _find(records, record.name, "tenseal_tutorial", record.metric)
             if tutorial is not None:
                 bare = Record(f"{record.name}.vs_tenseal_tutorial", record.backend, record.metric,
@@ -158,6 +158,9 @@ def run_benchmarks(
     workloads = build_workloads(quick, workload_names, framingham_path, sweep_samples, sweep_features,
                                 max_epochs=max_epochs)
     jobs = [(w, b) for w, b in _jobs(workloads) if backends is None or b in backends]
+    for workload in workloads:
+        for backend, reason in workload.skipped.items():
+            _say(f"skipping {workload.name} on {backend}: {reason}")
     timeout = QUICK_JOB_TIMEOUT if quick else FULL_JOB_TIMEOUT
     for index, (workload, backend) in enumerate(jobs, start=1):
         start = time.perf_counter()
