@@ -9,6 +9,7 @@ where the module belongs (``get_ext_fullpath``) and points CMake's output there.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,10 @@ class CMakeBuild(build_ext):
         output_dir = Path(self.get_ext_fullpath(ext.name)).resolve().parent
         build_temp = Path(self.build_temp).resolve() / ext.name
         build_temp.mkdir(parents=True, exist_ok=True)
+        # A cache left by an earlier build can point at tools from a deleted isolated
+        # build environment (pip's /tmp/pip-build-env-*): always configure afresh.
+        (build_temp / "CMakeCache.txt").unlink(missing_ok=True)
+        shutil.rmtree(build_temp / "CMakeFiles", ignore_errors=True)
         config = "Debug" if self.debug else "Release"
         configure = [
             "cmake",
@@ -46,8 +51,9 @@ class CMakeBuild(build_ext):
             f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
             f"-DPython_EXECUTABLE={sys.executable}",
         ]
-        if not os.environ.get("CMAKE_GENERATOR") and _have_ninja():
-            configure += ["-G", "Ninja"]
+        ninja = shutil.which("ninja")
+        if not os.environ.get("CMAKE_GENERATOR") and ninja and _runs(ninja):
+            configure += ["-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={ninja}"]
         build = ["cmake", "--build", ".", "--config", config]
         if self.parallel:
             build += ["--parallel", str(self.parallel)]
@@ -57,9 +63,9 @@ class CMakeBuild(build_ext):
         subprocess.run(build, cwd=build_temp, check=True)
 
 
-def _have_ninja() -> bool:
+def _runs(program: str) -> bool:
     try:
-        subprocess.run(["ninja", "--version"], check=True, capture_output=True)
+        subprocess.run([program, "--version"], check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError):
         return False
     return True

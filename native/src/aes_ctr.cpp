@@ -137,34 +137,46 @@ void keystream_portable(const RoundKeys& rk, Counter ctr, std::size_t blocks, u8
 #if HE_X86
 constexpr std::size_t kAesNiLanes = 8;
 
+HE_TARGET("aes,sse4.1,ssse3") HE_INLINE __m128i encrypt_aesni(__m128i block,
+                                                              const __m128i* keys) {
+    block = _mm_xor_si128(block, keys[0]);
+    for (int r = 1; r < kRounds; ++r) block = _mm_aesenc_si128(block, keys[r]);
+    return _mm_aesenclast_si128(block, keys[kRounds]);
+}
+
 HE_TARGET("aes,sse4.1,ssse3") void keystream_aesni(const RoundKeys& rk, Counter ctr,
                                                    std::size_t blocks, u8* out) {
     __m128i keys[kRounds + 1];
     for (int r = 0; r <= kRounds; ++r)
         keys[r] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rk.data() + r * kBlock));
     std::size_t b = 0;
-    for (; b + kAesNiLanes <= blocks; b += kAesNiLanes) {
-        __m128i x[kAesNiLanes];
-        u8 ctr_bytes[kAesNiLanes][kBlock];
-        for (std::size_t j = 0; j < kAesNiLanes; ++j) {
-            store_counter(advance(ctr, b + j), ctr_bytes[j]);
-            x[j] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ctr_bytes[j])),
-                                 keys[0]);
+    if (ctr.lo <= ~u64{0} - blocks) {
+        // No carry into the high word within this call: keep the counter as native
+        // (hi, lo) qwords, add in a vector register, and byte-swap each qword to get
+        // the big-endian block with one pshufb.
+        const __m128i bswap = _mm_set_epi8(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+        const __m128i one = _mm_set_epi64x(1, 0);
+        __m128i c = _mm_set_epi64x(static_cast<long long>(ctr.lo), static_cast<long long>(ctr.hi));
+        for (; b + kAesNiLanes <= blocks; b += kAesNiLanes) {
+            __m128i x[kAesNiLanes];
+            for (std::size_t j = 0; j < kAesNiLanes; ++j) {
+                x[j] = _mm_xor_si128(_mm_shuffle_epi8(c, bswap), keys[0]);
+                c = _mm_add_epi64(c, one);
+            }
+            for (int r = 1; r < kRounds; ++r)
+                for (std::size_t j = 0; j < kAesNiLanes; ++j)
+                    x[j] = _mm_aesenc_si128(x[j], keys[r]);
+            for (std::size_t j = 0; j < kAesNiLanes; ++j)
+                _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (b + j) * kBlock),
+                                 _mm_aesenclast_si128(x[j], keys[kRounds]));
         }
-        for (int r = 1; r < kRounds; ++r)
-            for (std::size_t j = 0; j < kAesNiLanes; ++j) x[j] = _mm_aesenc_si128(x[j], keys[r]);
-        for (std::size_t j = 0; j < kAesNiLanes; ++j)
-            _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (b + j) * kBlock),
-                             _mm_aesenclast_si128(x[j], keys[kRounds]));
     }
+    // The rest, and calls whose counter carries into the high word: one block at a time.
     for (; b < blocks; ++b) {
         u8 ctr_bytes[kBlock];
         store_counter(advance(ctr, b), ctr_bytes);
-        __m128i x = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ctr_bytes)),
-                                  keys[0]);
-        for (int r = 1; r < kRounds; ++r) x = _mm_aesenc_si128(x, keys[r]);
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + b * kBlock),
-                         _mm_aesenclast_si128(x, keys[kRounds]));
+        __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(ctr_bytes));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + b * kBlock), encrypt_aesni(block, keys));
     }
 }
 
