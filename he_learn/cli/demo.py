@@ -117,6 +117,8 @@ def _print_run(run: XorRun, out: TextIO) -> None:
         f"time {report['seconds']:.3f} s ({1000 * report['seconds_per_iter']:.2f} ms/step), "
         f"bytes exchanged {format_bytes(report['bytes_sent'])}, rounds {report['rounds']}"
     )
+    if "n_parties" in report:
+        line += f", {report['n_parties']} parties"
     if run.backend == "ckks" or report.get("refreshes"):
         line += f", refreshes {report['refreshes']} (each an interactive round with the key holder)"
     print(line, file=out)
