@@ -1,0 +1,64 @@
+"""Masked refresh: the value comes back at the top level, the key holder only
+ever sees it masked, and every round is counted."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from he_learn._native import Csprng
+from he_learn.encoding.ckks_layout import FeatureMajorLayout
+from he_learn.errors import ParameterError
+from he_learn.he import envelope
+from he_learn.he.refresh import MAX_MASK_BITS, KeyHolderService, RefreshLedger, mask_bound, masked_refresh
+
+
+class SpyChannel:
+    """Records what the key holder decrypts during a refresh."""
+
+    def __init__(self, service, holder):
+        self.service, self.holder, self.seen = service, holder, []
+
+    def refresh(self, masked):
+        self.seen.extend(self.holder.decrypt(envelope.load(self.holder.engine(), m)) for m in masked)
+        return self.service.refresh(masked)
+
+
+@pytest.mark.parametrize("holder_name", ["linear_holder", "training_holder"])
+def test_refresh_restores_levels_and_hides_the_value(request, holder_name):
+    holder = request.getfixturevalue(holder_name)
+    layout = FeatureMajorLayout(4, 8, holder.params.slot_count)
+    engine = holder.public_context(layout.rotation_steps).engine()
+    w = np.linspace(-1, 1, engine.slot_count)
+    value = engine.encrypt(w)
+    while value.level > 0:
+        value = engine.multiply_plain(value, 1.0)
+    spy = SpyChannel(KeyHolderService(holder, layout, np.zeros(4)), holder)
+    ledger = RefreshLedger()
+    fresh, = masked_refresh(engine, [value], spy, Csprng(bytes(32)), ledger)
+    assert fresh.level == engine.top_level
+    np.testing.assert_allclose(holder.decrypt(fresh), w, atol=1e-3)
+    assert (ledger.refreshes, ledger.rounds) == (1, 1) and ledger.refresh_bytes > 0
+    seen = spy.seen[0]
+    bound = mask_bound(engine, 0)
+    # the key holder saw w + uniform(-B, B): spread ~ B / sqrt(3), nothing like w
+    assert np.std(seen - w) > bound / 4
+    assert abs(np.corrcoef(seen, w)[0, 1]) < 0.1
+
+
+@pytest.mark.parametrize("holder_name", ["linear_holder", "training_holder"])
+def test_mask_bound_respects_headroom_and_float64(request, holder_name):
+    engine = request.getfixturevalue(holder_name).engine()
+    for level in range(engine.top_level + 1):
+        bound = mask_bound(engine, level)
+        # masked value |w| + B with |w| <= B must stay below Q_l / 2 after scaling
+        assert math.log2(2 * bound) + math.log2(engine.scale_at(level)) < engine.modulus_bits_at(level) - 1
+        assert bound <= 2**MAX_MASK_BITS
+
+
+def test_empty_refresh_raises(linear_holder):
+    engine = linear_holder.engine()
+    with pytest.raises(ParameterError):
+        masked_refresh(engine, [], None, Csprng(bytes(32)), RefreshLedger())  # type: ignore[arg-type]

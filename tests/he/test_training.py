@@ -1,0 +1,137 @@
+"""Encrypted training against the shared plaintext algorithm (he_learn.models.backend)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from he_learn.approximations import TENSEAL_TUTORIAL_SIGMOID3, sigmoid_least_squares
+from he_learn.errors import ParameterError, PrecisionError
+from he_learn.he.training import EncryptedTrainingSpec, train_encrypted
+from he_learn.models.backend import REPORT_KEYS, TrainingConfig, TrainingProblem
+from he_learn.models.ckks_backend import make_backend
+
+
+def plain_run(X, y, spec):
+    """The documented algorithm in float64, with the same polynomial."""
+    w = np.zeros(X.shape[1])
+    losses = []
+    for t in range(spec.max_iter):
+        z = X @ w
+        r = (spec.approximation(z) if spec.objective == "logistic" else z) - y
+        if spec.log_every and t % spec.log_every == 0:
+            losses.append(np.abs(r).sum())
+        g = X.T @ r / (len(y) if spec.gradient == "mean" else 1)
+        w = w - spec.learning_rate * (g + spec.l2 * w)
+    return w, losses
+
+
+def data(n, d, seed, binary=False):
+    rng = np.random.default_rng(seed)  # public test data
+    X = rng.normal(size=(n, d)) / np.sqrt(d)
+    y = (X @ rng.normal(size=d) > 0).astype(float) if binary else X @ rng.normal(size=d)
+    return X, y
+
+
+def test_linear_matches_plain(linear_holder):
+    X, y = data(12, 5, 0)
+    spec = EncryptedTrainingSpec("squared", 6, 0.3, "sum", log_every=2)
+    w, report = train_encrypted(X, y, spec, seed=1)
+    expected, losses = plain_run(X, y, spec)
+    np.testing.assert_allclose(w, expected, atol=1e-3)
+    np.testing.assert_allclose(report["loss_history"], losses, atol=1e-3)
+    assert report["loss_steps"] == [0, 2, 4]
+    assert set(REPORT_KEYS) <= set(report)
+    for key in ("rotations", "multiplications", "refresh_bytes", "setup_bytes", "public_context_bytes", "ciphertext_bytes"):
+        assert report[key] > 0
+    assert report["refreshes"] == 5  # 'training-linear' fits one 3-level step per refresh
+
+
+@pytest.mark.parametrize("approx", [TENSEAL_TUTORIAL_SIGMOID3, sigmoid_least_squares(5)], ids=lambda a: a.name)
+def test_logistic_matches_plain(approx):
+    X, y = data(40, 4, 2, binary=True)
+    spec = EncryptedTrainingSpec("logistic", 3, 1.0, "mean", l2=0.05, approximation=approx, log_every=1)
+    w, report = train_encrypted(X, y, spec, seed=3)
+    expected, losses = plain_run(X, y, spec)
+    np.testing.assert_allclose(w, expected, atol=2e-3)
+    np.testing.assert_allclose(report["loss_history"], losses, rtol=1e-3)
+    # degree 5 needs 6 levels per step, one more than 'training' has: the step splits
+    assert report["refreshes"] == (2 if approx.degree == 3 else 5)
+
+
+def test_activation_inputs_outside_the_interval_can_raise():
+    X, y = data(16, 3, 4, binary=True)
+    spec = EncryptedTrainingSpec(
+        "logistic", 3, 1.0, "sum", approximation=TENSEAL_TUTORIAL_SIGMOID3, log_every=1, activation_policy="raise"
+    )
+    with pytest.raises(PrecisionError, match="interval"):
+        train_encrypted(X * 40, y, spec, seed=5)
+
+
+def test_spec_validation():
+    with pytest.raises(ParameterError, match="polynomial sigmoid"):
+        EncryptedTrainingSpec("logistic", 3, 1.0)
+    with pytest.raises(ParameterError):
+        EncryptedTrainingSpec("squared", 0, 1.0)
+    with pytest.raises(ParameterError, match="seed"):
+        train_encrypted(np.ones((2, 2)), np.ones(2), EncryptedTrainingSpec("squared", 1, 0.1), seed=b"short")
+    with pytest.raises(PrecisionError, match="levels"):
+        train_encrypted(
+            np.ones((2, 2)), np.ones(2),
+            EncryptedTrainingSpec("logistic", 1, 0.1, approximation=sigmoid_least_squares(7)), preset="inference",
+        )
+
+
+def test_backend_adapter_runs_the_contract():
+    X, y = data(8, 3, 6)
+    backend = make_backend(seed=7)
+    assert backend.name == "ckks"
+    config = TrainingConfig(max_iter=3, learning_rate=0.2, log_every=1)
+    result = backend.train(TrainingProblem(X, y, "squared"), config)
+    expected, _ = plain_run(X, y, EncryptedTrainingSpec("squared", 3, 0.2, log_every=1))
+    np.testing.assert_allclose(result.weights, expected, atol=1e-3)
+    with pytest.raises(ParameterError, match="unknown ckks backend option"):
+        make_backend(colour="blue")
+    with pytest.raises(ParameterError, match="polynomial sigmoid"):
+        backend.train(TrainingProblem(X, (y > 0).astype(float), "logistic"), TrainingConfig(max_iter=1, learning_rate=1.0))
+
+
+@pytest.mark.slow
+def test_xor_reservoir_like_the_smpc_demo():
+    inputs = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    y = np.array([0, 1, 1, 0], dtype=float)
+    rng = np.random.default_rng(0)  # public reservoir projection
+    X = np.maximum(inputs @ rng.normal(size=(2, 256)), 0.0)
+    spec = EncryptedTrainingSpec("squared", 250, 1e-3, "sum", log_every=50)
+    start = time.perf_counter()
+    w, report = train_encrypted(X, y, spec, seed=0)
+    seconds = time.perf_counter() - start
+    expected, losses = plain_run(X, y, spec)
+    assert report["loss_history"][0] == pytest.approx(2.0, abs=1e-3)
+    assert all(a > b for a, b in zip(report["loss_history"], report["loss_history"][1:]))
+    np.testing.assert_allclose(report["loss_history"], losses, atol=1e-2)
+    assert np.array_equal((X @ w > 0.5).astype(int), y.astype(int))
+    print(f"XOR: {seconds:.1f} s, losses {np.round(report['loss_history'], 3)}")
+
+
+FRAMINGHAM = Path(__file__).resolve().parents[3] / "shared" / "data" / "framingham.csv"
+
+
+@pytest.mark.slow
+def test_framingham_within_one_point_of_plain():
+    from he_learn.bench.framingham import load_framingham
+
+    try:
+        X_train, y_train, X_test, y_test = load_framingham(seed=73)
+    except FileNotFoundError as exc:
+        pytest.skip(f"Framingham data absent: {exc}")
+    add_bias = lambda X: np.hstack([X, np.ones((len(X), 1))])  # noqa: E731
+    X_train, X_test = add_bias(X_train), add_bias(X_test)
+    spec = EncryptedTrainingSpec("logistic", 5, 1.0, "mean", l2=0.05, approximation=TENSEAL_TUTORIAL_SIGMOID3)
+    w, _ = train_encrypted(X_train, y_train, spec, seed=0)
+    expected, _ = plain_run(X_train, y_train, spec)
+    accuracy = lambda w: np.mean((X_test @ w > 0) == (y_test > 0.5))  # noqa: E731
+    assert abs(accuracy(w) - accuracy(expected)) <= 0.01
