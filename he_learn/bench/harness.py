@@ -37,7 +37,7 @@ from he_learn.approximations import resolve_sigmoid
 from he_learn.bench.records import Record
 from he_learn.bench.workloads import Dataset, Workload, load_data
 
-__all__ = ["JobOutcome", "run_job", "run_isolated", "peak_memory_supported", "accuracy"]
+__all__ = ["JobOutcome", "PeakMemory", "run_job", "run_isolated", "peak_memory_supported", "accuracy"]
 
 # Report keys that are not counters (lists, or already recorded under another name).
 _SKIPPED_REPORT_KEYS = {"loss_history", "loss_steps", "seconds", "seconds_per_iter", "n_iter"}
@@ -87,10 +87,10 @@ def peak_memory_supported() -> bool:
     return _status_kib("VmHWM") is not None and _reset_peak()
 
 
-class _PeakMemory:
+class PeakMemory:
     """Context manager: bytes by which the RSS high-water mark rose inside it."""
 
-    def __enter__(self) -> "_PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self.supported = _reset_peak()
         self.start = _status_kib("VmRSS") if self.supported else None
         self.delta: int | None = None
@@ -148,7 +148,7 @@ def _train_backend(workload: Workload, backend_name: str, data: Dataset) -> list
     backend = get_backend(backend_name)
     ticks: list[float] = []
 
-    with _PeakMemory() as memory:
+    with PeakMemory() as memory:
         start = time.perf_counter()
         result = backend.train(problem, config, on_iteration=lambda done, total: ticks.append(time.perf_counter()))
         seconds = time.perf_counter() - start

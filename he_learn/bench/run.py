@@ -101,7 +101,10 @@ def attach_comparisons(records: list[Record]) -> list[Record]:
         out.append(record)
         if record.backend == "ckks" and record.metric in ("seconds_per_epoch", "steady_seconds_per_epoch", "accuracy"):
             tutorial = _find(records, record.name, "tenseal_tutorial", record.metric)
-            if tutorial is not None:
+            # Accuracy is comparable only after the same number of epochs.
+            comparable = record.metric != "accuracy" or (
+                tutorial is not None and tutorial.params.get("epochs") == record.params.get("epochs"))
+            if tutorial is not None and comparable:
                 bare = Record(f"{record.name}.vs_tenseal_tutorial", record.backend, record.metric,
                               record.value, record.unit, params=dict(record.params))
                 extra.append(_compare(bare, tutorial, higher_is_better=record.metric == "accuracy"))
