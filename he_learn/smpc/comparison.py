@@ -87,12 +87,18 @@ def ge_zero(x: SharedTensor) -> SharedTensor:
 
     # Leaves, most significant of the 62 low bits first (axis -1 reversed).
     c_low = c_bits[..., _LOW_BITS - 1 :: -1]
+    # eq = c ? r : 1 - r and gt = (1 - c) r, written as products with public 0/1
+    # and +-1 arrays (three times faster than np.where on these strided views).
+    not_c = 1 - c_low
+    sign_c = 2 * c_low - 1
     eq, gt = [], []
     for i in range(n):
         r_low = bit_shares[i][..., _LOW_BITS - 1 :: -1]
-        one = 1 if i == 0 else 0
-        eq.append(np.where(c_low == 1, r_low, one - r_low))
-        gt.append(np.where(c_low == 0, r_low, 0))
+        e = r_low * sign_c
+        if i == 0:
+            e += not_c
+        eq.append(e)
+        gt.append(r_low * not_c)
 
     # Tree combination, one round per level.
     while eq[0].shape[-1] > 1:
