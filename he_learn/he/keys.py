@@ -12,7 +12,7 @@ The public context travels as a stock TenSEAL context serialisation, so
 ``tenseal.context_from(public_context.data)`` loads it. Its Galois keys are made
 with SEAL's ``KeyGenerator.create_galois_keys(galois_elements)`` in the seeded
 form (half of each key is regenerated from a seed on load) and spliced into the
-TenSEAL message, because TenSEAL's own ``generate_galois_keys()`` makes the full
+TenSEAL message (the relinearisation keys likewise), because TenSEAL's own ``generate_galois_keys()`` makes the full
 set (about 35 MB at N=8192). A key *fingerprint* (truncated SHA-256 of the
 serialised public key) identifies the key pair everywhere.
 """
@@ -31,7 +31,7 @@ from he_learn.he import envelope
 from he_learn.he.ciphertext import CkksCiphertext
 from he_learn.he.evaluator import CkksEngine, galois_element
 from he_learn.he.presets import TRAINING, CkksParameters, get_preset
-from he_learn.he.seal_io import add_galois_keys_to_context, save_seal
+from he_learn.he.seal_io import GALOIS_KEYS_FIELD, RELIN_KEYS_FIELD, save_seal, set_context_keys
 from he_learn.he.security import check_security, fingerprint_bytes, require_public
 
 __all__ = ["KeyHolder", "PublicContext", "decrypt"]
@@ -117,15 +117,17 @@ class KeyHolder:
         """Public, relinearisation and only the requested Galois keys; no secret key."""
         steps = _normalise_steps(rotation_steps, self.params.slot_count)
         data = self._context.serialize(
-            save_public_key=True, save_secret_key=False, save_galois_keys=False, save_relin_keys=True
+            save_public_key=True, save_secret_key=False, save_galois_keys=False, save_relin_keys=False
         )
+        generator = sealapi.KeyGenerator(self._context.data.seal_context(), self._context.data.secret_key())
+        # SEAL's Serializable keys save in the seeded form: half of each key is
+        # regenerated from a seed on load, halving the bytes on the wire.
+        keys = {RELIN_KEYS_FIELD: save_seal(generator.create_relin_keys())}
         if steps:
-            generator = sealapi.KeyGenerator(self._context.data.seal_context(), self._context.data.secret_key())
             elements = sorted({galois_element(s, self.params.poly_modulus_degree) for s in steps})
-            # A list of non-negative ints selects SEAL's create_galois_keys(galois_elts)
-            # overload returning a Serializable, which saves in the seeded (half-size) form.
-            data = add_galois_keys_to_context(data, save_seal(generator.create_galois_keys(elements)))
-        return PublicContext(self.params, steps, self.fingerprint, data)
+            # A list of non-negative ints selects the create_galois_keys(galois_elts) overload.
+            keys[GALOIS_KEYS_FIELD] = save_seal(generator.create_galois_keys(elements))
+        return PublicContext(self.params, steps, self.fingerprint, set_context_keys(data, keys))
 
     def engine(self) -> CkksEngine:
         """The key holder's own engine (no rotations): for encrypting data."""

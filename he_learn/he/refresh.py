@@ -29,12 +29,14 @@ B is bounded two ways:
   relative rounding error near 2^-52, an absolute error of about B * 2^-52 on w;
   :data:`MAX_MASK_BITS` = 26 keeps that at 1.5e-8, below the CKKS noise.
 
-Figures: 'training' (q0 = 44 bits, scale 2^26) refreshes at level 0 with
-B = 2^16 (h = 17), so weights with |w| <= 1 are hidden up to statistical distance
-2^-16 ~ 1.5e-5 per slot; 'training-linear' (q0 = 60 bits, scale 2^32) gets
-h = 27, B = 2^26 and 1.5e-8. Every weight occupies ``group`` slots, each
-masked independently, so a slot-averaging key holder gains a factor of at most
-``group`` in distance (still below 1e-2 and 1e-5).
+Figures (computed by :func:`mask_bound`, checked in tests): 'training' (q0 = 44
+bits, scale ~2^26.08 at level 0) refreshes at level 0 with h = 16, B = 2^15, so
+weights with |w| <= 1 are hidden up to statistical distance 2^-15 ~ 3e-5 per
+slot; 'training-linear' (q0 = 60 bits, scale 2^32) gets h = 26, B = 2^25 and
+3e-8. A split step refreshes scores one level higher, where B reaches the
+float64 cap 2^26. Every weight occupies ``group`` slots, each masked
+independently, so a key holder averaging them gains at most a factor ``group``
+in distance (below 1e-2 and 1e-5 respectively).
 """
 
 from __future__ import annotations

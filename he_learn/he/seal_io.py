@@ -25,7 +25,9 @@ __all__ = [
     "load_ciphertext",
     "encode_ckks_vector",
     "decode_ckks_vector",
-    "add_galois_keys_to_context",
+    "set_context_keys",
+    "RELIN_KEYS_FIELD",
+    "GALOIS_KEYS_FIELD",
 ]
 
 _SHM = "/dev/shm"
@@ -163,15 +165,22 @@ def decode_ckks_vector(payload: bytes) -> tuple[list[int], list[bytes], float]:
     return sizes, ciphertexts, scale
 
 
-def add_galois_keys_to_context(context_bytes: bytes, galois_key_bytes: bytes) -> bytes:
-    """Put SEAL-serialised Galois keys into a serialised TenSEAL context
-    (``TenSEALContextProto.public_context.galois_keys``, field 2 -> field 5)."""
+# TenSEALPublicProto field numbers.
+RELIN_KEYS_FIELD = 4
+GALOIS_KEYS_FIELD = 5
+
+
+def set_context_keys(context_bytes: bytes, keys: dict[int, bytes]) -> bytes:
+    """Replace key fields of a serialised TenSEAL context's public part
+    (``TenSEALContextProto.public_context``, field 2) with SEAL-serialised keys,
+    e.g. ``{GALOIS_KEYS_FIELD: ..., RELIN_KEYS_FIELD: ...}``."""
     out = bytearray()
     found = False
     for number, wire_type, body, raw in _fields(context_bytes):
         if number == 2 and wire_type == _LENGTH:
-            kept = b"".join(r for n, _, _, r in _fields(body) if n != 5)
-            out += _field(2, _LENGTH, kept + _field(5, _LENGTH, galois_key_bytes))
+            kept = b"".join(r for n, _, _, r in _fields(body) if n not in keys)
+            added = b"".join(_field(n, _LENGTH, data) for n, data in sorted(keys.items()))
+            out += _field(2, _LENGTH, kept + added)
             found = True
         else:
             out += raw
