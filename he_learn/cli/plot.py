@@ -63,5 +63,8 @@ def plot_loss_curves(runs: Sequence[Any], path: str | Path) -> Path:
     time_axes.set_ylabel("seconds (log scale)")
     figure.suptitle(PLOT_TITLE, fontsize=14)
     figure.tight_layout()
-    figure.savefig(path, format="png")
+    try:
+        figure.savefig(path, format="png")
+    except OSError as exc:
+        raise ParameterError(f"cannot write the plot to {str(path)!r}: {exc.strerror or exc}") from exc
     return path
