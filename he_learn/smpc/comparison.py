@@ -68,12 +68,12 @@ def _public_bits(c: np.ndarray, count: int) -> np.ndarray:
 def ge_zero(x: SharedTensor) -> SharedTensor:
     """Shares of [x >= 0] as an integer tensor (scale 0) of 0/1. See the module docstring."""
     session = x.session
-    dealer = session.require_dealer()
+    session.require_dealer()
     n = session.n_parties
     shape = x.shape
     streams = session.correlated_streams()
     bit_shares = [s.derived((*shape, COMPARISON_BITS)) for s in streams]
-    (bit_shares[-1],) = session.transport.from_dealer(session.parties[-1], [dealer.random_bits(shape, COMPARISON_BITS)])
+    (bit_shares[-1],) = session.dealer_corrections("random_bits", shape, COMPARISON_BITS)
     # r = sum_j 2^j r_j, per party, as one native ring matmul with the powers of two.
     weights = np.left_shift(np.int64(1), np.arange(COMPARISON_BITS, dtype=np.int64)).reshape(-1, 1)
     masked = [

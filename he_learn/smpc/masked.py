@@ -38,7 +38,7 @@ class MaskedMatrix:
         if x.ndim != 2:
             raise ParameterError(f"MaskedMatrix needs a 2-D SharedTensor, got shape {x.shape}")
         session = x.session
-        dealer = session.require_dealer()
+        dealer = session.require_dealer()  # registering a mask ships nothing
         self.session = session
         self.scale_bits = x.scale_bits
         self.shape = x.shape
@@ -69,12 +69,9 @@ class MaskedMatrix:
         b_shape = y2.shape
         out_rows = self.shape[1] if transpose else self.shape[0]
         streams = self.session.correlated_streams()
-        dealer = self.session.require_dealer()
         b = [s.uniform(b_shape) for s in streams]
         c = [s.derived((out_rows, b_shape[1])) for s in streams]
-        (c[-1],) = self.session.transport.from_dealer(
-            self.session.parties[-1], [dealer.mask_triple(self._mask_id, b_shape, transpose)]
-        )
+        (c[-1],) = self.session.dealer_corrections("mask_triple", self._mask_id, b_shape, transpose)
         (f,) = open_values(self.session, [[yi - bi for yi, bi in zip(y2.shares, b)]])
         a = self._a_t if transpose else self._a
         e = self._e_t if transpose else self._e

@@ -85,14 +85,14 @@ def beaver_mul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[np.
     When x broadcasts against a larger y (e.g. one left operand times a stack of
     right operands), x is masked and opened once for all its products.
     """
-    dealer = session.require_dealer()
+    session.require_dealer()
     x_shape, y_shape = np.shape(x[0]), np.shape(y[0])
     out_shape = broadcast_shape(x_shape, y_shape)
     streams = session.correlated_streams()
     a = [s.uniform(x_shape) for s in streams]
     b = [s.uniform(y_shape) for s in streams]
     c = [s.derived(out_shape) for s in streams]
-    (c[-1],) = session.transport.from_dealer(session.parties[-1], [dealer.elementwise_triple(x_shape, y_shape)])
+    (c[-1],) = session.dealer_corrections("elementwise_triple", x_shape, y_shape)
     e, f = open_values(session, [[xi - ai for xi, ai in zip(x, a)], [yi - bi for yi, bi in zip(y, b)]])
 
     def full(arr: np.ndarray) -> np.ndarray:
@@ -114,13 +114,13 @@ def beaver_matmul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[
     2. open E = X - A and F = Y - B (one round; (mk + kn) values);
     3. each party outputs [C] + E @ [B] + [A] @ F, and the lead adds E @ F.
     """
-    dealer = session.require_dealer()
+    session.require_dealer()
     a_shape, b_shape = np.shape(x[0]), np.shape(y[0])
     streams = session.correlated_streams()
     a = [s.uniform(a_shape) for s in streams]
     b = [s.uniform(b_shape) for s in streams]
     c = [s.derived((a_shape[0], b_shape[1])) for s in streams]
-    (c[-1],) = session.transport.from_dealer(session.parties[-1], [dealer.matmul_triple(a_shape, b_shape)])
+    (c[-1],) = session.dealer_corrections("matmul_triple", a_shape, b_shape)
     e, f = open_values(session, [[xi - ai for xi, ai in zip(x, a)], [yi - bi for yi, bi in zip(y, b)]])
     return [
         np.asarray(beaver_matmul(a[i], b[i], c[i], e, f, i == 0), dtype=np.int64) for i in range(session.n_parties)
@@ -159,15 +159,13 @@ def truncate_shares(session: Session, x: Sequence[np.ndarray], bits: int, method
         return [np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)]
     if method != "dealer":
         raise ParameterError(f"unknown truncation method {method!r}; choose 'dealer' or 'local'")
-    dealer = session.require_dealer()
+    session.require_dealer()
     shape = np.shape(x[0])
     streams = session.correlated_streams()
     r = [s.uniform(shape) for s in streams]
     r_trunc = [s.derived(shape) for s in streams]
     r_msb = [s.derived(shape) for s in streams]
-    r_trunc[-1], r_msb[-1] = session.transport.from_dealer(
-        session.parties[-1], list(dealer.truncation_pair(shape, bits))
-    )
+    r_trunc[-1], r_msb[-1] = session.dealer_corrections("truncation_pair", shape, bits)
     masked = [np.asarray(xi + ri, dtype=np.int64) for xi, ri in zip(x, r)]
     masked[0] = np.asarray(masked[0] + TRUNCATION_OFFSET, dtype=np.int64)
     (c,) = open_values(session, [masked])

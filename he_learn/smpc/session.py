@@ -33,6 +33,10 @@ __all__ = ["Session", "Party", "DEFAULT_PARTY_NAMES", "party_names", "TRUNCATION
 # The original demo's cast, extended for n > 2 parties.
 DEFAULT_PARTY_NAMES = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi")
 TRUNCATION_CHOICES = ("dealer", "local")
+# The TripleProvider methods a protocol may request during a computation.
+_DEALER_REQUESTS = frozenset(
+    {"elementwise_triple", "matmul_triple", "truncation_pair", "random_bits", "register_mask", "mask_triple"}
+)
 
 
 def party_names(n_parties: int) -> tuple[str, ...]:
@@ -166,6 +170,20 @@ class Session:
         if self.dealer is None:
             raise ProtocolError("this operation needs the dealer's correlated randomness, but the session has none")
         return self.dealer
+
+    def dealer_corrections(self, request: str, *args: object) -> list[np.ndarray]:
+        """Ask the dealer for correlated randomness; return the last party's corrections.
+
+        ``request`` names a :class:`TripleProvider` method. This is the one place
+        where dealer traffic flows, so a multi-process deployment replaces only
+        this path (and the transport).
+        """
+        if request not in _DEALER_REQUESTS:
+            raise ProtocolError(f"unknown dealer request {request!r}")
+        dealer = self.require_dealer()
+        result = getattr(dealer, request)(*args)
+        arrays = list(result) if isinstance(result, tuple) else [result]
+        return list(self.transport.from_dealer(self.parties[-1], arrays))  # type: ignore[arg-type]
 
     def correlated_streams(self) -> list[CorrelatedStream]:
         """Each party's dealer stream, in party order."""
