@@ -91,7 +91,9 @@ def test_debug_shows_the_exception(no_ckks) -> None:
 
 def test_bad_plot_path_is_a_clear_error(tmp_path, capsys) -> None:
     assert main(["demo", "--backend", "plain", "--plot", str(tmp_path / "loss.jpg")]) == 1
-    assert "must end in .png" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "must end in .png" in captured.err
+    assert "sum|grad|" not in captured.out  # refused before any training
     assert main(["demo", "--backend", "plain", "--plot", str(tmp_path / "missing" / "loss.png")]) == 1
     assert "does not exist" in capsys.readouterr().err
 

@@ -130,6 +130,10 @@ def _selected_backends(choice: str) -> tuple[str, ...]:
 
 def run_demo(args: argparse.Namespace, out: TextIO) -> int:
     """Print the story; return the exit status (0, or 1 if a backend got XOR wrong)."""
+    if args.plot:
+        from he_learn.cli.plot import check_plot_path
+
+        check_plot_path(args.plot)
     _print_toy(args, out)
     print("", file=out)
     print("== 2. Learning XOR while encrypted ==", file=out)

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from he_learn.errors import BackendUnavailableError, ParameterError
 
-__all__ = ["plot_loss_curves", "PLOT_TITLE"]
+__all__ = ["plot_loss_curves", "check_plot_path", "PLOT_TITLE"]
 
 PLOT_TITLE = "Learning XOR While Encrypted"
 
@@ -21,6 +21,16 @@ _STYLES = {
 }
 
 
+def check_plot_path(path: str | Path) -> Path:
+    """Refuse a path the PNG cannot be written to, before any training time is spent."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ParameterError(f"the plot is written as PNG, so its file name must end in .png, not {path.name!r}")
+    if not path.parent.exists():
+        raise ParameterError(f"cannot write the plot: directory {str(path.parent)!r} does not exist")
+    return path
+
+
 def plot_loss_curves(runs: Sequence[Any], path: str | Path) -> Path:
     """Draw each run's ``loss_history`` against ``loss_steps`` (left) and its wall
     time (right) into a PNG at ``path``."""
@@ -29,11 +39,7 @@ def plot_loss_curves(runs: Sequence[Any], path: str | Path) -> Path:
         from matplotlib.figure import Figure
     except ImportError as exc:
         raise BackendUnavailableError("--plot needs matplotlib: pip install 'he_learn[plot]'") from exc
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ParameterError(f"the plot is written as PNG, so its file name must end in .png, not {path.name!r}")
-    if not path.parent.exists():
-        raise ParameterError(f"cannot write the plot: directory {str(path.parent)!r} does not exist")
+    path = check_plot_path(path)
     figure = Figure(figsize=(10, 4.5), dpi=120)
     FigureCanvasAgg(figure)
     loss_axes, time_axes = figure.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
