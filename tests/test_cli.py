@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def no_ckks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make ckks unavailable, so "all" stays quick and the skip path is exercised."""
-    monkeypatch.setitem(registry._BACKEND_MODULES, "ckks", "he_learn.models.no_such_backend_for_tests")
+    monkeypatch.setattr(registry, "_BACKEND_MODULES",
+                        {**registry._BACKEND_MODULES, "ckks": "he_learn.models.no_such_backend_for_tests"})
 
 
 def test_demo_plain_prints_the_story_and_plots(tmp_path, capsys) -> None:

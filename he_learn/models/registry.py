@@ -10,7 +10,7 @@ constant.
 from __future__ import annotations
 
 from importlib import import_module
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 
 from he_learn.errors import BackendUnavailableError, ParameterError
 from he_learn.models.backend import Backend
@@ -18,11 +18,12 @@ from he_learn.models.backend import Backend
 __all__ = ["BACKEND_NAMES", "get_backend", "available_backends", "backend_status"]
 
 # Name -> module holding make_backend(). Order is the order the CLI runs them in.
-_BACKEND_MODULES = {
+# Read-only: backends are added by adding a module here, never registered at run time.
+_BACKEND_MODULES = MappingProxyType({
     "plain": "he_learn.models.plain_backend",
     "smpc": "he_learn.models.smpc_backend",
     "ckks": "he_learn.models.ckks_backend",
-}
+})
 
 BACKEND_NAMES = tuple(_BACKEND_MODULES)
 

@@ -228,7 +228,8 @@ def test_unavailable_backend_is_a_clear_error(classification_data, monkeypatch) 
     from he_learn.models import registry
 
     X, y = classification_data
-    monkeypatch.setitem(registry._BACKEND_MODULES, "ckks", "he_learn.models.no_such_backend_for_tests")
+    monkeypatch.setattr(registry, "_BACKEND_MODULES",
+                        {**registry._BACKEND_MODULES, "ckks": "he_learn.models.no_such_backend_for_tests"})
     with pytest.raises(BackendUnavailableError, match="ckks"):
         LogisticRegression(backend="ckks").fit(X, y)
 

@@ -27,6 +27,11 @@ def test_unknown_backend_lists_the_choices(name: object) -> None:
         assert choice in str(info.value)
 
 
+def test_the_table_is_read_only() -> None:
+    with pytest.raises(TypeError):
+        registry._BACKEND_MODULES["gpu"] = "somewhere"  # type: ignore[index]
+
+
 def test_plain_backend_rejects_options() -> None:
     with pytest.raises(ParameterError, match="n_parties"):
         registry.get_backend("plain", n_parties=3)
