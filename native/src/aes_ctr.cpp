@@ -4,8 +4,8 @@
 //
 // Three paths give bit-identical output: VAES on 512-bit registers (16 blocks per loop),
 // AES-NI (8 independent blocks in flight to cover the aesenc latency), and a portable
-// byte-wise implementation. The portable path uses table lookups, so unlike AES-NI it is
-// not constant-time; it exists for CPUs without AES instructions and as a test oracle.
+// table-driven implementation. The portable path's lookups depend on secret bytes, so
+// unlike AES-NI it is not constant-time; it exists for CPUs without AES instructions.
 #include <array>
 #include <cstring>
 #include <stdexcept>
@@ -80,29 +80,66 @@ RoundKeys expand_key(const u8* key) {
     return rk;
 }
 
-void encrypt_block_portable(const RoundKeys& rk, const u8* in, u8* out) {
-    u8 s[kBlock];
-    for (std::size_t i = 0; i < kBlock; ++i) s[i] = static_cast<u8>(in[i] ^ rk[i]);
-    for (int round = 1; round <= kRounds; ++round) {
-        u8 t[kBlock];
-        // SubBytes and ShiftRows: state byte (row r, column c) sits at index r + 4c.
-        for (int c = 0; c < 4; ++c)
-            for (int r = 0; r < 4; ++r) t[r + 4 * c] = kSbox[s[r + 4 * ((c + r) % 4)]];
-        if (round != kRounds) {
-            for (int c = 0; c < 4; ++c) {
-                u8* col = t + 4 * c;
-                u8 a0 = col[0], a1 = col[1], a2 = col[2], a3 = col[3];
-                u8 all = static_cast<u8>(a0 ^ a1 ^ a2 ^ a3);
-                col[0] = static_cast<u8>(a0 ^ all ^ xtime(static_cast<u8>(a0 ^ a1)));
-                col[1] = static_cast<u8>(a1 ^ all ^ xtime(static_cast<u8>(a1 ^ a2)));
-                col[2] = static_cast<u8>(a2 ^ all ^ xtime(static_cast<u8>(a2 ^ a3)));
-                col[3] = static_cast<u8>(a3 ^ all ^ xtime(static_cast<u8>(a3 ^ a0)));
-            }
-        }
-        for (std::size_t i = 0; i < kBlock; ++i)
-            s[i] = static_cast<u8>(t[i] ^ rk[round * kBlock + i]);
+// The portable cipher uses the four 1 KiB "T-tables" of the Rijndael reference code
+// (Daemen and Rijmen, The Design of Rijndael, section 4.2): each entry folds SubBytes and
+// one MixColumns column, so a round is 16 lookups and XORs on column words.
+using Table = std::array<std::uint32_t, 256>;
+
+constexpr std::uint32_t rotr8(std::uint32_t v) { return (v >> 8) | (v << 24); }
+
+constexpr std::array<Table, 4> make_tables() {
+    std::array<Table, 4> t{};
+    for (int x = 0; x < 256; ++x) {
+        u8 s = kSbox[x];
+        u8 s2 = xtime(s);
+        u8 s3 = static_cast<u8>(s2 ^ s);
+        // Column word, row 0 in the top byte: (2s, s, s, 3s).
+        std::uint32_t w = (std::uint32_t{s2} << 24) | (std::uint32_t{s} << 16) |
+                          (std::uint32_t{s} << 8) | s3;
+        for (int i = 0; i < 4; ++i, w = rotr8(w)) t[i][x] = w;
     }
-    std::memcpy(out, s, kBlock);
+    return t;
+}
+constexpr std::array<Table, 4> kTe = make_tables();
+
+std::uint32_t load_be32(const u8* p) {
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
+           (std::uint32_t{p[2]} << 8) | p[3];
+}
+
+void store_be32(std::uint32_t v, u8* p) {
+    p[0] = static_cast<u8>(v >> 24);
+    p[1] = static_cast<u8>(v >> 16);
+    p[2] = static_cast<u8>(v >> 8);
+    p[3] = static_cast<u8>(v);
+}
+
+using RoundKeyWords = std::array<std::uint32_t, 4 * (kRounds + 1)>;
+
+RoundKeyWords key_words(const RoundKeys& rk) {
+    RoundKeyWords w{};
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = load_be32(&rk[4 * i]);
+    return w;
+}
+
+void encrypt_block_portable(const RoundKeyWords& rk, const u8* in, u8* out) {
+    std::uint32_t s[4], t[4];
+    for (int c = 0; c < 4; ++c) s[c] = load_be32(in + 4 * c) ^ rk[c];
+    for (int round = 1; round < kRounds; ++round) {
+        // ShiftRows: row r of output column c comes from input column c + r.
+        for (int c = 0; c < 4; ++c)
+            t[c] = kTe[0][s[c] >> 24] ^ kTe[1][(s[(c + 1) % 4] >> 16) & 0xff] ^
+                   kTe[2][(s[(c + 2) % 4] >> 8) & 0xff] ^ kTe[3][s[(c + 3) % 4] & 0xff] ^
+                   rk[4 * round + c];
+        for (int c = 0; c < 4; ++c) s[c] = t[c];
+    }
+    for (int c = 0; c < 4; ++c) {  // last round: no MixColumns
+        std::uint32_t w = (std::uint32_t{kSbox[s[c] >> 24]} << 24) |
+                          (std::uint32_t{kSbox[(s[(c + 1) % 4] >> 16) & 0xff]} << 16) |
+                          (std::uint32_t{kSbox[(s[(c + 2) % 4] >> 8) & 0xff]} << 8) |
+                          kSbox[s[(c + 3) % 4] & 0xff];
+        store_be32(w ^ rk[4 * kRounds + c], out + 4 * c);
+    }
 }
 
 struct Counter {
@@ -126,7 +163,8 @@ void store_counter(Counter c, u8* bytes) {
     for (int i = 15; i >= 8; --i, c.lo >>= 8) bytes[i] = static_cast<u8>(c.lo);
 }
 
-void keystream_portable(const RoundKeys& rk, Counter ctr, std::size_t blocks, u8* out) {
+void keystream_portable(const RoundKeys& rk_bytes, Counter ctr, std::size_t blocks, u8* out) {
+    const RoundKeyWords rk = key_words(rk_bytes);
     u8 block[kBlock];
     for (std::size_t b = 0; b < blocks; ++b) {
         store_counter(advance(ctr, b), block);
