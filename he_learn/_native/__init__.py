@@ -15,6 +15,13 @@ mode keyed by the caller; its output is as unpredictable as the key, and
 paths are constant-time; the portable fallback (CPUs without AES instructions) uses
 table lookups and is not.
 
+Code paths
+----------
+The extension is compiled for baseline x86-64 and picks AVX-512, AVX2 or portable loops
+(and VAES, AES-NI or table AES) at run time from the CPU's features; ``cpu_features()``
+reports them. Setting ``HE_LEARN_NATIVE_ISA=generic`` (or ``avx2``) in the environment
+caps that choice, which is how the tests exercise the portable code on any machine.
+
 Arithmetic conventions
 ----------------------
 * ``Z_q`` for ``2 <= q < 2**62``: int64 arrays with entries in ``[0, q)``.
