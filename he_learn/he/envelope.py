@@ -30,7 +30,7 @@ from he_learn.he.ciphertext import CkksCiphertext
 from he_learn.he.evaluator import CkksEngine
 from he_learn.he.seal_io import decode_ckks_vector, encode_ckks_vector, load_ciphertext, save_seal
 
-__all__ = ["MAGIC", "pack", "unpack_header", "envelope_payload", "load"]
+__all__ = ["MAGIC", "pack", "pack_seal_bytes", "unpack_header", "envelope_payload", "load"]
 
 MAGIC = b"HLCK"
 VERSION = 1
@@ -44,12 +44,27 @@ def pack(value: CkksCiphertext, *, layout: dict[str, Any] | None = None, n_value
     if value.pending_rescale:
         raise CommunicationError("rescale the ciphertext before sending it (its scale is not canonical)")
     size = int(n_values) if n_values is not None else int(value.seal.poly_modulus_degree() // 2)
-    payload = encode_ckks_vector(save_seal(value.seal), size, value.scale)
+    return pack_seal_bytes(save_seal(value.seal), value.level, value.scale, value.fingerprint, layout=layout, n_values=size)
+
+
+def pack_seal_bytes(
+    seal_bytes: bytes,
+    level: int,
+    scale: float,
+    fingerprint: str,
+    *,
+    layout: dict[str, Any] | None = None,
+    n_values: int,
+) -> bytes:
+    """An envelope around an already SEAL-serialised ciphertext (e.g. the key
+    holder's seeded symmetric encryption, half the size of a public-key one)."""
+    size = int(n_values)
+    payload = encode_ckks_vector(seal_bytes, size, scale)
     header = json.dumps(
         {
-            "fingerprint": value.fingerprint,
-            "level": value.level,
-            "scale": value.scale,
+            "fingerprint": fingerprint,
+            "level": level,
+            "scale": scale,
             "n_values": size,
             "layout": layout,
             "payload_sha256": hashlib.sha256(payload).hexdigest(),

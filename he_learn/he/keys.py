@@ -107,6 +107,7 @@ class KeyHolder:
         self.fingerprint = fingerprint_bytes(save_seal(self._context.data.public_key()))
         self._engine: CkksEngine | None = None
         self._decryptor = sealapi.Decryptor(self._context.data.seal_context(), self._context.data.secret_key())
+        self._symmetric = sealapi.Encryptor(self._context.data.seal_context(), self._context.data.secret_key())
         self._encoder = sealapi.CKKSEncoder(self._context.data.seal_context())
 
     def __repr__(self) -> str:
@@ -143,6 +144,22 @@ class KeyHolder:
     # -- encryption ------------------------------------------------------
     def encrypt(self, values: Any, level: int | None = None) -> CkksCiphertext:
         return self.engine().encrypt(values, level)
+
+    def encrypt_envelope(self, values: Any, level: int | None = None, layout: dict[str, Any] | None = None) -> bytes:
+        """Encrypt straight to an envelope with the secret key (symmetric CKKS).
+
+        SEAL then stores the ciphertext's random half as a seed, so the bytes are
+        about half those of a public-key encryption; only the key holder can do
+        this, and the result is an ordinary ciphertext for everyone else.
+        """
+        engine = self.engine()
+        level = engine.top_level if level is None else level
+        if not 0 <= level <= engine.top_level:
+            raise ParameterError(f"level must be in [0, {engine.top_level}], not {level}")
+        seeded = self._symmetric.encrypt_symmetric(engine.encode(values, level))
+        return envelope.pack_seal_bytes(
+            save_seal(seeded), level, engine.scale_at(level), self.fingerprint, layout=layout, n_values=self.params.slot_count
+        )
 
     def decrypt(self, value: CkksCiphertext) -> np.ndarray:
         """All ``slot_count`` slot values of a ciphertext made under this key."""

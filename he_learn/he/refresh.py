@@ -127,7 +127,7 @@ class KeyHolderService:
         out = []
         for message in masked:
             slots = self._key_holder.decrypt(envelope.load(self._engine, message))
-            out.append(envelope.pack(self._engine.encrypt(slots)))
+            out.append(self._key_holder.encrypt_envelope(slots))
         return out
 
     def residual_sum(self, residuals: Sequence[bytes]) -> float:

@@ -44,7 +44,7 @@ from he_learn.he import envelope
 from he_learn.he.ciphertext import CkksCiphertext
 from he_learn.he.evaluator import CkksEngine
 from he_learn.he.keys import KeyHolder, PublicContext
-from he_learn.he.packed import EncryptedMatrix, PackedVector, encrypt_matrix, encrypt_samples, matvec, rmatvec
+from he_learn.he.packed import EncryptedMatrix, PackedVector, matvec, rmatvec
 from he_learn.he.polynomial import RangePolicy, evaluate_polynomial, normalised_coefficients, polynomial_depth
 from he_learn.he.presets import TRAINING, TRAINING_LINEAR, CkksParameters, get_preset
 from he_learn.he.refresh import KeyHolderChannel, KeyHolderService, RefreshLedger, mask_bound, masked_refresh
@@ -229,16 +229,20 @@ def train_encrypted(
     layout = FeatureMajorLayout(X.shape[0], X.shape[1], params.slot_count)
     public = key_holder.public_context(layout.rotation_steps)
     owner = key_holder.engine()
-    X_enc = encrypt_matrix(owner, X, layout, spec.input_scale)
-    y_enc = encrypt_samples(owner, y, layout)
-    # Ciphertexts cross to the trainer as envelopes: count them and load them back.
-    x_messages = [envelope.pack(b, layout=layout.describe()) for b in X_enc.blocks]
-    y_messages = [envelope.pack(b, layout=layout.describe()) for b in y_enc.blocks]
+    # X / s and y, encrypted straight into envelopes (seeded symmetric encryption:
+    # half the bytes); they cross to the trainer as bytes and are counted.
+    x_messages = [
+        key_holder.encrypt_envelope(row, layout={**layout.describe(), "role": "matrix"})
+        for row in layout.pack_matrix(X) / spec.input_scale
+    ]
+    y_messages = [
+        key_holder.encrypt_envelope(row, layout={**layout.describe(), "role": "samples"}) for row in layout.pack_samples(y)
+    ]
     service = KeyHolderService(key_holder, layout, y, spec.approximation, spec.activation_policy)
     setup_seconds = time.perf_counter() - start
     # -- trainer ---------------------------------------------------------------
     trainer_engine = public.engine()
-    X_server = EncryptedMatrix(layout, tuple(envelope.load(trainer_engine, m) for m in x_messages), X_enc.input_scale)
+    X_server = EncryptedMatrix(layout, tuple(envelope.load(trainer_engine, m) for m in x_messages), spec.input_scale)
     y_server = PackedVector(layout, "samples", tuple(envelope.load(trainer_engine, m) for m in y_messages))
     trainer = EncryptedTrainer(public, X_server, y_server, spec, service, seed_bytes)
     train_start = time.perf_counter()
