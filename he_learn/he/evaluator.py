@@ -37,7 +37,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import tenseal.sealapi as sealapi
 
-from he_learn.errors import ParameterError, PrecisionError
+from he_learn.errors import ParameterError, PrecisionError, SecurityError
 from he_learn.he.ciphertext import CkksCiphertext, OpCounts
 from he_learn.he.presets import CkksParameters
 
@@ -117,8 +117,6 @@ class CkksEngine:
         from he_learn.he.keys import PublicContext  # keys imports this module
 
         if not isinstance(public_context, PublicContext):
-            from he_learn.errors import SecurityError
-
             raise SecurityError(
                 f"server-side engines take a PublicContext (no secret key), not {type(public_context).__name__}"
             )
@@ -157,8 +155,6 @@ class CkksEngine:
         if not isinstance(value, CkksCiphertext):
             raise ParameterError(f"expected a CkksCiphertext, got {type(value).__name__}")
         if value.fingerprint != self.fingerprint:
-            from he_learn.errors import SecurityError
-
             raise SecurityError(
                 f"ciphertext made under key {value.fingerprint[:8]} given to an engine for key {self.fingerprint[:8]}"
             )

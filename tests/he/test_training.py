@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,9 +114,6 @@ def test_xor_reservoir_like_the_smpc_demo():
     np.testing.assert_allclose(report["loss_history"], losses, atol=1e-2)
     assert np.array_equal((X @ w > 0.5).astype(int), y.astype(int))
     print(f"XOR: {seconds:.1f} s, losses {np.round(report['loss_history'], 3)}")
-
-
-FRAMINGHAM = Path(__file__).resolve().parents[3] / "shared" / "data" / "framingham.csv"
 
 
 @pytest.mark.slow
