@@ -107,7 +107,8 @@ def attach_comparisons(records: list[Record]) -> list[Record]:
             if plain is not None:
                 record = _compare(record, plain)
         out.append(record)
-        if record.backend == "ckks" and record.metric in ("seconds_per_epoch", "steady_seconds_per_epoch", "accuracy"):
+        if (record.backend == "ckks" and "workload" in record.params
+                and record.metric in ("seconds_per_epoch", "steady_seconds_per_epoch", "accuracy")):
             tutorial = _find(records, record.name, "tenseal_tutorial", record.metric)
             # Accuracy is comparable only after the same number of epochs.
             comparable = record.metric != "accuracy" or (

@@ -128,7 +128,9 @@ def _which_backend(index: dict, names: list[str]) -> list[str]:
     smpc_bytes = per_epoch("smpc", "bytes_per_epoch", prefer)
     smpc_rounds = per_epoch("smpc", "rounds", prefer)
     if smpc is not None:
-        detail = f"median {_times(smpc)} plain's time per epoch"
+        own = per_epoch("smpc", "seconds_per_epoch", prefer)
+        detail = (f"{format_seconds(own[1])}/epoch on {own[0]}; " if own else "") + (
+            f"median {_times(smpc)} plain's time per epoch")
         if smpc_bytes:
             detail += f"; {format_bytes(smpc_bytes[1])}/epoch between parties on {smpc_bytes[0]}"
         if smpc_rounds:
@@ -138,7 +140,9 @@ def _which_backend(index: dict, names: list[str]) -> list[str]:
                     f"them | `smpc` | {detail} |")
     ckks = slowdown("ckks")
     if ckks is not None:
-        detail = f"median {_times(ckks)} plain's time per epoch"
+        own = per_epoch("ckks", "seconds_per_epoch", prefer)
+        detail = (f"{format_seconds(own[1])}/epoch on {own[0]}; " if own else "") + (
+            f"median {_times(ckks)} plain's time per epoch")
         refreshes = per_epoch("ckks", "refreshes", prefer)
         if refreshes:
             epochs = index[(refreshes[0], "ckks", "refreshes")].params.get("epochs", 1)
@@ -248,7 +252,8 @@ def _comparisons(records: Sequence[Record], names: list[str]) -> list[str]:
         "| --- | --- | --- | ---: | ---: | ---: |",
     ]
     for r in shown:
-        baseline_name = r.params.get("baseline_backend") or r.params.get("baseline_name") or ""
+        baseline_name = (r.params.get("baseline_backend") or r.params.get("baseline_name")
+                         or r.params.get("baseline_source") or "")
         baseline = _format_value(r, r.baseline) + (f" ({baseline_name})" if baseline_name else "")
         rows.append(f"| {r.name} | `{r.backend}` | {r.metric} | {_format_value(r, r.value)} | {baseline} "
                     f"| {_ratio(r.ratio)} |")

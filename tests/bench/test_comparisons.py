@@ -36,11 +36,15 @@ def test_costs_compare_with_plain_and_accuracy_with_sklearn() -> None:
 
 
 def test_tutorial_comparison_is_an_extra_record() -> None:
+    job = {"workload": "framingham", "epochs": 5}
     records = [
-        Record("framingham", "ckks", "seconds_per_epoch", 1.5, "s/epoch"),
-        Record("framingham", "tenseal_tutorial", "seconds_per_epoch", 45.0, "s/epoch"),
-        Record("framingham", "ckks", "accuracy", 0.70, "fraction"),
-        Record("framingham", "tenseal_tutorial", "accuracy", 0.69, "fraction"),
+        Record("framingham", "ckks", "seconds_per_epoch", 1.5, "s/epoch", params=job),
+        Record("framingham", "tenseal_tutorial", "seconds_per_epoch", 45.0, "s/epoch", params=job),
+        Record("framingham", "ckks", "accuracy", 0.70, "fraction", params=job),
+        Record("framingham", "tenseal_tutorial", "accuracy", 0.69, "fraction", params=job),
+        # An engine micro-benchmark's own tutorial comparison is not duplicated.
+        Record("engine", "ckks", "seconds_per_epoch", 0.2, "s/epoch", baseline=45.0, ratio=225.0),
+        Record("engine", "tenseal_tutorial", "seconds_per_epoch", 45.0, "s/epoch"),
     ]
     out = attach_comparisons(records)
     extra = _by_key(out)
@@ -49,6 +53,14 @@ def test_tutorial_comparison_is_an_extra_record() -> None:
     accuracy = extra[("framingham.vs_tenseal_tutorial", "ckks", "accuracy")]
     assert math.isclose(accuracy.ratio, 0.70 / 0.69)
     assert len(out) == len(records) + 2
+
+
+def test_accuracy_against_the_tutorial_needs_equal_epochs() -> None:
+    records = [
+        Record("framingham", "ckks", "accuracy", 0.70, "fraction", params={"workload": "f", "epochs": 5}),
+        Record("framingham", "tenseal_tutorial", "accuracy", 0.66, "fraction", params={"workload": "f", "epochs": 1}),
+    ]
+    assert not any(r.name.endswith("vs_tenseal_tutorial") for r in attach_comparisons(records))
 
 
 def test_existing_comparisons_and_zero_values_are_left_alone() -> None:
