@@ -115,10 +115,11 @@ def write_plots(records: Sequence[Record], directory: str | os.PathLike[str], ma
     written = [
         _line_plot(plt, _sweep_series(records, "seconds_per_epoch"),
                    "Training time per epoch against n (synthetic logistic regression)",
-                   "seconds per epoch (log scale)", out_dir / "time_vs_n.png", machine),
+                   "seconds per epoch, setup included (log scale)", out_dir / "time_vs_n.png", machine),
         _line_plot(plt, {k: v for k, v in _sweep_series(records, "bytes_per_epoch").items() if k[0] != "plain"},
                    "Bytes sent per epoch against n (plain sends nothing)",
-                   "bytes per epoch (log scale)", out_dir / "bytes_vs_n.png", machine),
+                   "bytes per epoch, keys and data upload included (log scale)", out_dir / "bytes_vs_n.png",
+                   machine),
         _accuracy_plot(plt, records, out_dir / "accuracy.png", machine),
     ]
     return [path for path in written if path is not None]

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import math
 
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from he_learn.bench.check import problems
 from he_learn.bench.records import Record
 from he_learn.bench.run import attach_comparisons
 
@@ -70,3 +74,25 @@ def test_existing_comparisons_and_zero_values_are_left_alone() -> None:
     out = attach_comparisons([kernel, zero, plain_zero])
     assert out[0] == kernel
     assert out[1].ratio is None and out[1].baseline is None
+
+
+@given(
+    plain=st.floats(1e-7, 1e3), private=st.floats(1e-7, 1e3),
+    accuracy=st.floats(0.01, 1.0), reference=st.floats(0.01, 1.0),
+)
+def test_ratio_direction_property(plain: float, private: float, accuracy: float, reference: float) -> None:
+    # Near-ties can round to a ratio of exactly 1; the direction is only defined apart from them.
+    assume(not math.isclose(plain, private, rel_tol=1e-9) and not math.isclose(accuracy, reference, rel_tol=1e-9))
+    records = [
+        Record("w", "plain", "seconds_per_epoch", plain, "s/epoch"),
+        Record("w", "ckks", "seconds_per_epoch", private, "s/epoch"),
+        Record("w", "ckks", "accuracy", accuracy, "fraction"),
+        Record("w", "sklearn", "accuracy", reference, "fraction"),
+    ]
+    out = _by_key(attach_comparisons(records))
+    time_record = out[("w", "ckks", "seconds_per_epoch")]
+    accuracy_record = out[("w", "ckks", "accuracy")]
+    assert problems([r.to_dict() for r in out.values()]) == []
+    # Above 1 means he_learn is better: faster, or more accurate.
+    assert (time_record.ratio > 1) == (private < plain)
+    assert (accuracy_record.ratio > 1) == (accuracy > reference)
