@@ -201,6 +201,18 @@ def run_benchmarks(
     return attach_comparisons(records)
 
 
+def _cpu_model() -> str | None:
+    """The CPU's marketing name on Linux (platform.processor() is often empty)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        return None
+    return None
+
+
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="he-learn bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sweep, short CKKS runs (< 2 minutes)")
@@ -234,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say("he-learn bench: no records were produced")
         return 1
     machine = {**machine_summary(), "quick": bool(args.quick), "run_seconds": round(elapsed, 1)}
+    machine["processor"] = _cpu_model() or machine["processor"]
     if args.json:
         _say(f"wrote {write_json(records, args.json)} ({len(records)} records)")
     from he_learn.bench.summary import render_summary

@@ -86,7 +86,8 @@ def _header(machine: dict[str, Any]) -> list[str]:
     return [
         "# he_learn benchmarks",
         "",
-        f"Measured by `he-learn bench` ({mode}) on {machine.get('date')}: {machine.get('processor')}, "
+        f"Measured by `he-learn bench` ({mode}) on {machine.get('date')}: {machine.get('processor')} "
+        f"({machine.get('machine')}), "
         f"{machine.get('cores')} cores, Python {machine.get('python')}; the whole run took "
         f"{machine.get('run_seconds', '?')} s. Every ratio compares two figures from this same run. "
         "Seconds per epoch are `Backend.train` wall time divided by epochs, so encryption or sharing "
