@@ -127,6 +127,20 @@ class FeatureMajorLayout:
         """Every step the training loop rotates by: the Galois keys to generate."""
         return tuple(sorted(set(self.feature_sum_steps + self.sample_sum_steps + self.replicate_steps)))
 
+    def key_steps(self, economy: bool = False) -> tuple[int, ...]:
+        """Galois keys to generate. ``economy=True`` keeps every other power of
+        two in each family (1, 4, 16, ... times the family's base, plus its
+        largest step), so a step without a key costs two rotations: about half
+        the public context for about 1.5x the rotations."""
+        if not economy:
+            return self.rotation_steps
+        kept: set[int] = set()
+        for family in (self.feature_sum_steps, self.sample_sum_steps, self.replicate_steps):
+            kept.update(family[::2])
+            if family:
+                kept.add(family[-1])
+        return tuple(sorted(kept))
+
     # -- packing ---------------------------------------------------------
     def _check_matrix(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)

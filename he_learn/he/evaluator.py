@@ -310,19 +310,39 @@ class CkksEngine:
         return self._wrap(out, a.level, a.pending_rescale)
 
     # -- rotations -------------------------------------------------------
+    def rotation_path(self, step: int) -> list[int]:
+        """Keyed steps whose sum is ``step``: ``[step]`` when it has its own key,
+        else a greedy composition from same-sign keyed steps (a public context
+        with fewer Galois keys trades bytes for extra rotations)."""
+        step = int(step)
+        if self._galois_keys is None:
+            raise ParameterError("this context has no Galois keys: rotations are impossible")
+        if step in self.rotation_steps:
+            return [step]
+        path = []
+        remaining = step
+        usable = sorted((s for s in self.rotation_steps if s * step > 0), key=abs, reverse=True)
+        for candidate in usable:
+            while abs(remaining) >= abs(candidate):
+                path.append(candidate)
+                remaining -= candidate
+        if remaining:
+            raise ParameterError(
+                f"no Galois key for a rotation by {step} and no composition from {sorted(self.rotation_steps)}: "
+                "the key holder must include it in public_context(rotation_steps=...)"
+            )
+        return path
+
     def rotate(self, a: CkksCiphertext, step: int) -> CkksCiphertext:
         """Cyclic rotation of the slots, left by ``step`` (negative: right)."""
         a = self._check(a)
-        step = int(step)
-        if self._galois_keys is None or step not in self.rotation_steps:
-            raise ParameterError(
-                f"no Galois key for a rotation by {step}: the key holder must include it in "
-                f"public_context(rotation_steps=...); this context has {sorted(self.rotation_steps)}"
-            )
-        out = sealapi.Ciphertext()
-        self._evaluator.rotate_vector(a.seal, step, self._galois_keys, out)
-        self.counts.rotations += 1
-        return self._wrap(out, a.level, a.pending_rescale)
+        seal = a.seal
+        for part in self.rotation_path(step):
+            out = sealapi.Ciphertext()
+            self._evaluator.rotate_vector(seal, part, self._galois_keys, out)
+            self.counts.rotations += 1
+            seal = out
+        return self._wrap(seal, a.level, a.pending_rescale)
 
     def rotate_sum(self, a: CkksCiphertext, steps: Iterable[int]) -> CkksCiphertext:
         """``x += rotate(x, s)`` for each step: with steps 1, 2, 4, ... each slot

@@ -210,12 +210,15 @@ def train_encrypted(
     seed: int | bytes | None = None,
     on_iteration: Callable[[int, int], None] | None = None,
     allow_insecure: bool = False,
+    economy_keys: bool = False,
 ) -> tuple[np.ndarray, dict[str, object]]:
     """Run the whole protocol in one process: the data owner (key holder)
     encrypts, the trainer trains, the key holder decrypts the final weights.
 
     Returns ``(weights, report)``; the report carries seconds, bytes per message
     kind, rounds, refreshes, the loss history and operation counts.
+    ``economy_keys`` sends about half the Galois keys and composes the missing
+    rotations from two keyed ones (see ``FeatureMajorLayout.key_steps``).
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -227,7 +230,7 @@ def train_encrypted(
     # -- data owner ----------------------------------------------------------
     key_holder = KeyHolder(params, allow_insecure=allow_insecure)
     layout = FeatureMajorLayout(X.shape[0], X.shape[1], params.slot_count)
-    public = key_holder.public_context(layout.rotation_steps)
+    public = key_holder.public_context(layout.key_steps(economy=economy_keys))
     owner = key_holder.engine()
     # X / s and y, encrypted straight into envelopes (seeded symmetric encryption:
     # half the bytes); they cross to the trainer as bytes and are counted.

@@ -43,6 +43,8 @@ class CkksOptions:
     ``activation_policy``: what the key holder does when the decrypted loss shows
     sigmoid inputs outside the polynomial's interval ("warn", "raise", "ignore").
     ``allow_insecure``: skip the 128-bit check (explicit opt-out).
+    ``galois_keys``: ``"all"`` (one key per rotation step) or ``"economy"``
+    (about half the keys, so half the public context, for ~1.5x the rotations).
     """
 
     preset: str | CkksParameters | None = None
@@ -50,6 +52,7 @@ class CkksOptions:
     refresh: str = "auto"
     activation_policy: str = "warn"
     allow_insecure: bool = False
+    galois_keys: str = "all"
 
     def __post_init__(self) -> None:
         if self.preset is not None:
@@ -58,6 +61,8 @@ class CkksOptions:
             raise ParameterError(f"refresh must be one of {_REFRESH_POLICIES}, not {self.refresh!r}")
         if self.activation_policy not in _ACTIVATION_POLICIES:
             raise ParameterError(f"activation_policy must be one of {_ACTIVATION_POLICIES}, not {self.activation_policy!r}")
+        if self.galois_keys not in ("all", "economy"):
+            raise ParameterError(f"galois_keys must be 'all' or 'economy', not {self.galois_keys!r}")
         if not isinstance(self.allow_insecure, bool):
             raise ParameterError("allow_insecure must be True or False")
 
@@ -106,6 +111,7 @@ class CkksBackend:
             seed=seed,
             on_iteration=on_iteration,
             allow_insecure=self.options.allow_insecure,
+            economy_keys=self.options.galois_keys == "economy",
         )
         report["n_iter"] = config.max_iter
         return TrainingResult(weights=weights, report=report)
@@ -113,7 +119,7 @@ class CkksBackend:
 
 def make_backend(**options: Any) -> CkksBackend:
     """``preset`` (auto), ``seed`` (None), ``refresh`` ("auto"), ``activation_policy``
-    ("warn"), ``allow_insecure`` (False)."""
+    ("warn"), ``allow_insecure`` (False), ``galois_keys`` ("all")."""
     known = set(CkksOptions.__dataclass_fields__)
     unknown = sorted(set(options) - known)
     if unknown:

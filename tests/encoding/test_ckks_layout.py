@@ -93,3 +93,12 @@ def test_shape_mismatch_raises():
         layout.pack_weights(np.zeros(4))
     with pytest.raises(ParameterError, match="NaN"):
         layout.pack_matrix(np.full((4, 3), np.nan))
+
+
+def test_economy_key_steps_compose_every_rotation_step():
+    layout = FeatureMajorLayout(780, 10, 4096)
+    keys = set(layout.key_steps(economy=True))
+    assert len(keys) < len(layout.rotation_steps)
+    for step in layout.rotation_steps:
+        # every step is a keyed step or twice one
+        assert step in keys or (step % 2 == 0 and step // 2 in keys)

@@ -95,3 +95,14 @@ def test_decrypting_needs_the_right_key_holder(engine, linear_holder, other_hold
         decrypt(linear_holder.public_context(), value)
     with pytest.raises(SecurityError):
         decrypt(engine, value)
+
+
+def test_rotation_without_its_key_is_composed_or_refused(engine, linear_holder):
+    x = np.arange(16.0)
+    value = engine.encrypt(x)
+    assert engine.rotation_path(6) == [3, 3] and engine.rotation_path(-4) == [-2, -2]
+    before = engine.counts.rotations
+    np.testing.assert_allclose(decrypt(linear_holder, engine.rotate(value, 7))[:9], x[7:], atol=1e-3)
+    assert engine.counts.rotations - before == 3  # 3 + 3 + 1
+    with pytest.raises(ParameterError, match="Galois key"):
+        engine.rotate(value, -1)

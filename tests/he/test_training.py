@@ -131,3 +131,13 @@ def test_framingham_within_one_point_of_plain():
     expected, _ = plain_run(X_train, y_train, spec)
     accuracy = lambda w: np.mean((X_test @ w > 0) == (y_test > 0.5))  # noqa: E731
     assert abs(accuracy(w) - accuracy(expected)) <= 0.01
+
+
+def test_economy_keys_compose_rotations_and_shrink_the_context():
+    X, y = data(40, 6, 8)
+    spec = EncryptedTrainingSpec("squared", 2, 0.1, "sum")
+    w_all, full = train_encrypted(X, y, spec, seed=9)
+    w_eco, economy = train_encrypted(X, y, spec, seed=9, economy_keys=True)
+    np.testing.assert_allclose(w_eco, w_all, atol=1e-3)
+    assert economy["public_context_bytes"] < 0.8 * full["public_context_bytes"]
+    assert economy["rotations"] > full["rotations"]
