@@ -154,6 +154,10 @@ def _which_backend(index: dict, names: list[str]) -> list[str]:
         tutorial = index.get(("framingham.vs_tenseal_tutorial", "ckks", "seconds_per_epoch"))
         if tutorial is not None and tutorial.ratio:
             detail += f"; {_times(tutorial.ratio)} faster than TenSEAL Tutorial 1's per-sample loop"
+            same_epochs = index.get(("framingham.vs_tenseal_tutorial", "ckks", "accuracy"))
+            if same_epochs is not None and same_epochs.baseline is not None:
+                detail += (f" at {same_epochs.value:.4f} test accuracy against its "
+                           f"{same_epochs.baseline:.4f} after the same {same_epochs.params.get('epochs')} epochs")
         rows.append("| One untrusted server; the data owner keeps the secret key and answers refreshes "
                     f"| `ckks` | {detail} |")
     if smpc is not None and ckks is not None:
