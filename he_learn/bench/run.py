@@ -247,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     machine = {**machine_summary(), "quick": bool(args.quick), "run_seconds": round(elapsed, 1)}
     machine["processor"] = _cpu_model() or machine["processor"]
+    # Provenance travels with the numbers: one record describing the run itself.
+    records.append(Record("run", "meta", "run_seconds", elapsed, "s",
+                          params={**machine, "argv": list(argv) if argv is not None else sys.argv[1:]}))
     if args.json:
         _say(f"wrote {write_json(records, args.json)} ({len(records)} records)")
     from he_learn.bench.summary import render_summary

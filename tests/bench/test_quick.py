@@ -103,3 +103,17 @@ def test_isolated_job_returns_records() -> None:
 def test_cli_rejects_unknown_workloads(capsys) -> None:
     assert main(["--only", "nonsense", "--in-process"]) == 2
     assert "nonsense" in capsys.readouterr().err
+
+
+def test_cli_writes_json_summary_and_plots(tmp_path, capsys) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "out.json"
+    assert main(["--quick", "--only", "xor", "--in-process", "--json", str(out), "--plots", str(tmp_path)]) == 0
+    records = json.loads(out.read_text())
+    assert problems(records) == []
+    meta = [r for r in records if r["backend"] == "meta"]
+    assert len(meta) == 1 and {"date", "cores", "quick"} <= set(meta[0]["params"])
+    summary = (tmp_path / "benchmarks.md").read_text()
+    assert meta[0]["params"]["date"] in summary
+    assert (tmp_path / "accuracy.png").is_file()
+    assert "| xor |" in capsys.readouterr().out
