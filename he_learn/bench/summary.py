@@ -94,6 +94,10 @@ def _header(machine: dict[str, Any]) -> list[str]:
         "of the data is charged to the private backends. The machine is shared, so treat differences "
         "under 20% as noise.",
         "",
+        "Reproduce with `he-learn bench --json bench-out/full.json --plots docs/` (about 7 minutes on 2 cores; "
+        "`--quick` takes under 2). The JSON holds every figure below and more (rotations, dealer bytes, "
+        "ciphertext and share sizes); the plots are `time_vs_n.png`, `bytes_vs_n.png` and `accuracy.png`.",
+        "",
     ]
 
 
