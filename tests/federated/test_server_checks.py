@@ -1,0 +1,206 @@
+"""The server holds no secret key and refuses malformed, foreign or repeated updates;
+the key holder decrypts aggregates only."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from he_learn.errors import CommunicationError, ParameterError, ProtocolError, SecurityError
+from he_learn.federated import (
+    AggregationKeyHolder,
+    Aggregator,
+    EncryptedAggregate,
+    EncryptedUpdate,
+    FederatedClient,
+    RoundSpec,
+)
+from he_learn.federated.client import UPDATE_KIND
+from he_learn.he import envelope
+from he_learn.he.keys import KeyHolder, PublicContext
+from he_learn.he.presets import AGGREGATION
+
+
+def _spec(holder, n_values=5, total=10, **kwargs):
+    return RoundSpec.for_context(holder.public_context(), round_id="r", n_values=n_values, total_samples=total, **kwargs)
+
+
+def _update(holder, spec, client="a", n=5, values=None):
+    values = np.arange(spec.n_values, dtype=float) / spec.n_values if values is None else values
+    return FederatedClient(client, holder.public_context()).encrypt_update(values, n, spec)
+
+
+# -- no secret key on the server ------------------------------------------------
+def test_server_refuses_the_key_holder(base_holder, holder):
+    with pytest.raises(SecurityError):
+        Aggregator(base_holder, _spec(holder))
+
+
+def test_server_refuses_a_private_tenseal_context(base_holder, holder):
+    with pytest.raises(SecurityError):
+        Aggregator(base_holder.tenseal_context, _spec(holder))
+
+
+def test_server_refuses_a_public_context_that_carries_the_secret_key(base_holder, holder):
+    leaked = PublicContext(
+        base_holder.params, (), base_holder.fingerprint, base_holder.tenseal_context.serialize(save_secret_key=True)
+    )
+    with pytest.raises(SecurityError, match="secret key"):
+        Aggregator(leaked, _spec(holder))
+
+
+def test_client_refuses_the_key_holder(base_holder):
+    with pytest.raises(SecurityError):
+        FederatedClient("a", base_holder)
+
+
+def test_server_never_decrypts():
+    assert not any("decrypt" in name for name in dir(Aggregator))
+
+
+# -- what the server checks ------------------------------------------------------
+def test_update_under_another_key_is_refused(holder, other_holder):
+    spec = _spec(holder)
+    foreign = _update(other_holder, _spec(other_holder))
+    server = Aggregator(holder.public_context(), spec)
+    with pytest.raises(SecurityError, match="key"):
+        server.submit(foreign)
+
+
+def test_client_refuses_a_round_for_another_key(holder, other_holder):
+    with pytest.raises(SecurityError):
+        FederatedClient("a", holder.public_context()).encrypt_update(np.zeros(5), 5, _spec(other_holder))
+
+
+def test_update_of_the_wrong_length_is_refused(holder):
+    server = Aggregator(holder.public_context(), _spec(holder, n_values=5))
+    with pytest.raises(ProtocolError, match="values"):
+        server.submit(_update(holder, _spec(holder, n_values=6)))
+    with pytest.raises(ParameterError, match="5 values"):
+        _update(holder, _spec(holder, n_values=5), values=np.zeros(6))
+
+
+def test_update_with_a_missing_chunk_is_refused(holder):
+    spec = _spec(holder, n_values=holder.params.slot_count + 1)
+    message = _update(holder, spec)
+    server = Aggregator(holder.public_context(), spec)
+    with pytest.raises(ProtocolError, match="spans 2"):
+        server.submit(dataclasses.replace(message, chunks=message.chunks[:1]))
+
+
+def test_chunks_out_of_order_are_refused(holder):
+    spec = _spec(holder, n_values=2 * holder.params.slot_count)
+    message = _update(holder, spec)
+    server = Aggregator(holder.public_context(), spec)
+    with pytest.raises(ProtocolError, match="chunk"):
+        server.submit(dataclasses.replace(message, chunks=message.chunks[::-1]))
+
+
+def test_update_at_another_level_is_refused():
+    nvflare = AggregationKeyHolder(AGGREGATION)  # two levels, so a top-level ciphertext exists
+    spec = _spec(nvflare)
+    engine = nvflare.public_context().engine()
+    top = engine.encrypt(np.ones(5), level=engine.top_level)
+    chunk = envelope.pack(top, layout=spec.layout(UPDATE_KIND, 0), n_values=5)
+    server = Aggregator(nvflare.public_context(), spec)
+    with pytest.raises(ProtocolError, match="level"):
+        server.submit(EncryptedUpdate("r", "a", 5, (chunk,)))
+
+
+def test_corrupted_update_is_refused(holder):
+    spec = _spec(holder)
+    message = _update(holder, spec)
+    damaged = bytearray(message.chunks[0])
+    damaged[-50] ^= 0xFF
+    server = Aggregator(holder.public_context(), spec)
+    with pytest.raises(CommunicationError):
+        server.submit(dataclasses.replace(message, chunks=(bytes(damaged),)))
+
+
+def test_duplicate_client_is_refused(holder):
+    spec = _spec(holder)
+    server = Aggregator(holder.public_context(), spec)
+    server.submit(_update(holder, spec, "a"))
+    with pytest.raises(ProtocolError, match="already submitted"):
+        server.submit(_update(holder, spec, "a"))
+
+
+def test_update_for_another_round_is_refused(holder):
+    server = Aggregator(holder.public_context(), _spec(holder))
+    other_round = RoundSpec.for_context(holder.public_context(), round_id="other", n_values=5, total_samples=10)
+    with pytest.raises(ProtocolError, match="round"):
+        server.submit(_update(holder, other_round))
+
+
+def test_too_few_clients_give_no_aggregate(holder):
+    spec = _spec(holder, total=5, min_clients=2)
+    server = Aggregator(holder.public_context(), spec)
+    server.submit(_update(holder, spec, "a", n=5))
+    with pytest.raises(ProtocolError, match="at least 2"):
+        server.aggregate()
+
+
+def test_sample_counts_must_make_up_the_announced_total(holder):
+    spec = _spec(holder, total=10)
+    server = Aggregator(holder.public_context(), spec)
+    server.submit(_update(holder, spec, "a", n=3))
+    server.submit(_update(holder, spec, "b", n=3))
+    with pytest.raises(ProtocolError, match="announced"):
+        server.aggregate()
+
+
+def test_sample_count_above_the_total_is_refused(holder):
+    with pytest.raises(ParameterError, match="exceeds"):
+        _update(holder, _spec(holder, total=10), n=11)
+
+
+# -- the key holder decrypts aggregates only --------------------------------------
+def test_key_holder_refuses_an_individual_update(holder):
+    spec = _spec(holder)
+    message = _update(holder, spec)
+    for thing in (message, message.chunks[0]):
+        with pytest.raises(SecurityError, match="EncryptedAggregate"):
+            holder.decrypt_aggregate(thing, spec)
+
+
+def test_key_holder_has_no_other_decrypt_entry_point(holder):
+    assert [name for name in dir(holder) if "decrypt" in name] == ["decrypt_aggregate"]
+
+
+def test_key_holder_refuses_an_aggregate_of_too_few_clients(holder):
+    spec = _spec(holder, total=5, min_clients=2)
+    message = _update(holder, spec, "a", n=5)
+    single = EncryptedAggregate("r", ("a",), 5, 5, message.chunks)
+    with pytest.raises(SecurityError, match="fewer than"):
+        holder.decrypt_aggregate(single, spec)
+
+
+def test_aggregate_must_name_distinct_clients(holder):
+    with pytest.raises(ProtocolError):
+        EncryptedAggregate("r", ("a", "a"), 5, 5, (b"x",))
+
+
+def test_encrypted_messages_have_no_truth_value(holder):
+    with pytest.raises(ProtocolError):
+        bool(_update(holder, _spec(holder)))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"round_id": ""}, {"n_values": 0}, {"total_samples": 0}, {"min_clients": 0}, {"level": 3}, {"scale": 0.5}],
+)
+def test_round_spec_validates_itself(holder, kwargs):
+    with pytest.raises(ParameterError):
+        dataclasses.replace(_spec(holder), **kwargs)
+
+
+def test_round_spec_needs_a_public_context(base_holder):
+    with pytest.raises(ParameterError):
+        RoundSpec.for_context(base_holder, round_id="r", n_values=1, total_samples=1)
+
+
+def test_existing_key_holder_can_be_reused(base_holder):
+    assert AggregationKeyHolder(base_holder).fingerprint == base_holder.fingerprint
+    assert isinstance(base_holder, KeyHolder)
