@@ -3,6 +3,9 @@ key-free SMPC path, measured in one run.
 
 Usage: ``python benchmarks/federated.py --json PATH [--quick]``.
 
+Units: ``bytes_per_float32_byte`` records use unit ``"bytes"`` (bytes sent per
+byte of the float32 update), a cost, so ``ratio = baseline / value``.
+
 Workloads: k in {2, 8} clients, update sizes {1k, 100k} float values. Records:
 
 - ``federated_k{k}_d{d}`` / ``ckks``: bytes per float32 byte of one client's
@@ -92,7 +95,7 @@ def _ckks_records(
               "baseline_source": "NVIDIA FLARE TenSEAL defaults (DESIGN.md, literature)",
               "nvflare_params_measured_bytes_per_float32_byte": _padded(nvflare_ciphertext, d)}
     return [
-        Record(name, "ckks", "bytes_per_float32_byte", per_float, "x", baseline=NVFLARE_BYTES_PER_FLOAT32_BYTE,
+        Record(name, "ckks", "bytes_per_float32_byte", per_float, "bytes", baseline=NVFLARE_BYTES_PER_FLOAT32_BYTE,
                ratio=NVFLARE_BYTES_PER_FLOAT32_BYTE / per_float, params=params),
         Record(name, "ckks", "upload_bytes_per_client", float(sent[0].nbytes), "bytes", params=params),
         Record(name, "ckks", "client_encrypt_seconds", encrypt, "s", params=params),
@@ -135,7 +138,7 @@ def _smpc_records(k: int, d: int, repeat: int, he_seconds: float, he_bytes: floa
         Record(name, "smpc", "round_seconds", seconds, "s", baseline=he_seconds, ratio=he_seconds / seconds,
                params=params),
         Record(name, "smpc", "bytes_sent", float(ledger["bytes_sent"]), "bytes", params=params),  # type: ignore[index]
-        Record(name, "smpc", "bytes_per_float32_byte", upload_per_client / (FLOAT32_BYTES * d), "x",
+        Record(name, "smpc", "bytes_per_float32_byte", upload_per_client / (FLOAT32_BYTES * d), "bytes",
                baseline=he_bytes, ratio=he_bytes / (upload_per_client / (FLOAT32_BYTES * d)),
                params={**params, "note": "per client upload (one share per aggregator); baseline: the ckks upload"}),
         Record(name, "smpc", "max_abs_error", error, "abs", params=params),
@@ -159,7 +162,7 @@ def _traffic_steps(compact: AggregationKeyHolder) -> list[Record]:
                   "uncompressed_bytes_per_float32_byte": raw / (FLOAT32_BYTES * slots),
                   "compressed_bytes": len(packed), "uncompressed_bytes": raw}
         per_float = len(packed) / (FLOAT32_BYTES * slots)
-        steps.append(Record("federated_traffic_steps", "ckks", f"bytes_per_float32_byte:{label}", per_float, "x",
+        steps.append(Record("federated_traffic_steps", "ckks", f"bytes_per_float32_byte:{label}", per_float, "bytes",
                             baseline=NVFLARE_BYTES_PER_FLOAT32_BYTE,
                             ratio=NVFLARE_BYTES_PER_FLOAT32_BYTE / per_float, params=params))
     return steps

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from he_learn.bench import federated as bench
+from he_learn.bench.check import problems
 
 REQUIRED = {"name", "backend", "metric", "value", "unit"}
 
@@ -38,3 +39,7 @@ def test_comparisons_carry_baseline_and_cost_ratio(records):
 def test_traffic_steps_shrink(records):
     steps = [r["value"] for r in records if r["name"] == "federated_traffic_steps"]
     assert len(steps) == 3 and steps[0] > steps[1] > steps[2]
+
+
+def test_records_pass_the_structure_check(records):
+    assert problems(records) == []
