@@ -7,7 +7,11 @@ can: :meth:`AggregationKeyHolder.decrypt_aggregate` is the only decrypt entry
 point, it accepts only an :class:`~he_learn.federated.messages.EncryptedAggregate`
 (an :class:`EncryptedUpdate`, raw envelope bytes or a ciphertext raise
 ``SecurityError``), and it refuses an aggregate that names fewer clients than the
-round's minimum or whose sample counts do not make up the announced total. That
+round's minimum or whose sample counts do not make up the announced total. It
+decrypts one set of clients per round id: a second aggregate of the same round
+over other clients (one more or one fewer) would reveal the difference, that
+is, one client's update. (Differences across rounds are FedAvg's own leakage
+and out of scope; differential privacy is the usual answer.) That
 the aggregate really sums the clients it names rests on the server following the
 protocol (honest-but-curious); a colluding server and key holder see everything.
 """
@@ -39,6 +43,7 @@ class AggregationKeyHolder:
     def __init__(self, params: CkksParameters | str | KeyHolder = AGGREGATION_COMPACT) -> None:
         self._holder = params if isinstance(params, KeyHolder) else KeyHolder(params)
         self._public: PublicContext | None = None
+        self._decrypted: dict[str, tuple[str, ...]] = {}
 
     def __repr__(self) -> str:
         return f"AggregationKeyHolder(params={self.params.name!r}, key={self.fingerprint[:8]})"
@@ -73,7 +78,8 @@ class AggregationKeyHolder:
         """The weighted average (float64, ``spec.n_values`` values).
 
         Steps: 1. refuse anything but an aggregate of this round with at least
-        ``spec.min_clients`` clients and the announced sample total; 2. check every
+        ``spec.min_clients`` clients and the announced sample total, over the same
+        clients as any earlier decryption of this round; 2. check every
         chunk's key, level, length and role; 3. decrypt and concatenate.
         """
         if not isinstance(aggregate, EncryptedAggregate):
@@ -92,6 +98,12 @@ class AggregationKeyHolder:
                 f"the aggregate sums {aggregate.n_clients} client(s), fewer than the round's minimum "
                 f"{spec.min_clients}: decrypting it could reveal an individual update"
             )
+        previous = self._decrypted.get(spec.round_id)
+        if previous is not None and sorted(previous) != sorted(aggregate.client_ids):
+            raise SecurityError(
+                f"round {spec.round_id!r} was already decrypted over other clients; a second aggregate of the "
+                "same round would reveal the difference between the two client sets"
+            )
         if aggregate.total_samples != spec.total_samples or aggregate.n_values != spec.n_values:
             raise ProtocolError("the aggregate's sample total or length disagrees with the round")
         sizes = spec.chunk_sizes()
@@ -106,4 +118,5 @@ class AggregationKeyHolder:
             if header.get("level") != spec.level:
                 raise ProtocolError(f"aggregate chunk {index} is at level {header.get('level')}, not {spec.level}")
             out.append(self._holder.decrypt(envelope.load(engine, data))[:size])
+        self._decrypted[spec.round_id] = aggregate.client_ids
         return np.concatenate(out)

@@ -17,7 +17,9 @@ Protocol per round:
    to the running sum;
 3. once at least ``min_clients`` have submitted and their sample counts add up to
    the announced total (so the weights sum to 1), pack the sum as an
-   :class:`~he_learn.federated.messages.EncryptedAggregate`.
+   :class:`~he_learn.federated.messages.EncryptedAggregate` and close the round:
+   later submissions raise ``ProtocolError``, because two aggregates of one round
+   that differ by one client would hand the key holder that client's update.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class Aggregator:
         self.spec = spec
         self._sum: list[CkksCiphertext] | None = None
         self._samples: dict[str, int] = {}
+        self._result: EncryptedAggregate | None = None
 
     def __repr__(self) -> str:
         return f"Aggregator(round={self.spec.round_id!r}, clients={len(self._samples)})"
@@ -90,6 +93,8 @@ class Aggregator:
         """Step 2: validate one client's update completely, then add it to the sum."""
         if not isinstance(update, EncryptedUpdate):
             raise ParameterError(f"expected an EncryptedUpdate, not {type(update).__name__}")
+        if self._result is not None:
+            raise ProtocolError(f"round {self.spec.round_id!r} is closed: its aggregate has been made")
         if update.round_id != self.spec.round_id:
             raise ProtocolError(f"update for round {update.round_id!r}, this is round {self.spec.round_id!r}")
         if update.client_id in self._samples:
@@ -112,7 +117,10 @@ class Aggregator:
         self._samples[update.client_id] = update.n_samples
 
     def aggregate(self) -> EncryptedAggregate:
-        """Step 3: the encrypted weighted average, for the key holder."""
+        """Step 3: the encrypted weighted average, for the key holder (closes the round;
+        calling it again returns the same aggregate)."""
+        if self._result is not None:
+            return self._result
         if len(self._samples) < self.spec.min_clients or self._sum is None:
             raise ProtocolError(
                 f"only {len(self._samples)} client(s) submitted; the round needs at least {self.spec.min_clients} "
@@ -129,4 +137,5 @@ class Aggregator:
             envelope.pack(value, layout=self.spec.layout(AGGREGATE_KIND, i), n_values=n)
             for i, (value, n) in enumerate(zip(self._sum, sizes))
         )
-        return EncryptedAggregate(self.spec.round_id, self.client_ids, total, self.spec.n_values, chunks)
+        self._result = EncryptedAggregate(self.spec.round_id, self.client_ids, total, self.spec.n_values, chunks)
+        return self._result

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -26,8 +28,13 @@ def other_holder() -> AggregationKeyHolder:
     return AggregationKeyHolder(AGGREGATION_COMPACT)
 
 
-def _run_round(holder, updates, samples, *, round_id="r", min_clients=2):
+# Each helper round gets a fresh id: the key holder decrypts one client set per round.
+_ROUND_IDS = itertools.count()
+
+
+def _run_round(holder, updates, samples, *, min_clients=2):
     """Encrypt, aggregate and decrypt one round; returns (result, spec, encrypted updates)."""
+    round_id = f"helper-{next(_ROUND_IDS)}"
     public = holder.public_context()
     spec = RoundSpec.for_context(
         public, round_id=round_id, n_values=len(updates[0]), total_samples=int(sum(samples)), min_clients=min_clients

@@ -166,7 +166,8 @@ def test_key_holder_refuses_an_individual_update(holder):
 
 
 def test_key_holder_has_no_other_decrypt_entry_point(holder):
-    assert [name for name in dir(holder) if "decrypt" in name] == ["decrypt_aggregate"]
+    public = [name for name in dir(holder) if not name.startswith("_")]
+    assert [name for name in public if "decrypt" in name] == ["decrypt_aggregate"]
 
 
 def test_key_holder_refuses_an_aggregate_of_too_few_clients(holder):
@@ -204,3 +205,29 @@ def test_round_spec_needs_a_public_context(base_holder):
 def test_existing_key_holder_can_be_reused(base_holder):
     assert AggregationKeyHolder(base_holder).fingerprint == base_holder.fingerprint
     assert isinstance(base_holder, KeyHolder)
+
+
+# -- no differencing within a round ---------------------------------------------
+def test_round_closes_once_aggregated(holder):
+    spec = _spec(holder, total=10)
+    server = Aggregator(holder.public_context(), spec)
+    server.submit(_update(holder, spec, "a", n=5))
+    server.submit(_update(holder, spec, "b", n=5))
+    first = server.aggregate()
+    assert server.aggregate() is first
+    with pytest.raises(ProtocolError, match="closed"):
+        server.submit(_update(holder, spec, "c", n=5))
+
+
+def test_key_holder_refuses_a_second_client_set_for_a_round(holder):
+    spec = RoundSpec.for_context(holder.public_context(), round_id="diff", n_values=5, total_samples=10)
+    aggregates = []
+    for clients in (("a", "b"), ("a", "c")):
+        server = Aggregator(holder.public_context(), spec)
+        for client in clients:
+            server.submit(_update(holder, spec, client, n=5))
+        aggregates.append(server.aggregate())
+    first = holder.decrypt_aggregate(aggregates[0], spec)
+    np.testing.assert_allclose(holder.decrypt_aggregate(aggregates[0], spec), first, atol=1e-4)
+    with pytest.raises(SecurityError, match="already decrypted"):
+        holder.decrypt_aggregate(aggregates[1], spec)
