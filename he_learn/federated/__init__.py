@@ -13,6 +13,7 @@ collusion of the server with the key holder or of the aggregators.
 
 Modules in dependency order:
 
+- ``updates``: a list of parameter arrays as one flat vector, and back;
 - ``presets``: ``AGGREGATION_COMPACT`` (N=4096, [40, 60], 2^32), headroom and error bound;
 - ``spec``: ``RoundSpec``, the public round announcement (total samples, level, length);
 - ``messages``: ``EncryptedUpdate`` and ``EncryptedAggregate``;
@@ -38,6 +39,7 @@ from he_learn.federated.secret_shared import (
 )
 from he_learn.federated.server import Aggregator
 from he_learn.federated.spec import RoundSpec
+from he_learn.federated.updates import flatten_arrays, unflatten_arrays
 
 __all__ = [
     "AGGREGATION_COMPACT",
@@ -51,7 +53,9 @@ __all__ = [
     "SecretSharedAggregation",
     "aggregation_error_bound",
     "aggregation_session",
+    "flatten_arrays",
     "max_update_abs",
     "share_update",
     "train_local_linear",
+    "unflatten_arrays",
 ]
