@@ -49,10 +49,8 @@ def _load_module(name: str) -> ModuleType:
         ) from exc
     except ImportError as exc:
         raise BackendUnavailableError(f"backend {name!r} is not available: importing {module_name} failed: {exc}") from exc
-    except Exception as exc:  # a broken engine must not take the other backends down with it
-        raise BackendUnavailableError(
-            f"backend {name!r} is not available: importing {module_name} raised {type(exc).__name__}: {exc}"
-        ) from exc
+    # Any other exception is a bug in the engine, not a missing install: let it
+    # propagate with its own traceback rather than disguise it as "unavailable".
 
 
 def get_backend(name: str, **options: object) -> Backend:

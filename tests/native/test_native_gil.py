@@ -28,6 +28,7 @@ def test_python_threads_run_during_a_long_kernel():
         spins += 1
     worker.join()
     assert result and result[0].size == 256 << 20
-    # Holding the GIL for the whole call would leave this loop a handful of turns at
-    # most; with it released the loop turns hundreds of thousands of times.
-    assert spins > 10_000
+    # Holding the GIL for the whole call would leave this loop no turn at all (the
+    # worker takes the GIL before is_alive() can be asked again); released, it turns
+    # about a million times. 100 is far from both, so machine load cannot flip it.
+    assert spins > 100
