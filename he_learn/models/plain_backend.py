@@ -47,6 +47,31 @@ def _divergence_message(step: int, config: TrainingConfig, objective: str) -> st
     return f"training diverged at step {step}: the weights overflowed. To fix it, {hint}"
 
 
+# A polynomial stand-in is only meaningful near its interval. Scores beyond this
+# multiple of the interval's reach mean training has run away (the polynomial's
+# top power dominates and feeds the divergence) even while the weights are still
+# finite; stopping there gives the same verdict the encrypted backends reach with
+# their range checks, instead of returning weights of size 1e295.
+ESCAPE_FACTOR = 4.0
+
+
+def _escape_bound(choice: PolynomialApproximation | str) -> float | None:
+    if isinstance(choice, str) and choice not in ("exact", "piecewise"):
+        choice = resolve_sigmoid(choice)
+    if isinstance(choice, PolynomialApproximation):
+        return ESCAPE_FACTOR * max(abs(choice.interval[0]), abs(choice.interval[1]))
+    return None
+
+
+def _escape_message(step: int, config: TrainingConfig, largest: float) -> str:
+    sig = config.sigmoid
+    return (
+        f"training diverged at step {step}: a score reached |z| = {largest:.3g}, but the polynomial sigmoid "  # type: ignore[union-attr]
+        f"{sig.name!r} is only valid on {sig.interval} (stopped beyond {ESCAPE_FACTOR:g}x that reach). To fix it, "  # type: ignore[union-attr]
+        f"lower learning_rate (now {config.learning_rate:.4g}), standardise the features, or add an l2 penalty"
+    )
+
+
 class PlainBackend:
     """Full-batch gradient descent in float64 numpy (see the module docstring)."""
 
@@ -61,6 +86,7 @@ class PlainBackend:
         X = np.asarray(problem.X, dtype=np.float64)
         y = np.asarray(problem.y, dtype=np.float64)
         activate = activation_function(config.sigmoid) if problem.objective == "logistic" else None
+        escape_bound = _escape_bound(config.sigmoid) if problem.objective == "logistic" else None
         n = problem.n_samples
         w = np.zeros(problem.n_features)
         loss_history: list[float] = []
@@ -71,6 +97,8 @@ class PlainBackend:
         with np.errstate(over="ignore", invalid="ignore"):
             for step in range(config.max_iter):
                 z = X @ w
+                if escape_bound is not None and np.max(np.abs(z), initial=0.0) > escape_bound:
+                    raise PrecisionError(_escape_message(step, config, float(np.max(np.abs(z)))))
                 p = z if activate is None else activate(z)
                 r = p - y
                 if config.log_every and step % config.log_every == 0:

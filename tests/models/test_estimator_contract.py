@@ -112,8 +112,9 @@ def test_any_two_labels_map_to_zero_and_one(classification_data, labels) -> None
 @pytest.mark.parametrize("sigmoid", SIGMOID_CHOICES)
 def test_every_sigmoid_choice_trains(classification_data, sigmoid) -> None:
     X, y = classification_data
-    # Few steps: the cubic and degree-7 stand-ins run away on long runs (see linear.py).
-    model = LogisticRegression(sigmoid=sigmoid, max_iter=8).fit(X, y)
+    # Few, moderate steps: at the "auto" rate the cubic and degree-7 stand-ins run
+    # away (see linear.py), which the backends now stop with a PrecisionError.
+    model = LogisticRegression(sigmoid=sigmoid, max_iter=8, learning_rate=0.5).fit(X, y)
     assert model.score(X, y) > 0.85
 
 

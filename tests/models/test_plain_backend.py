@@ -108,3 +108,25 @@ def test_sklearn_reference(breast_cancer) -> None:
     assert ref["accuracy"] == pytest.approx(ref["model"].score(X_test, y_test))
     train_only = sklearn_reference(X_train, y_train)
     assert train_only["accuracy"] == train_only["train_accuracy"]
+
+
+def test_runaway_scores_stop_before_the_weights_overflow() -> None:
+    # Scores far outside the polynomial's interval used to train on to weights of
+    # size 1e295 (finite, so unnoticed); the backend must stop with a clear error.
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((60, 3)) * 50
+    y = (X[:, 0] > 0).astype(float)
+    # 3 steps: without the check the weights reach 1e51, still finite.
+    config = TrainingConfig(max_iter=3, learning_rate=1.0, sigmoid=resolve_sigmoid("poly3"))
+    with pytest.raises(PrecisionError, match="only valid on"):
+        make_backend().train(TrainingProblem(X, y, "logistic"), config)
+
+
+def test_exact_and_piecewise_sigmoids_have_no_escape_bound() -> None:
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((40, 2)) * 50
+    y = (X[:, 0] > 0).astype(float)
+    for sigmoid in ("exact", "piecewise"):
+        config = TrainingConfig(max_iter=5, learning_rate=1.0, sigmoid=sigmoid)
+        result = make_backend().train(TrainingProblem(X, y, "logistic"), config)
+        assert np.all(np.isfinite(result.weights))
