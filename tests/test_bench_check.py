@@ -29,3 +29,25 @@ def test_problems_are_reported() -> None:
     assert any("ratio 3.0 is not 2.0" in p for p in found)
     assert any("not finite" in p for p in found)
     assert problems([]) and problems({"a": 1})
+
+
+def test_run_script_writes_checkable_json_and_refuses_bad_paths(tmp_path, capsys) -> None:
+    import pytest
+
+    from he_learn.bench.script import run_script
+
+    calls: list[bool] = []
+
+    def fake_run(quick: bool) -> list[Record]:
+        calls.append(quick)
+        return [Record("k", "native", "time", 2.0, "s", baseline=4.0, ratio=2.0)]
+
+    out = tmp_path / "r.json"
+    kwargs = {"prog": "x", "description": "d", "quick_help": "q"}
+    assert run_script(fake_run, ["--quick", "--json", str(out)], **kwargs) == 0
+    assert calls == [True] and main([str(out)]) == 0
+    assert "k" in capsys.readouterr().out
+    # A destination that cannot be written is refused before anything runs.
+    with pytest.raises(SystemExit):
+        run_script(fake_run, ["--json", str(tmp_path / "missing" / "r.json")], **kwargs)
+    assert calls == [True]

@@ -27,14 +27,12 @@ Workloads: k in {2, 8} clients, update sizes {1k, 100k} float values. Records:
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
 from typing import Sequence
 
 import numpy as np
 
-from he_learn.bench.records import Record, best_time, machine_summary, write_json
+from he_learn.bench.records import Record, best_time
+from he_learn.bench.script import run_script
 from he_learn.federated import (
     AGGREGATION_COMPACT,
     AggregationKeyHolder,
@@ -183,26 +181,14 @@ def run(quick: bool = False) -> list[Record]:
     return records
 
 
-def _table(records: list[Record]) -> str:
-    lines = [f"{'name':26} {'backend':7} {'metric':46} {'value':>12} {'ratio':>8}"]
-    for r in records:
-        ratio = f"{r.ratio:8.2f}" if r.ratio is not None else ""
-        lines.append(f"{r.name:26} {r.backend:7} {r.metric:46} {r.value:12.4g} {ratio}")
-    return "\n".join(lines)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="benchmarks/federated.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--json", metavar="PATH", help="write the records to PATH as JSON")
-    parser.add_argument("--quick", action="store_true", help="one repetition of each measurement (< 20 s)")
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    records = run(quick=args.quick)
-    print(_table(records))
-    print(f"({time.perf_counter() - start:.1f} s; {machine_summary()})", file=sys.stderr)
-    if args.json:
-        write_json(records, args.json)
-    return 0
+    return run_script(
+        lambda quick: run(quick=quick),
+        argv,
+        prog="benchmarks/federated.py",
+        description=__doc__.splitlines()[0],
+        quick_help="one repetition of each measurement (< 20 s)",
+    )
 
 
 if __name__ == "__main__":
