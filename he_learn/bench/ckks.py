@@ -89,7 +89,7 @@ def _framingham(quick: bool) -> list[Record]:
     spec = EncryptedTrainingSpec("logistic", FRAMINGHAM_EPOCHS, 1.0, "mean", l2=0.05,
                                  approximation=TENSEAL_TUTORIAL_SIGMOID3, log_every=0)
     accuracy = lambda w: float(np.mean((Xb_test @ w > 0) == (y_test > 0.5)))  # noqa: E731
-    w_ckks, report = train_encrypted(Xb_train, y_train, spec, seed=0)
+    w_ckks, report = train_encrypted(Xb_train, y_train, spec)
     packed = report["train_seconds"] / FRAMINGHAM_EPOCHS
     plain_accuracy = accuracy(_plain_run(Xb_train, y_train, spec))
     ckks_accuracy = accuracy(w_ckks)
@@ -129,7 +129,7 @@ def _xor(quick: bool) -> list[Record]:
     X = np.maximum(XOR_INPUTS @ rng.normal(size=(2, 256)), 0.0)
     spec = EncryptedTrainingSpec("squared", 250, 1e-3, "sum", log_every=50)
     start = time.perf_counter()
-    w, report = train_encrypted(X, XOR_TARGETS, spec, seed=0)
+    w, report = train_encrypted(X, XOR_TARGETS, spec)
     seconds = time.perf_counter() - start
     plain = _plain_run(X, XOR_TARGETS, spec)
     predictions = (X @ w > 0.5).astype(int).tolist()

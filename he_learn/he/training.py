@@ -118,7 +118,7 @@ class EncryptedTrainer:
         y: PackedVector,
         spec: EncryptedTrainingSpec,
         channel: KeyHolderChannel,
-        seed: bytes | None = None,
+        insecure_mask_seed: bytes | None = None,
     ) -> None:
         self.engine = CkksEngine.for_server(public_context)  # refuses a secret key
         if y.layout != X.layout or y.role != "samples":
@@ -138,7 +138,9 @@ class EncryptedTrainer:
         self.spec = spec
         self.channel = channel
         self.ledger = RefreshLedger()
-        self._stream = Csprng(seed)
+        # Masks from OS entropy unless a test pins them (insecure_mask_seed: whoever
+        # knows the seed can unmask every refresh, see train_encrypted).
+        self._stream = Csprng(insecure_mask_seed)
         self._y_cache: dict[int, tuple[CkksCiphertext, ...]] = {}
         self.mask_bits: list[float] = []
 
@@ -207,7 +209,7 @@ def train_encrypted(
     y: np.ndarray,
     spec: EncryptedTrainingSpec,
     preset: CkksParameters | str | None = None,
-    seed: int | bytes | None = None,
+    insecure_mask_seed: int | bytes | None = None,
     on_iteration: Callable[[int, int], None] | None = None,
     allow_insecure: bool = False,
     economy_keys: bool = False,
@@ -219,13 +221,19 @@ def train_encrypted(
     kind, rounds, refreshes, the loss history and operation counts.
     ``economy_keys`` sends about half the Galois keys and composes the missing
     rotations from two keyed ones (see ``FeatureMajorLayout.key_steps``).
+
+    The refresh masks come from OS entropy. ``insecure_mask_seed`` (int or 32
+    bytes) is for tests only: it makes the mask stream reproducible, so anyone
+    who knows it, the key holder included, can remove the masks and read the
+    weights at every refresh. Never derive it from a public seed such as
+    ``random_state``.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if X.ndim != 2 or y.shape != (X.shape[0],):
         raise ParameterError(f"X must be (n, d) and y (n,); got {X.shape} and {y.shape}")
     params = get_preset(preset) if preset is not None else default_preset(spec.objective)
-    seed_bytes = _seed_bytes(seed)
+    seed_bytes = _seed_bytes(insecure_mask_seed)
     start = time.perf_counter()
     # -- data owner ----------------------------------------------------------
     key_holder = KeyHolder(params, allow_insecure=allow_insecure)
@@ -292,8 +300,8 @@ def _seed_bytes(seed: int | bytes | None) -> bytes | None:
         return None
     if isinstance(seed, bytes):
         if len(seed) != _SEED_BYTES:
-            raise ParameterError(f"a byte seed must be {_SEED_BYTES} bytes, not {len(seed)}")
+            raise ParameterError(f"insecure_mask_seed: a byte seed must be {_SEED_BYTES} bytes, not {len(seed)}")
         return seed
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
         return int(seed).to_bytes(_SEED_BYTES, "little")
-    raise ParameterError(f"seed must be a non-negative int, 32 bytes or None, not {seed!r}")
+    raise ParameterError(f"insecure_mask_seed must be a non-negative int, 32 bytes or None, not {seed!r}")

@@ -36,8 +36,13 @@ class CkksOptions:
 
     ``preset``: a preset name or :class:`CkksParameters`; ``None`` picks
     'training-linear' for the squared objective and 'training' for logistic.
-    ``seed``: int or 32 bytes seeding the trainer's mask stream (``None``: fresh
-    OS randomness; falls back to ``random_state``). ``refresh``: ``"auto"``
+    ``insecure_mask_seed``: TEST-ONLY. ``None`` (the default and the only secure
+    choice) draws the refresh masks from OS entropy (``Csprng(None)``). An int or
+    32 bytes makes the mask stream reproducible, and anyone who knows the seed
+    (the key holder included) can subtract the masks and read the weights at
+    every refresh: it breaks the threat model, so use it only in tests. The
+    masks never derive from ``random_state``, which is public (the CLI prints
+    it). ``refresh``: ``"auto"``
     (masked refresh through the key holder whenever a step would not fit in the
     levels left; the only policy, since a step never fits twice in 218 bits).
     ``activation_policy``: what the key holder does when the decrypted loss shows
@@ -48,7 +53,7 @@ class CkksOptions:
     """
 
     preset: str | CkksParameters | None = None
-    seed: int | bytes | None = None
+    insecure_mask_seed: int | bytes | None = None
     refresh: str = "auto"
     activation_policy: str = "warn"
     allow_insecure: bool = False
@@ -102,13 +107,12 @@ class CkksBackend:
             log_every=int(config.log_every),
             activation_policy=self.options.activation_policy,  # type: ignore[arg-type]
         )
-        seed = self.options.seed if self.options.seed is not None else config.random_state
         weights, report = train_encrypted(
             problem.X,
             problem.y,
             spec,
             preset=self.options.preset,
-            seed=seed,
+            insecure_mask_seed=self.options.insecure_mask_seed,
             on_iteration=on_iteration,
             allow_insecure=self.options.allow_insecure,
             economy_keys=self.options.galois_keys == "economy",
@@ -118,7 +122,7 @@ class CkksBackend:
 
 
 def make_backend(**options: Any) -> CkksBackend:
-    """``preset`` (auto), ``seed`` (None), ``refresh`` ("auto"), ``activation_policy``
+    """``preset`` (auto), ``insecure_mask_seed`` (None, test-only), ``refresh`` ("auto"), ``activation_policy``
     ("warn"), ``allow_insecure`` (False), ``galois_keys`` ("all")."""
     known = set(CkksOptions.__dataclass_fields__)
     unknown = sorted(set(options) - known)

@@ -38,7 +38,7 @@ def data(n, d, seed, binary=False):
 def test_linear_matches_plain(linear_holder):
     X, y = data(12, 5, 0)
     spec = EncryptedTrainingSpec("squared", 6, 0.3, "sum", log_every=2)
-    w, report = train_encrypted(X, y, spec, seed=1)
+    w, report = train_encrypted(X, y, spec)
     expected, losses = plain_run(X, y, spec)
     np.testing.assert_allclose(w, expected, atol=1e-3)
     np.testing.assert_allclose(report["loss_history"], losses, atol=1e-3)
@@ -53,7 +53,7 @@ def test_linear_matches_plain(linear_holder):
 def test_logistic_matches_plain(approx):
     X, y = data(40, 4, 2, binary=True)
     spec = EncryptedTrainingSpec("logistic", 3, 1.0, "mean", l2=0.05, approximation=approx, log_every=1)
-    w, report = train_encrypted(X, y, spec, seed=3)
+    w, report = train_encrypted(X, y, spec)
     expected, losses = plain_run(X, y, spec)
     np.testing.assert_allclose(w, expected, atol=2e-3)
     np.testing.assert_allclose(report["loss_history"], losses, rtol=1e-3)
@@ -67,7 +67,7 @@ def test_activation_inputs_outside_the_interval_can_raise():
         "logistic", 3, 1.0, "sum", approximation=TENSEAL_TUTORIAL_SIGMOID3, log_every=1, activation_policy="raise"
     )
     with pytest.raises(PrecisionError, match="interval"):
-        train_encrypted(X * 40, y, spec, seed=5)
+        train_encrypted(X * 40, y, spec)
 
 
 def test_spec_validation():
@@ -76,7 +76,7 @@ def test_spec_validation():
     with pytest.raises(ParameterError):
         EncryptedTrainingSpec("squared", 0, 1.0)
     with pytest.raises(ParameterError, match="seed"):
-        train_encrypted(np.ones((2, 2)), np.ones(2), EncryptedTrainingSpec("squared", 1, 0.1), seed=b"short")
+        train_encrypted(np.ones((2, 2)), np.ones(2), EncryptedTrainingSpec("squared", 1, 0.1), insecure_mask_seed=b"short")
     with pytest.raises(PrecisionError, match="levels"):
         train_encrypted(
             np.ones((2, 2)), np.ones(2),
@@ -86,7 +86,7 @@ def test_spec_validation():
 
 def test_backend_adapter_runs_the_contract():
     X, y = data(8, 3, 6)
-    backend = make_backend(seed=7)
+    backend = make_backend()
     assert backend.name == "ckks"
     config = TrainingConfig(max_iter=3, learning_rate=0.2, log_every=1)
     result = backend.train(TrainingProblem(X, y, "squared"), config)
@@ -94,6 +94,8 @@ def test_backend_adapter_runs_the_contract():
     np.testing.assert_allclose(result.weights, expected, atol=1e-3)
     with pytest.raises(ParameterError, match="unknown ckks backend option"):
         make_backend(colour="blue")
+    with pytest.raises(ParameterError, match="unknown ckks backend option"):
+        make_backend(seed=7)  # the mask stream has no public seed any more
     with pytest.raises(ParameterError, match="polynomial sigmoid"):
         backend.train(TrainingProblem(X, (y > 0).astype(float), "logistic"), TrainingConfig(max_iter=1, learning_rate=1.0))
 
@@ -106,7 +108,7 @@ def test_xor_reservoir_like_the_smpc_demo():
     X = np.maximum(inputs @ rng.normal(size=(2, 256)), 0.0)
     spec = EncryptedTrainingSpec("squared", 250, 1e-3, "sum", log_every=50)
     start = time.perf_counter()
-    w, report = train_encrypted(X, y, spec, seed=0)
+    w, report = train_encrypted(X, y, spec)
     seconds = time.perf_counter() - start
     expected, losses = plain_run(X, y, spec)
     assert report["loss_history"][0] == pytest.approx(2.0, abs=1e-3)
@@ -127,7 +129,7 @@ def test_framingham_within_one_point_of_plain():
     add_bias = lambda X: np.hstack([X, np.ones((len(X), 1))])  # noqa: E731
     X_train, X_test = add_bias(X_train), add_bias(X_test)
     spec = EncryptedTrainingSpec("logistic", 5, 1.0, "mean", l2=0.05, approximation=TENSEAL_TUTORIAL_SIGMOID3)
-    w, _ = train_encrypted(X_train, y_train, spec, seed=0)
+    w, _ = train_encrypted(X_train, y_train, spec)
     expected, _ = plain_run(X_train, y_train, spec)
     accuracy = lambda w: np.mean((X_test @ w > 0) == (y_test > 0.5))  # noqa: E731
     assert abs(accuracy(w) - accuracy(expected)) <= 0.01
@@ -136,8 +138,37 @@ def test_framingham_within_one_point_of_plain():
 def test_economy_keys_compose_rotations_and_shrink_the_context():
     X, y = data(40, 6, 8)
     spec = EncryptedTrainingSpec("squared", 2, 0.1, "sum")
-    w_all, full = train_encrypted(X, y, spec, seed=9)
-    w_eco, economy = train_encrypted(X, y, spec, seed=9, economy_keys=True)
+    w_all, full = train_encrypted(X, y, spec)
+    w_eco, economy = train_encrypted(X, y, spec, economy_keys=True)
     np.testing.assert_allclose(w_eco, w_all, atol=1e-3)
     assert economy["public_context_bytes"] < 0.8 * full["public_context_bytes"]
     assert economy["rotations"] > full["rotations"]
+
+
+def test_refresh_masks_never_come_from_random_state(monkeypatch):
+    """Review finding: masks seeded from the public random_state let the key
+    holder regenerate them and read the weights. Two fits with the same
+    random_state must send different refresh messages."""
+    from he_learn import LinearRegression
+    from he_learn.he import envelope as envelope_module
+    from he_learn.he.refresh import KeyHolderService
+
+    seen = []
+    original = KeyHolderService.refresh
+
+    def spy(self, masked, *args, **kwargs):
+        seen.append(([bytes(m) for m in masked], [self._key_holder.decrypt(envelope_module.load(self._engine, m)) for m in masked]))
+        return original(self, masked, *args, **kwargs)
+
+    monkeypatch.setattr(KeyHolderService, "refresh", spy)
+    X, y = data(8, 3, 11)
+    fits = []
+    for _ in range(2):
+        seen.clear()
+        LinearRegression(backend="ckks", max_iter=2, learning_rate=0.05, random_state=0, progress=False).fit(X, y)
+        fits.append(list(seen))
+    assert fits[0] and len(fits[0]) == len(fits[1])
+    (bytes_a, values_a), (bytes_b, values_b) = fits[0][0], fits[1][0]
+    assert bytes_a != bytes_b
+    # the key holder's view differs by the masks: spread ~ 2B / sqrt(6), far from 0
+    assert np.std(values_a[0] - values_b[0]) > 1.0
