@@ -42,6 +42,7 @@ MODULE_BENCHES = {
     "native": "he_learn.bench.native_ops",
     "smpc_ops": "he_learn.bench.smpc",
     "ckks_ops": "he_learn.bench.ckks",
+    "federated": "he_learn.bench.federated",
 }
 # Micro-benchmarks that a full run still runs in their quick mode (unless
 # --full-engines), with the reason: their full mode would blow the ~10 minute

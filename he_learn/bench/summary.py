@@ -168,9 +168,33 @@ def _which_backend(index: dict, names: list[str]) -> list[str]:
         faster = "smpc" if smpc < ckks else "ckks"
         rows.append(f"| Both trust models fit | `{faster}` | {_times(max(smpc, ckks) / min(smpc, ckks))} faster "
                     "than the other (median over workloads) |")
+    federated = _federated_row(index)
+    if federated:
+        rows.append(federated)
     if any(k[1] == "sklearn" for k in index):
         rows.append("| An accuracy yardstick | scikit-learn | exact sigmoid, L-BFGS to convergence |")
     return rows + [""]
+
+
+def _federated_row(index: dict) -> str | None:
+    """Aggregation traffic from he_learn.bench.federated, at its largest update."""
+    found = {}
+    for (name, backend, metric), record in index.items():
+        if metric == "bytes_per_float32_byte" and name.startswith("federated_k") and backend in ("ckks", "smpc"):
+            size = record.params.get("values") or 0
+            if backend not in found or size >= found[backend][0]:
+                found[backend] = (size, record)
+    if not found:
+        return None
+    parts = []
+    if "ckks" in found:
+        ckks = found["ckks"][1]
+        measured = ckks.params.get("nvflare_params_measured_bytes_per_float32_byte")
+        parts.append(f"CKKS: {ckks.value:.3g} bytes per float32 byte uploaded for {found['ckks'][0]:,} values"
+                     + (f" (NVIDIA FLARE's TenSEAL parameters, measured here: {measured:.3g})" if measured else ""))
+    if "smpc" in found:
+        parts.append(f"secret sharing: {found['smpc'][1].value:.3g}, but with two aggregators that must not collude")
+    return "| Federated averaging of client updates | `ckks` (one server) or `smpc` | " + "; ".join(parts) + " |"
 
 
 def _training_table(index: dict, names: list[str]) -> list[str]:
