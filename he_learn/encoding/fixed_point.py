@@ -15,6 +15,15 @@ Why the defaults (``fractional_bits=16``, ``integer_bits=30``):
   ring values of magnitude below 2^62. A product of two encoded values carries
   ``2 * fractional_bits`` = 32 fractional bits, so it stays truncatable while its
   real magnitude is below 2^(62 - 32) = 2^30: the same bound as for the inputs.
+
+Encoders used for products must satisfy ``2 * fractional_bits + integer_bits <=
+62`` (:attr:`FixedPointEncoder.supports_products`): a product whose result is in
+range, |xy| < 2^integer_bits, is held as xy * 2^(2 * fractional_bits) before
+truncation, which is below 2^(integer_bits + 2 * fractional_bits) <= 2^62, so it
+neither wraps nor leaves the truncation's headroom. With only
+``fractional_bits + integer_bits <= 63`` (enough for sums) an in-range product
+such as 1000 * 1000 at (24, 39) wraps silently. The SMPC session enforces the
+rule whenever it can multiply (it has a dealer).
 """
 
 from __future__ import annotations
@@ -31,6 +40,9 @@ __all__ = [
     "DEFAULT_INTEGER_BITS",
     "RING_BITS",
     "TRUNCATION_HEADROOM_BITS",
+    "MIN_INTEGER_BITS",
+    "MAX_FRACTIONAL_BITS",
+    "MAX_PRODUCT_FRACTIONAL_BITS",
 ]
 
 # The ring is Z_2^64, held in int64 with two's-complement wrap-around.
@@ -44,6 +56,14 @@ DEFAULT_FRACTIONAL_BITS = 16
 # Chosen so that a product of two in-range values (2 * 16 fractional bits plus
 # 30 integer bits) still fits the truncation headroom of 62 bits.
 DEFAULT_INTEGER_BITS = TRUNCATION_HEADROOM_BITS - 2 * DEFAULT_FRACTIONAL_BITS
+# An encoder must hold at least the integers -1, 0, 1 (|x| < 2^1).
+MIN_INTEGER_BITS = 1
+# Sums only need the sign bit free (f + i <= 63), so with one integer bit at
+# least 62 fractional bits are the most any encoder can have.
+MAX_FRACTIONAL_BITS = RING_BITS - 1 - MIN_INTEGER_BITS
+# Products need 2f + i <= 62 (see the module docstring); with one integer bit
+# that allows at most floor(61 / 2) = 30 fractional bits.
+MAX_PRODUCT_FRACTIONAL_BITS = (TRUNCATION_HEADROOM_BITS - MIN_INTEGER_BITS) // 2
 
 
 @dataclass(frozen=True)
@@ -57,7 +77,9 @@ class FixedPointEncoder:
     integer_bits:
         Encoded values must satisfy ``|x| < 2**integer_bits``. Together with the
         fractional bits this must leave the sign bit free:
-        ``fractional_bits + integer_bits <= 63``.
+        ``fractional_bits + integer_bits <= 63``. Multiplying on shares needs
+        more: ``2 * fractional_bits + integer_bits <= 62``
+        (:attr:`supports_products`).
     """
 
     fractional_bits: int = DEFAULT_FRACTIONAL_BITS
@@ -68,14 +90,31 @@ class FixedPointEncoder:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise ParameterError(f"{name} must be an integer, not {value!r}")
-        if not 0 <= self.fractional_bits <= 40:
-            raise ParameterError(f"fractional_bits must be in [0, 40], not {self.fractional_bits}")
-        if self.integer_bits < 1:
-            raise ParameterError(f"integer_bits must be >= 1, not {self.integer_bits}")
+        if not 0 <= self.fractional_bits <= MAX_FRACTIONAL_BITS:
+            raise ParameterError(
+                f"fractional_bits must be in [0, {MAX_FRACTIONAL_BITS}], not {self.fractional_bits}"
+            )
+        if self.integer_bits < MIN_INTEGER_BITS:
+            raise ParameterError(f"integer_bits must be >= {MIN_INTEGER_BITS}, not {self.integer_bits}")
         if self.fractional_bits + self.integer_bits > RING_BITS - 1:
             raise ParameterError(
                 f"fractional_bits + integer_bits = {self.fractional_bits + self.integer_bits} "
                 f"exceeds {RING_BITS - 1}: the sign bit would be lost"
+            )
+
+    @property
+    def supports_products(self) -> bool:
+        """Whether every in-range product fits trunc_share's headroom: 2f + i <= 62."""
+        return 2 * self.fractional_bits + self.integer_bits <= TRUNCATION_HEADROOM_BITS
+
+    def require_products(self) -> None:
+        """Raise ``ParameterError`` unless :attr:`supports_products` holds."""
+        if not self.supports_products:
+            raise ParameterError(
+                f"2 * fractional_bits + integer_bits = {2 * self.fractional_bits + self.integer_bits} exceeds "
+                f"{TRUNCATION_HEADROOM_BITS}: a product of in-range values would wrap before truncation; use "
+                f"integer_bits <= {TRUNCATION_HEADROOM_BITS - 2 * self.fractional_bits} for "
+                f"{self.fractional_bits} fractional bits"
             )
 
     @property

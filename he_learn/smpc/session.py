@@ -82,7 +82,9 @@ class Session:
     transport:
         Defaults to an :class:`InProcessTransport` with a fresh :class:`Ledger`.
     encoder:
-        Fixed-point encoding of real values (default 16 fractional bits).
+        Fixed-point encoding of real values (default 16 fractional bits). With
+        a dealer it must satisfy ``2 * fractional_bits + integer_bits <= 62``
+        (``ParameterError`` otherwise), so that no in-range product wraps.
     truncation:
         ``"dealer"`` (default; exact, any n) or ``"local"`` (2 parties only; the
         classic SecureML trick that fails with small probability, kept only to
@@ -122,6 +124,11 @@ class Session:
         def child() -> bytes | None:
             return bytes(master.spawn()) if reproducible else None
 
+        if dealer is not None:
+            # A session that can multiply must never let an in-range product wrap
+            # before truncation (he_learn.encoding.fixed_point); a dealer-free
+            # session only adds, so f + i <= 63 is enough there.
+            self.encoder.require_products()
         if dealer == "auto":
             dealer = TrustedDealer(names, seed=child())
         if dealer is not None:

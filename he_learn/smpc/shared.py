@@ -42,12 +42,17 @@ from he_learn.smpc.shapes import broadcast_shape as _broadcast_shape
 
 __all__ = ["SharedTensor", "share"]
 
-# A public real multiplier c is encoded with F >= f fractional bits, chosen so
-# that round(c * 2^F) keeps 62 - f - integer_bits significant bits (16 at the
-# defaults): a learning rate of 1e-3 or a 1/n keeps a relative precision of
-# 2^-16 instead of being rounded to a few units of 2^-16. Then any in-range
-# value v (|v| < 2^integer_bits) times the encoded c stays below trunc_share's
-# 2^62 headroom: |v| * 2^f * |c| * 2^F < 2^(integer_bits + f + significant) = 2^62.
+# Public multipliers. Every shared value is held as a ring element below
+# 2^(integer_bits + fractional_bits) in magnitude (the encoder's range), so a
+# public factor c encoded as round(c * 2^F) keeps the product below trunc_share's
+# 2^62 headroom for EVERY in-range shared value exactly when
+# |round(c * 2^F)| < 2^(62 - fractional_bits - integer_bits) (16 bits at the
+# defaults; for a matmul the factor's weight is the l1 norm of the public row or
+# column that meets one shared row or column, at most k * max|c|). F is chosen
+# as large as that allows, at most 62 - fractional_bits, so a learning rate of
+# 1e-3 or a 1/n keeps the full 16 significant bits; no F >= 0 exists when the
+# weight reaches 2^16 (in real terms: weight * 2^integer_bits >= 2^(62 - f)), and
+# that multiplier raises PrecisionError instead of wrapping silently.
 
 
 def _as_ring(x: Any) -> np.ndarray:
@@ -240,17 +245,51 @@ class SharedTensor:
             raise ParameterError(f"shapes {self.shape} and {shape} do not broadcast") from exc
 
     # -------------------------------------------------------- products
-    def _public_scale_bits(self, arr: np.ndarray) -> int:
-        """Fractional bits F for encoding a public multiplier (see the note at the top)."""
+    def _product_budget_bits(self) -> int:
+        """Bits a public factor's encoded weight may use (see the note at the top)."""
         enc = self.session.encoder
-        significant = max(1, TRUNCATION_HEADROOM_BITS - enc.fractional_bits - enc.integer_bits)
-        largest = float(np.max(np.abs(arr))) if arr.size else 0.0
-        if not np.isfinite(largest):
-            raise PrecisionError("cannot multiply by NaN or infinite public values")
+        return TRUNCATION_HEADROOM_BITS - enc.fractional_bits - enc.integer_bits
+
+    def _weight_error(self, weight: float, what: str) -> PrecisionError:
+        enc = self.session.encoder
+        budget = self._product_budget_bits()
+        return PrecisionError(
+            f"public {what} {weight:.6g} is too large: its product with a shared value in range "
+            f"(|x| < 2**{enc.integer_bits}) could reach 2**{TRUNCATION_HEADROOM_BITS - enc.fractional_bits}, which "
+            f"wraps around the ring at {enc.fractional_bits} fractional bits; it must stay below 2**{budget} = "
+            f"{2.0**budget:g} (2**(62 - fractional_bits - integer_bits)); rescale the public operand or the shared data"
+        )
+
+    def _encode_multiplier(self, arr: np.ndarray, weight_axis: int | None, what: str) -> tuple[np.ndarray, int]:
+        """``(round(arr * 2^F), F)`` with the largest safe F (see the note at the top).
+
+        ``weight_axis`` is the axis summed by a matmul (``None`` for elementwise).
+        """
+        enc = self.session.encoder
+        arr = arr.astype(np.float64)
+        if arr.size and not np.all(np.isfinite(arr)):
+            raise PrecisionError(f"cannot multiply by NaN or infinite public values ({what})")
+
+        def weight(values: np.ndarray) -> float:
+            if not values.size:
+                return 0.0
+            magnitudes = np.abs(values)
+            return float(np.max(magnitudes if weight_axis is None else magnitudes.sum(axis=weight_axis)))
+
+        largest = weight(arr)
+        budget = self._product_budget_bits()
         if largest == 0.0:
-            return enc.fractional_bits
-        wanted = significant - int(np.floor(np.log2(largest))) - 1
-        return int(min(max(enc.fractional_bits, wanted), TRUNCATION_HEADROOM_BITS - enc.fractional_bits))
+            return np.zeros(arr.shape, dtype=np.int64), enc.fractional_bits
+        if largest >= 2.0**budget:
+            raise self._weight_error(largest, what)
+        bits = min(budget - int(np.floor(np.log2(largest))) - 1, TRUNCATION_HEADROOM_BITS - enc.fractional_bits)
+        # Rounding can push the encoded weight up by half a unit per entry.
+        while bits >= 0:
+            encoded = np.rint(arr * float(2**bits))
+            if weight(encoded) < 2.0**budget:
+                return encoded.astype(np.int64), bits
+            bits -= 1
+        raise self._weight_error(largest, what)
 
     def __mul__(self, other: Any) -> "SharedTensor":
         if isinstance(other, SharedTensor):
@@ -259,12 +298,17 @@ class SharedTensor:
             shares = beaver_mul_shares(self.session, self.shares, other.shares)
             return self._after_product(shares, self.scale_bits + other.scale_bits)
         arr = self._public_array(other)
+        if np.iscomplexobj(arr):
+            raise ParameterError("complex values cannot multiply a SharedTensor")
+        _broadcast_shape(self.shape, arr.shape)
         if np.issubdtype(arr.dtype, np.integer):
             # An integer multiplier is exact at scale 0: no truncation needed.
+            largest = float(np.max(np.abs(arr.astype(np.float64)))) if arr.size else 0.0
+            if largest >= 2.0 ** self._product_budget_bits():
+                raise self._weight_error(largest, "multiplier")
             ints = arr.astype(np.int64)
             return self._like([s * ints for s in self.shares])
-        bits = self._public_scale_bits(arr.astype(np.float64))
-        public = self._encode_public(arr.astype(np.float64), bits)
+        public, bits = self._encode_multiplier(arr, None, "multiplier")
         return self._after_product([s * public for s in self.shares], self.scale_bits + bits)
 
     __rmul__ = __mul__
@@ -278,18 +322,25 @@ class SharedTensor:
             )
             out = self._after_product(shares, self.scale_bits + other.scale_bits)
             return out.reshape(squeeze)
-        arr = np.asarray(other, dtype=np.float64)
+        arr = self._public_matrix(other)
         x, y, squeeze = _as_matrices(self.shape, arr.shape)
-        public = self._encode_public(arr.reshape(y), self.session.encoder.fractional_bits)
+        # Each output sums one shared row times one public column: the columns' l1 norms bound it.
+        public, bits = self._encode_multiplier(arr.reshape(y), 0, "matmul operand (largest column l1 norm)")
         shares = [ring_matmul(np.ascontiguousarray(s.reshape(x)), public) for s in self.shares]
-        return self._after_product(shares, self.scale_bits + self.session.encoder.fractional_bits).reshape(squeeze)
+        return self._after_product(shares, self.scale_bits + bits).reshape(squeeze)
 
     def __rmatmul__(self, other: Any) -> "SharedTensor":
-        arr = np.asarray(other, dtype=np.float64)
+        arr = self._public_matrix(other)
         x, y, squeeze = _as_matrices(arr.shape, self.shape)
-        public = self._encode_public(arr.reshape(x), self.session.encoder.fractional_bits)
+        public, bits = self._encode_multiplier(arr.reshape(x), 1, "matmul operand (largest row l1 norm)")
         shares = [ring_matmul(public, np.ascontiguousarray(s.reshape(y))) for s in self.shares]
-        return self._after_product(shares, self.scale_bits + self.session.encoder.fractional_bits).reshape(squeeze)
+        return self._after_product(shares, self.scale_bits + bits).reshape(squeeze)
+
+    def _public_matrix(self, value: Any) -> np.ndarray:
+        arr = self._public_array(value)
+        if np.iscomplexobj(arr):
+            raise ParameterError("complex values cannot multiply a SharedTensor")
+        return arr.astype(np.float64)
 
     # ----------------------------------------------- comparisons (secure, 0/1 shares)
     def _difference(self, other: Any) -> "SharedTensor":
