@@ -1,7 +1,9 @@
 """``SharedTensor``: a real-valued tensor additively shared among a session's parties.
 
 Threat model: as :mod:`he_learn.smpc.session`. A ``SharedTensor`` never reveals
-itself implicitly: ``bool()``, ``float()`` and numpy conversion raise, and the
+itself implicitly: ``bool()``, ``float()``, ``==``/``!=`` and numpy conversion
+raise; ``>``, ``>=``, ``<``, ``<=`` run the secure comparison and return shared
+0/1 tensors (see :mod:`he_learn.smpc.comparison`); and the
 only ways out are :meth:`SharedTensor.reveal` (to every party) and
 ``reveal(to=party)`` (to one).
 
@@ -75,6 +77,11 @@ class SharedTensor:
             raise ParameterError("a SharedTensor needs a Session")
         if len(shares) != session.n_parties:
             raise ProtocolError(f"expected {session.n_parties} shares (one per party), got {len(shares)}")
+        for s in shares:
+            # A float or bool share would be cast (and rounded) silently: refuse it.
+            if not isinstance(s, (np.ndarray, np.integer)) or s.dtype != np.int64:
+                kind = getattr(s, "dtype", type(s).__name__)
+                raise ParameterError(f"shares must be int64 ring elements (numpy int64), not {kind}")
         shape = np.shape(shares[0])
         for s in shares:
             if np.shape(s) != shape:
@@ -138,6 +145,20 @@ class SharedTensor:
         raise ProtocolError("a SharedTensor cannot become an int implicitly; call .reveal()")
 
     __index__ = __int__
+
+    def __eq__(self, other: object) -> bool:
+        # == on secrets would need a secure equality test this engine does not
+        # offer; returning False (object's default) would be silently wrong.
+        raise ProtocolError(
+            "== and != of a SharedTensor are not supported (the answer is secret); compare with >= / > / <= / <, "
+            "which return shared 0/1 tensors, and reveal() explicitly"
+        )
+
+    def __ne__(self, other: object) -> bool:
+        return self.__eq__(other)
+
+    # Equality raises, so hashing (which pairs with it) is off too.
+    __hash__ = None  # type: ignore[assignment]
 
     def __iter__(self) -> Any:
         return (self[i] for i in range(len(self)))
@@ -343,6 +364,9 @@ class SharedTensor:
         return arr.astype(np.float64)
 
     # ----------------------------------------------- comparisons (secure, 0/1 shares)
+    # The ordering operators are the secure comparison API: each returns a NEW
+    # SharedTensor of 0/1 (scale 0) and reveals nothing; ``bool()`` of that result
+    # still raises, so ``if x > 0:`` fails loudly instead of branching on a secret.
     def _difference(self, other: Any) -> "SharedTensor":
         if isinstance(other, SharedTensor):
             self._check_peer(other)

@@ -114,3 +114,25 @@ def test_a_dealer_serves_one_session() -> None:
     Session(("alice", "bob"), dealer=dealer)
     with pytest.raises(ProtocolError, match="exactly one session"):
         Session(("alice", "bob"), dealer=dealer)
+
+
+def test_equality_of_shared_values_raises_instead_of_answering_false() -> None:
+    session = Session.create(2, seed=b"eq")
+    x = share(session, np.array([1.0, 2.0]), "alice")
+    with pytest.raises(ProtocolError, match="== and != of a SharedTensor"):
+        x == x  # noqa: B015 (the comparison itself must raise)
+    with pytest.raises(ProtocolError):
+        x != np.array([1.0, 2.0])  # noqa: B015
+    with pytest.raises(TypeError):
+        hash(x)
+    # Ordering stays the secure comparison: shared 0/1, revealed explicitly.
+    assert list((x > 1.5).reveal()) == [0, 1]
+
+
+@pytest.mark.parametrize("bad", [np.array([1.5, 2.0]), np.array([True, False]), np.array([1, 2], dtype=np.int32)])
+def test_constructor_refuses_shares_that_are_not_int64(bad: np.ndarray) -> None:
+    session = Session.create(2, seed=b"dtype")
+    with pytest.raises(ParameterError, match="int64"):
+        SharedTensor(session, [bad, np.zeros(2, dtype=np.int64)], 16)
+    with pytest.raises(ParameterError, match="int64"):
+        SharedTensor(session, [[1, 2], [3, 4]], 16)
