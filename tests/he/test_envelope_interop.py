@@ -3,6 +3,9 @@ foreign envelopes are refused with a he_learn error."""
 
 from __future__ import annotations
 
+import json
+import struct
+
 import numpy as np
 import pytest
 import tenseal as ts
@@ -60,3 +63,41 @@ def test_foreign_key_is_a_security_error(other_holder, message):
 def test_not_bytes_raises(linear_holder):
     with pytest.raises(CommunicationError):
         envelope.load(linear_holder.engine(), "not bytes")  # type: ignore[arg-type]
+
+
+def _rewrite_header(data, **changes):
+    """Split an envelope, apply header changes (keeping the old digest) and reassemble."""
+    prefix = struct.Struct("<4sBI")
+    magic, version, length = prefix.unpack_from(data)
+    header = json.loads(data[prefix.size : prefix.size + length])
+    payload = data[prefix.size + length :]
+    header.update(changes)
+    raw = json.dumps(header).encode()
+    return prefix.pack(magic, version, len(raw)) + raw + payload, header, payload
+
+
+def test_the_digest_covers_the_header(linear_holder, other_holder):
+    data = envelope.pack(linear_holder.encrypt([1.0, 2.0]))
+    relabelled, _, _ = _rewrite_header(data, fingerprint=other_holder.fingerprint)
+    with pytest.raises(CommunicationError, match="SHA-256"):
+        decrypt(other_holder, relabelled)
+    relevelled, _, _ = _rewrite_header(data, level=0)
+    with pytest.raises(CommunicationError, match="SHA-256"):
+        decrypt(linear_holder, relevelled)
+
+
+def test_tampering_with_a_recomputed_digest_is_refused_on_decrypt(linear_holder):
+    """Not a MAC (see the module doc), but garbled coefficients cannot decrypt
+    silently: they land far beyond the headroom."""
+    rng = np.random.default_rng(2)  # public test randomness
+    data = envelope.pack(linear_holder.encrypt(np.linspace(-1, 1, 4096)))
+    _, header, payload = _rewrite_header(data)
+    for _ in range(10):
+        tampered = bytearray(payload)
+        position = int(rng.integers(len(tampered) // 4, len(tampered)))
+        tampered[position] ^= 1 << int(rng.integers(8))
+        header["sha256"] = envelope._digest(header, bytes(tampered))
+        raw = json.dumps(header).encode()
+        forged = struct.pack("<4sBI", envelope.MAGIC, envelope.VERSION, len(raw)) + raw + bytes(tampered)
+        with pytest.raises(HeLearnError):
+            decrypt(linear_holder, forged)
