@@ -27,12 +27,23 @@ after the rescale it would cost ~1e-5 per rotation at scale 2^32.
 Levels: a fresh ciphertext has ``params.levels`` multiplicative levels; each
 multiplication uses one. An operation on a level-0 ciphertext raises
 ``PrecisionError`` naming the remedies instead of decrypting to garbage.
+
+Headroom: a value ``v`` at level ``l`` is stored as ``v * S_l`` modulo ``Q_l``,
+so it decrypts correctly only while ``|v| < H_l = Q_l / (2 S_l)``
+(:meth:`CkksEngine.headroom_at`); past that it wraps around to a value in
+``(-H_l, H_l)``. he_learn keeps every value below :data:`MAX_VALUE_FRACTION` of
+the headroom: :meth:`CkksEngine.encode` refuses larger plaintexts and the key
+holder refuses a decryption that reaches beyond it (a wrapped value lands
+anywhere in ``(-H_l, H_l)``, so it is caught with probability at least
+``1 - MAX_VALUE_FRACTION`` per slot). SEAL and TenSEAL errors never escape raw:
+they become ``ParameterError`` (bad input) or ``PrecisionError``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import tenseal.sealapi as sealapi
@@ -41,12 +52,39 @@ from he_learn.errors import ParameterError, PrecisionError, SecurityError
 from he_learn.he.ciphertext import CkksCiphertext, OpCounts
 from he_learn.he.presets import CkksParameters
 
-__all__ = ["CkksEngine", "galois_element"]
+__all__ = ["CkksEngine", "galois_element", "MAX_VALUE_FRACTION", "MIN_PLAIN_FACTOR_BITS"]
 
 # The canonical scale may drift from 2^scale_bits by at most this many bits
 # before the engine refuses the preset: beyond it the headroom stated by the
 # preset (q0 bits - scale bits) is no longer what the values actually get.
 _MAX_SCALE_DRIFT_BITS = 1.0
+
+# Largest |value| as a fraction of the headroom H_l (module doc). The top bit of
+# the headroom is reserved to tell wrapped values from genuine ones (the
+# federated presets and the refresh masks both stay below H_l / 2); the extra
+# 1/16 absorbs CKKS noise on values encrypted right at H_l / 2.
+MAX_VALUE_FRACTION = 9 / 16
+
+# A plaintext factor c encoded at scale S is rounded to a multiple of 1/S, a
+# relative error up to 1 / (2 |c| S): below 2^10 that is worse than 5e-4, and at
+# |c| S < 1/2 the plaintext is zero and SEAL's product is "transparent".
+MIN_PLAIN_FACTOR_BITS = 10
+
+
+@contextmanager
+def _seal_errors(what: str) -> Iterator[None]:
+    """SEAL/TenSEAL raise builtin ValueError/RuntimeError/TypeError; re-raise them
+    as he_learn errors naming the operation."""
+    try:
+        yield
+    except (ParameterError, PrecisionError, SecurityError):
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ParameterError(f"{what}: SEAL refused the input ({exc})") from exc
+    except RuntimeError as exc:
+        raise PrecisionError(
+            f"{what}: SEAL failed ({exc}); the values or factors are out of range for the scale and modulus"
+        ) from exc
 
 
 def galois_element(step: int, poly_modulus_degree: int) -> int:
@@ -142,6 +180,17 @@ class CkksEngine:
         """log2 of the ciphertext modulus Q_level (product of the primes left)."""
         return self._modulus_bits[level]
 
+    def headroom_at(self, level: int, scale: float | None = None) -> float:
+        """``H_l = Q_l / (2 * scale)``: values at ``level`` wrap around beyond it
+        (``scale`` defaults to the level's canonical scale)."""
+        scale = self._scales[level] if scale is None else float(scale)
+        return 2.0 ** (self._modulus_bits[level] - 1 - math.log2(scale))
+
+    def max_value_at(self, level: int) -> float:
+        """Largest |value| he_learn encodes at ``level`` or accepts from a
+        decryption there: ``MAX_VALUE_FRACTION * headroom_at(level)``."""
+        return MAX_VALUE_FRACTION * self.headroom_at(level)
+
     def _wrap(self, seal: Any, level: int, pending: bool = False) -> CkksCiphertext:
         return CkksCiphertext(seal, level, self.fingerprint, pending)
 
@@ -168,35 +217,54 @@ class CkksEngine:
                 "choose a preset with more levels"
             )
 
-    def _slot_values(self, values: Any) -> list[float]:
-        array = np.asarray(values, dtype=np.float64)
+    def _slot_values(self, values: Any) -> np.ndarray:
+        try:
+            array = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(f"expected numbers to encode, not {type(values).__name__}: {exc}") from exc
         if array.ndim != 1 or array.size > self.slot_count:
             raise ParameterError(f"expected at most {self.slot_count} values in a 1-D array, got shape {array.shape}")
         if not np.all(np.isfinite(array)):
             raise ParameterError("cannot encode NaN or infinite values")
-        return array.tolist()
+        return array
+
+    def _check_magnitude(self, largest: float, level: int) -> None:
+        limit = self.max_value_at(level)
+        if largest > limit:
+            raise PrecisionError(
+                f"a value of magnitude {largest:g} does not fit at level {level}: the limit there is {limit:g} "
+                f"({MAX_VALUE_FRACTION:g} of the modulus headroom), beyond which CKKS wraps around. Encrypt at a "
+                "higher level, scale the values down, or choose a preset with more headroom (a larger first prime)"
+            )
 
     # -- encoding and encryption ------------------------------------------
     def encode(self, values: Any, level: int) -> Any:
         """A plaintext at ``level``'s parameters and canonical scale. A Python
         float is encoded in every slot."""
+        if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 0 <= level <= self.top_level:
+            raise ParameterError(f"level must be an int in [0, {self.top_level}], not {level!r}")
         plaintext = sealapi.Plaintext()
         parms = self._parms_ids[level]
-        if isinstance(values, (int, float)) and not isinstance(values, bool):
+        if isinstance(values, (int, float, np.floating, np.integer)) and not isinstance(values, bool):
             if not math.isfinite(values):
                 raise ParameterError("cannot encode NaN or infinity")
-            self._encoder.encode(float(values), parms, self._scales[level], plaintext)
+            self._check_magnitude(abs(float(values)), level)
+            with _seal_errors("encoding"):
+                self._encoder.encode(float(values), parms, self._scales[level], plaintext)
         else:
-            self._encoder.encode(self._slot_values(values), parms, self._scales[level], plaintext)
+            array = self._slot_values(values)
+            self._check_magnitude(float(np.max(np.abs(array))) if array.size else 0.0, level)
+            with _seal_errors("encoding"):
+                self._encoder.encode(array.tolist(), parms, self._scales[level], plaintext)
         return plaintext
 
     def encrypt(self, values: Any, level: int | None = None) -> CkksCiphertext:
         """Public-key encryption of up to ``slot_count`` values (zeros fill the rest)."""
         level = self.top_level if level is None else level
-        if not 0 <= level <= self.top_level:
-            raise ParameterError(f"level must be in [0, {self.top_level}], not {level}")
+        plaintext = self.encode(values, level)  # validates the level
         ciphertext = sealapi.Ciphertext(self.seal_context)
-        self._encryptor.encrypt(self.encode(values, level), ciphertext)
+        with _seal_errors("encryption"):
+            self._encryptor.encrypt(plaintext, ciphertext)
         self.counts.encryptions += 1
         return self._wrap(ciphertext, level)
 
@@ -224,14 +292,16 @@ class CkksEngine:
     def add(self, a: CkksCiphertext, b: CkksCiphertext) -> CkksCiphertext:
         a, b = self._align(a, b)
         out = sealapi.Ciphertext()
-        self._evaluator.add(a.seal, b.seal, out)
+        with _seal_errors("addition"):
+            self._evaluator.add(a.seal, b.seal, out)
         self.counts.additions += 1
         return self._wrap(out, a.level, a.pending_rescale)
 
     def sub(self, a: CkksCiphertext, b: CkksCiphertext) -> CkksCiphertext:
         a, b = self._align(a, b)
         out = sealapi.Ciphertext()
-        self._evaluator.sub(a.seal, b.seal, out)
+        with _seal_errors("subtraction"):
+            self._evaluator.sub(a.seal, b.seal, out)
         self.counts.additions += 1
         return self._wrap(out, a.level, a.pending_rescale)
 
@@ -245,15 +315,19 @@ class CkksEngine:
 
     def add_plain(self, a: CkksCiphertext, values: Any) -> CkksCiphertext:
         a = self._check_rescaled(a, "adding a plaintext")
+        plaintext = self.encode(values, a.level)
         out = sealapi.Ciphertext()
-        self._evaluator.add_plain(a.seal, self.encode(values, a.level), out)
+        with _seal_errors("adding a plaintext"):
+            self._evaluator.add_plain(a.seal, plaintext, out)
         self.counts.additions += 1
         return self._wrap(out, a.level)
 
     def sub_plain(self, a: CkksCiphertext, values: Any) -> CkksCiphertext:
         a = self._check_rescaled(a, "subtracting a plaintext")
+        plaintext = self.encode(values, a.level)
         out = sealapi.Ciphertext()
-        self._evaluator.sub_plain(a.seal, self.encode(values, a.level), out)
+        with _seal_errors("subtracting a plaintext"):
+            self._evaluator.sub_plain(a.seal, plaintext, out)
         self.counts.additions += 1
         return self._wrap(out, a.level)
 
@@ -265,18 +339,20 @@ class CkksEngine:
             raise ParameterError("multiplying needs rescaled ciphertexts: call engine.rescale() first")
         self._need_level(a, "a ciphertext multiplication")
         out = sealapi.Ciphertext()
-        if a is b:
-            self._evaluator.square(a.seal, out)
-        else:
-            self._evaluator.multiply(a.seal, b.seal, out)
-        self._evaluator.relinearize_inplace(out, self._relin_keys)
+        with _seal_errors("a ciphertext multiplication"):
+            if a is b:
+                self._evaluator.square(a.seal, out)
+            else:
+                self._evaluator.multiply(a.seal, b.seal, out)
+            self._evaluator.relinearize_inplace(out, self._relin_keys)
         self.counts.multiplications += 1
         return self._finish(out, a.level, rescale)
 
     def _finish(self, seal: Any, level: int, rescale: bool) -> CkksCiphertext:
         if not rescale:
             return self._wrap(seal, level, pending=True)
-        self._evaluator.rescale_to_next_inplace(seal)
+        with _seal_errors("a rescale"):
+            self._evaluator.rescale_to_next_inplace(seal)
         return self._wrap(seal, level - 1)
 
     def rescale(self, a: CkksCiphertext) -> CkksCiphertext:
@@ -285,7 +361,8 @@ class CkksEngine:
         if not a.pending_rescale:
             raise ParameterError("this ciphertext has no pending rescale")
         out = sealapi.Ciphertext()
-        self._evaluator.rescale_to_next(a.seal, out)
+        with _seal_errors("a rescale"):
+            self._evaluator.rescale_to_next(a.seal, out)
         return self._wrap(out, a.level - 1)
 
     def multiply_plain(self, a: CkksCiphertext, values: Any, rescale: bool = True) -> CkksCiphertext:
@@ -293,20 +370,32 @@ class CkksEngine:
         ``rescale=False`` defers the rescale (see module doc)."""
         a = self._check_rescaled(a, "a plaintext multiplication")
         self._need_level(a, "a plaintext multiplication")
-        if isinstance(values, (int, float)):
-            if values == 0:
-                raise ParameterError("multiplying by 0 gives a transparent ciphertext; drop the term instead")
-        elif not np.any(np.asarray(values, dtype=np.float64)):
-            raise ParameterError("multiplying by an all-zero plaintext gives a transparent ciphertext")
+        if isinstance(values, (int, float, np.floating, np.integer)) and not isinstance(values, bool):
+            largest = abs(float(values))
+        else:
+            array = self._slot_values(values)
+            largest = float(np.max(np.abs(array))) if array.size else 0.0
+        if largest == 0:
+            raise ParameterError("multiplying by an all-zero plaintext gives a transparent ciphertext; drop the term instead")
+        if math.isfinite(largest) and largest * self._scales[a.level] < 2.0**MIN_PLAIN_FACTOR_BITS:
+            raise PrecisionError(
+                f"a plaintext factor of magnitude {largest:g} at scale 2^{math.log2(self._scales[a.level]):.1f} keeps "
+                f"fewer than {MIN_PLAIN_FACTOR_BITS} bits (it rounds to a multiple of 1/scale): use a larger factor "
+                "(a larger learning rate, gradient='sum' instead of 'mean'), or a preset with a larger scale "
+                "('training-linear' has 2^32)"
+            )
+        plaintext = self.encode(values, a.level)
         out = sealapi.Ciphertext()
-        self._evaluator.multiply_plain(a.seal, self.encode(values, a.level), out)
+        with _seal_errors("a plaintext multiplication"):
+            self._evaluator.multiply_plain(a.seal, plaintext, out)
         self.counts.plain_multiplications += 1
         return self._finish(out, a.level, rescale)
 
     def negate(self, a: CkksCiphertext) -> CkksCiphertext:
         a = self._check(a)
         out = sealapi.Ciphertext()
-        self._evaluator.negate(a.seal, out)
+        with _seal_errors("a negation"):
+            self._evaluator.negate(a.seal, out)
         return self._wrap(out, a.level, a.pending_rescale)
 
     # -- rotations -------------------------------------------------------
@@ -339,7 +428,8 @@ class CkksEngine:
         seal = a.seal
         for part in self.rotation_path(step):
             out = sealapi.Ciphertext()
-            self._evaluator.rotate_vector(seal, part, self._galois_keys, out)
+            with _seal_errors("a rotation"):
+                self._evaluator.rotate_vector(seal, part, self._galois_keys, out)
             self.counts.rotations += 1
             seal = out
         return self._wrap(seal, a.level, a.pending_rescale)

@@ -26,10 +26,10 @@ import numpy as np
 import tenseal as ts
 import tenseal.sealapi as sealapi
 
-from he_learn.errors import CommunicationError, ParameterError, SecurityError
+from he_learn.errors import CommunicationError, ParameterError, PrecisionError, SecurityError
 from he_learn.he import envelope
 from he_learn.he.ciphertext import CkksCiphertext
-from he_learn.he.evaluator import CkksEngine, galois_element
+from he_learn.he.evaluator import MAX_VALUE_FRACTION, CkksEngine, _seal_errors, galois_element
 from he_learn.he.presets import TRAINING, CkksParameters, get_preset
 from he_learn.he.seal_io import GALOIS_KEYS_FIELD, RELIN_KEYS_FIELD, save_seal, set_context_keys
 from he_learn.he.security import check_security, fingerprint_bytes, require_public
@@ -154,9 +154,9 @@ class KeyHolder:
         """
         engine = self.engine()
         level = engine.top_level if level is None else level
-        if not 0 <= level <= engine.top_level:
-            raise ParameterError(f"level must be in [0, {engine.top_level}], not {level}")
-        seeded = self._symmetric.encrypt_symmetric(engine.encode(values, level))
+        plaintext = engine.encode(values, level)
+        with _seal_errors("encryption"):
+            seeded = self._symmetric.encrypt_symmetric(plaintext)
         return envelope.pack_seal_bytes(
             save_seal(seeded), level, engine.scale_at(level), self.fingerprint, layout=layout, n_values=self.params.slot_count
         )
@@ -170,9 +170,39 @@ class KeyHolder:
                 f"this ciphertext was made under key {value.fingerprint[:8]}, not this key holder's "
                 f"{self.fingerprint[:8]}: decrypting it would give garbage"
             )
+        engine = self.engine()
+        level = engine.level_of(value.seal)
         plaintext = sealapi.Plaintext()
-        self._decryptor.decrypt(value.seal, plaintext)
-        return np.asarray(self._encoder.decode_double(plaintext), dtype=np.float64)
+        with _seal_errors("decryption"):
+            self._decryptor.decrypt(value.seal, plaintext)
+            slots = np.asarray(self._encoder.decode_double(plaintext), dtype=np.float64)
+        self._check_plausible(slots, engine.headroom_at(level, value.seal.scale), level)
+        return slots
+
+    @staticmethod
+    def _check_plausible(slots: np.ndarray, headroom: float, level: int) -> None:
+        """Refuse a decryption no genuine he_learn value can give (see the
+        evaluator's module doc on headroom).
+
+        A ciphertext under another key, or with corrupted coefficients, decrypts
+        to near-uniform residues mod Q_l: slot values of order
+        ``sqrt(N) * headroom``. A value that outgrew the headroom wraps to
+        somewhere in ``(-headroom, headroom)``. he_learn encodes nothing above
+        ``MAX_VALUE_FRACTION * headroom``, so anything beyond it is one or the other.
+        """
+        largest = float(np.max(np.abs(slots))) if slots.size else 0.0
+        if not np.isfinite(largest) or largest > headroom:
+            raise SecurityError(
+                f"decryption gave values up to {largest:.3g}, beyond the modulus headroom {headroom:.3g} at level "
+                f"{level}: the ciphertext was not made under this key, was corrupted, or a computation overflowed "
+                "far past the headroom"
+            )
+        if largest > MAX_VALUE_FRACTION * headroom:
+            raise PrecisionError(
+                f"decryption gave values up to {largest:.3g} at level {level}, in the top of the modulus headroom "
+                f"({headroom:.3g}) where wrapped-around results land: the computation overflowed. Lower the "
+                "learning rate, scale the features down, or choose a preset with more headroom (a larger first prime)"
+            )
 
 
 def decrypt(holder: Any, value: CkksCiphertext | bytes) -> np.ndarray:

@@ -106,3 +106,53 @@ def test_rotation_without_its_key_is_composed_or_refused(engine, linear_holder):
     assert engine.counts.rotations - before == 3  # 3 + 3 + 1
     with pytest.raises(ParameterError, match="Galois key"):
         engine.rotate(value, -1)
+
+
+# -- review findings: headroom, SEAL errors, small factors, wrong keys ----------
+def test_values_beyond_the_headroom_are_refused_not_wrapped(training_holder):
+    engine = training_holder.engine()
+    limit = engine.max_value_at(0)
+    assert limit < engine.headroom_at(0)
+    with pytest.raises(PrecisionError, match="headroom"):
+        training_holder.encrypt([2 * limit], level=0)
+    with pytest.raises(PrecisionError, match="headroom"):
+        training_holder.encrypt([1e9], level=0)  # SEAL's own ValueError before the fix
+    # a product that wraps mod Q_0 (v^2 = 1.3 H_0 lands at -0.7 H_0, like the
+    # review's 400^2 -> -88051) is caught when decrypted
+    big = float(np.sqrt(1.3 * engine.headroom_at(0)))
+    a = training_holder.encrypt(np.full(engine.slot_count, big), level=1)
+    with pytest.raises(PrecisionError, match="overflowed"):
+        decrypt(training_holder, engine.multiply(a, a))
+    # one safely inside the limit still decrypts
+    small = float(np.sqrt(limit / 4))
+    b = training_holder.encrypt(np.full(engine.slot_count, small), level=1)
+    np.testing.assert_allclose(decrypt(training_holder, engine.multiply(b, b)), small**2, rtol=1e-3)
+
+
+def test_seal_errors_become_he_learn_errors(engine, linear_holder):
+    with pytest.raises(ParameterError, match="numbers"):
+        linear_holder.encrypt("abc")
+    with pytest.raises(ParameterError, match="level"):
+        linear_holder.encrypt([1.0], level=99)
+    with pytest.raises(ParameterError, match="level"):
+        linear_holder.encrypt_envelope([1.0], level=-1)
+    with pytest.raises(ParameterError):
+        engine.encrypt([[1.0, 2.0]])
+
+
+@pytest.mark.parametrize("factor", [1e-9, 1e-12, -3e-10])
+def test_tiny_plaintext_factors_raise_precision_error_not_seal_errors(engine, linear_holder, factor):
+    value = engine.encrypt(np.linspace(-1, 1, engine.slot_count))
+    with pytest.raises(PrecisionError, match="learning rate"):
+        engine.multiply_plain(value, factor)
+    with pytest.raises(PrecisionError, match="learning rate"):
+        engine.multiply_plain(value, np.full(4, factor))
+
+
+def test_wrong_key_ciphertext_relabelled_is_refused(linear_holder, other_holder):
+    from he_learn.he.ciphertext import CkksCiphertext
+
+    value = linear_holder.encrypt([1.0, 2.0])
+    relabelled = CkksCiphertext(value.seal, value.level, other_holder.fingerprint)
+    with pytest.raises(SecurityError, match="headroom"):
+        other_holder.decrypt(relabelled)
