@@ -4,9 +4,18 @@ Threat model (DESIGN.md, role 1): n >= 2 honest-but-curious parties that do not
 collude, and a dealer that supplies input-independent correlated randomness and
 colludes with nobody. The first party ("alice") is the data owner and shares X
 and y; the second ("bob") is the model owner and shares a zero w. Every
-iteration runs on shares. Only two things are ever revealed, each by an
+iteration runs on shares. Only three things are ever revealed, each by an
 explicit call: the scalar loss sum|r| every ``log_every`` steps (to everyone,
-for the training log), and the final weights (to the model owner only).
+for the training log); ONE bit every ``range_check_every`` steps and at the last
+step (to everyone): "some score |z_j| has reached the bound", where the bound is
+the plain backend's escape bound for a polynomial sigmoid (ESCAPE_FACTOR times
+the interval's reach) and half the fixed-point range otherwise; and the final
+weights (to the model owner only). The range check is what turns a run that
+diverges (and would wrap around the ring into garbage) into the same
+``PrecisionError`` the plain backend raises. Its cost per check, for n samples
+and 2 parties: 16 rounds + 1 to reveal, (2n + 1) * 2976 bytes between the
+parties and (2n + 1) * 1496 dealer bytes (``comparison.any_outside``); the
+report gives the measured ``range_check_bytes`` and ``range_checks``.
 
 The loop is the one in :mod:`he_learn.models.backend`, step for step::
 
@@ -29,16 +38,33 @@ from typing import Any
 import numpy as np
 
 from he_learn.approximations import PolynomialApproximation, resolve_sigmoid
-from he_learn.encoding.fixed_point import DEFAULT_FRACTIONAL_BITS, TRUNCATION_HEADROOM_BITS, FixedPointEncoder
+from he_learn.encoding.fixed_point import (
+    DEFAULT_FRACTIONAL_BITS,
+    MAX_PRODUCT_FRACTIONAL_BITS,
+    MIN_INTEGER_BITS,
+    TRUNCATION_HEADROOM_BITS,
+    FixedPointEncoder,
+)
 from he_learn.errors import ParameterError, PrecisionError
 from he_learn.models.backend import ProgressCallback, TrainingConfig, TrainingProblem, TrainingResult
 from he_learn.smpc.activations import sigmoid as shared_sigmoid
-from he_learn.smpc.comparison import abs_
+from he_learn.models.plain_backend import ESCAPE_FACTOR
+from he_learn.smpc.comparison import abs_, any_outside
 from he_learn.smpc.masked import MaskedMatrix
 from he_learn.smpc.session import TRUNCATION_CHOICES, Session
 from he_learn.smpc.shared import share
 
-__all__ = ["SmpcBackend", "SmpcOptions", "make_backend"]
+__all__ = ["SmpcBackend", "SmpcOptions", "make_backend", "DEFAULT_RANGE_CHECK_EVERY", "score_bound"]
+
+# One range check per 10 steps: for 3750 x 20 logistic regression a check costs
+# about as much as a few epochs (7501 secure comparisons), so every 10 steps adds
+# a fraction of the training cost while a run-away is still caught within 10 steps.
+DEFAULT_RANGE_CHECK_EVERY = 10
+# A weight of 2^-f rounds to zero: training needs at least one fractional bit.
+MIN_TRAINING_FRACTIONAL_BITS = 1
+# Scores may use half the fixed-point range when no sigmoid interval bounds them:
+# X.T @ r then still has a bit of room before it leaves the range.
+SCORE_RANGE_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -49,13 +75,16 @@ class SmpcOptions:
     precision (16, CrypTen's default). ``truncation``: ``"dealer"`` (exact, any n)
     or ``"local"`` (2 parties; fails with small probability, for benchmarks
     only). ``seed``: ``None`` for fresh OS randomness, or bytes to make a run
-    reproducible (tests, benchmarks).
+    reproducible (tests, benchmarks). ``range_check_every``: run the secure
+    one-bit range check on the scores every this many steps and at the last
+    step (0: only the final weights are checked, as they are revealed).
     """
 
     n_parties: int = 2
     fractional_bits: int = DEFAULT_FRACTIONAL_BITS
     truncation: str = "dealer"
     seed: bytes | None = None
+    range_check_every: int = DEFAULT_RANGE_CHECK_EVERY
 
     def __post_init__(self) -> None:
         if isinstance(self.n_parties, bool) or not isinstance(self.n_parties, (int, np.integer)) or self.n_parties < 2:
@@ -66,8 +95,15 @@ class SmpcOptions:
             raise ParameterError(f"seed must be bytes or None, not {type(self.seed).__name__}")
         if isinstance(self.fractional_bits, bool) or not isinstance(self.fractional_bits, (int, np.integer)):
             raise ParameterError(f"fractional_bits must be an integer, not {self.fractional_bits!r}")
-        if not 1 <= self.fractional_bits <= 24:
-            raise ParameterError(f"fractional_bits must be in [1, 24], not {self.fractional_bits}")
+        if not MIN_TRAINING_FRACTIONAL_BITS <= self.fractional_bits <= MAX_PRODUCT_FRACTIONAL_BITS:
+            raise ParameterError(
+                f"fractional_bits must be in [{MIN_TRAINING_FRACTIONAL_BITS}, {MAX_PRODUCT_FRACTIONAL_BITS}] "
+                f"(products need 2 * fractional_bits + integer_bits <= 62 with at least "
+                f"{MIN_INTEGER_BITS} integer bit), not {self.fractional_bits}"
+            )
+        every = self.range_check_every
+        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 0:
+            raise ParameterError(f"range_check_every must be a non-negative integer, not {every!r}")
 
     def encoder(self) -> FixedPointEncoder:
         # Products carry 2f fractional bits and must stay below trunc_share's 2^62.
@@ -88,6 +124,27 @@ def _resolve_activation(config: TrainingConfig) -> PolynomialApproximation | str
     if not isinstance(choice, PolynomialApproximation) and choice != "piecewise":
         raise ParameterError(f"unsupported sigmoid {choice!r} for the smpc backend")
     return choice
+
+
+def score_bound(activation: PolynomialApproximation | str | None, encoder: FixedPointEncoder) -> float:
+    """The |z| the range check stops at: the plain backend's escape bound for a
+    polynomial sigmoid, else :data:`SCORE_RANGE_FRACTION` of the fixed-point range."""
+    if isinstance(activation, PolynomialApproximation):
+        return ESCAPE_FACTOR * max(abs(float(activation.interval[0])), abs(float(activation.interval[1])))
+    return SCORE_RANGE_FRACTION * encoder.max_abs
+
+
+def _range_message(step: int, bound: float, config: TrainingConfig, activation: Any) -> str:
+    where = (
+        f"the polynomial sigmoid {activation.name!r} is only valid on {activation.interval}"
+        if isinstance(activation, PolynomialApproximation)
+        else "half the fixed-point range"
+    )
+    return (
+        f"training diverged by step {step}: the secure range check found a score |z| >= {bound:g} ({where}; "
+        "only that one bit was revealed). To fix it, lower learning_rate "
+        f"(now {config.learning_rate:.4g}), standardise the features, or add an l2 penalty"
+    )
 
 
 class SmpcBackend:
@@ -128,8 +185,21 @@ class SmpcBackend:
         loss_history: list[float] = []
         loss_steps: list[int] = []
         logging_bytes = logging_dealer_bytes = 0
+        bound = score_bound(activation, session.encoder)
+        every = int(opts.range_check_every)
+        checks = check_bytes = check_dealer_bytes = check_rounds = 0
         for step in range(config.max_iter):
             z = Xm.matmul(w)
+            if every and ((step + 1) % every == 0 or step == config.max_iter - 1):
+                before, dealer_before, rounds_before = ledger.bytes_sent, ledger.dealer_bytes, ledger.rounds
+                # An explicit reveal of one bit to everyone (see the module docstring).
+                outside = int(any_outside(z, bound).reveal())
+                checks += 1
+                check_bytes += ledger.bytes_sent - before
+                check_dealer_bytes += ledger.dealer_bytes - dealer_before
+                check_rounds += ledger.rounds - rounds_before
+                if outside:
+                    raise PrecisionError(_range_message(step, bound, config, activation))
             p = z if activation is None else shared_sigmoid(z, activation)
             r = p - y
             if config.log_every and step % config.log_every == 0:
@@ -168,9 +238,14 @@ class SmpcBackend:
             "loss_steps": loss_steps,
             "n_iter": config.max_iter,
             "dealer_bytes": ledger.dealer_bytes,
-            "bytes_per_iter": (loop_bytes - logging_bytes) / config.max_iter,
-            "dealer_bytes_per_iter": (loop_dealer_bytes - logging_dealer_bytes) / config.max_iter,
+            "bytes_per_iter": (loop_bytes - logging_bytes - check_bytes) / config.max_iter,
+            "dealer_bytes_per_iter": (loop_dealer_bytes - logging_dealer_bytes - check_dealer_bytes) / config.max_iter,
             "logging_bytes": logging_bytes,
+            "range_checks": checks,
+            "range_check_bound": bound,
+            "range_check_bytes": check_bytes,
+            "range_check_dealer_bytes": check_dealer_bytes,
+            "range_check_rounds": check_rounds,
             "share_bytes": share_bytes,
             "mask_bytes": setup_bytes - share_bytes,
             "n_parties": session.n_parties,
@@ -202,7 +277,8 @@ class SmpcBackend:
 
 
 def make_backend(**options: Any) -> SmpcBackend:
-    """``n_parties`` (2), ``fractional_bits`` (16), ``truncation`` ("dealer"), ``seed`` (None)."""
+    """``n_parties`` (2), ``fractional_bits`` (16), ``truncation`` ("dealer"), ``seed`` (None),
+    ``range_check_every`` (10)."""
     known = set(SmpcOptions.__dataclass_fields__)
     unknown = sorted(set(options) - known)
     if unknown:

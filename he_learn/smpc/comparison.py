@@ -39,11 +39,24 @@ from typing import Any
 import numpy as np
 
 from he_learn._native import ring_matmul
+from he_learn.errors import ParameterError
 from he_learn.smpc.dealer import COMPARISON_BITS
 from he_learn.smpc.protocols import TRUNCATION_OFFSET, beaver_mul_shares, open_values
 from he_learn.smpc.shared import SharedTensor
 
-__all__ = ["ge_zero", "sign", "relu", "abs_", "greater_than", "less_than", "COMPARISON_ROUNDS", "comparison_bytes"]
+__all__ = [
+    "ge_zero",
+    "sign",
+    "relu",
+    "abs_",
+    "greater_than",
+    "less_than",
+    "any_outside",
+    "COMPARISON_ROUNDS",
+    "ANY_OUTSIDE_ROUNDS",
+    "comparison_bytes",
+    "any_outside_bytes",
+]
 
 # Bits below the sign position of x_u = x + 2^62 (see step 3).
 _LOW_BITS = 62
@@ -51,12 +64,19 @@ _LOW_BITS = 62
 COMPARISON_ROUNDS = 8
 # Openings per element: c, then 3 per tree node (61 nodes), then 2 for the XOR.
 _OPENINGS_PER_ELEMENT = 1 + 3 * (_LOW_BITS - 1) + 2
+# any_outside: one batched comparison, then one comparison of the count.
+ANY_OUTSIDE_ROUNDS = 2 * COMPARISON_ROUNDS
 
 
 def comparison_bytes(n_elements: int, n_parties: int) -> int:
     """Party-to-party bytes that :func:`ge_zero` sends for ``n_elements`` values."""
     openings = _OPENINGS_PER_ELEMENT
     return openings * n_parties * (n_parties - 1) * 8 * n_elements
+
+
+def any_outside_bytes(n_elements: int, n_parties: int) -> int:
+    """Party-to-party bytes that :func:`any_outside` sends for ``n_elements`` values."""
+    return comparison_bytes(2 * n_elements + 1, n_parties)
 
 
 def _public_bits(c: np.ndarray, count: int) -> np.ndarray:
@@ -155,3 +175,28 @@ def greater_than(x: SharedTensor, threshold: Any) -> SharedTensor:
 def less_than(x: SharedTensor, threshold: Any) -> SharedTensor:
     """Shares of [x < threshold] (0/1, scale 0) for a public threshold."""
     return ge_zero(threshold - x - 2.0**-x.scale_bits)
+
+
+def any_outside(x: SharedTensor, bound: float) -> SharedTensor:
+    """Shares of ONE bit: [some |x_j| >= bound], for a public ``bound`` > 0 (scale 0).
+
+    A range check that, once revealed, tells the parties whether any element left
+    ``[-bound, bound]`` and nothing else (not which, not how many, not by how much).
+
+    Steps: 1. locally form the 2m values x_j - bound and -x_j - bound; 2. one
+    batched :func:`ge_zero` on them (8 rounds); at most one of each pair is 1
+    because bound > 0, so their sum is [|x_j| >= bound]; 3. locally sum all 2m
+    bits into a shared count in [0, 2m]; 4. :func:`ge_zero` of count - 1, a single
+    element (8 rounds). Cost: :data:`ANY_OUTSIDE_ROUNDS` = 16 rounds and
+    :func:`any_outside_bytes` = (2m + 1) comparisons' worth of openings; revealing
+    the result adds one opening of one element. Exact for |x| < 2^62 in the ring;
+    a value that has already wrapped around the ring reads as a uniform element
+    and is caught unless it lands back inside the bound (probability about
+    bound * 2^(f + 1 - 64) per element).
+    """
+    if not np.isfinite(bound) or bound <= 0:
+        raise ParameterError(f"the range bound must be a positive finite number, not {bound!r}")
+    stacked = SharedTensor(x.session, [np.stack([s.reshape(-1), -s.reshape(-1)]) for s in x.shares], x.scale_bits)
+    outside = ge_zero(stacked - float(bound))
+    count = outside.sum()
+    return ge_zero(count - 1)

@@ -9,7 +9,8 @@ from he_learn.approximations import hard_sigmoid, resolve_sigmoid
 from he_learn.errors import ParameterError, PrecisionError
 from he_learn.models.backend import REPORT_KEYS, Backend, TrainingConfig, TrainingProblem
 from he_learn.models.reservoir import ReservoirFeatures
-from he_learn.models.smpc_backend import make_backend
+from he_learn.models.smpc_backend import DEFAULT_RANGE_CHECK_EVERY, make_backend
+from he_learn.smpc.comparison import any_outside_bytes
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([0.0, 1.0, 1.0, 0.0])
@@ -59,7 +60,13 @@ def test_report_carries_the_ledger() -> None:
     assert report["share_bytes"] == (4 * 256 + 4 + 256) * 8  # X and y to bob, zero w to alice
     # Per iteration: open F (256) and G (4) plus truncations of z (4), g (256) and lr*g (256).
     assert report["bytes_per_iter"] == 2 * (256 + 4 + 4 + 256 + 256) * 8
-    assert report["bytes_sent"] == report["share_bytes"] + report["mask_bytes"] + 5 * report["bytes_per_iter"] + 256 * 8
+    # The one range check (at the last of 5 steps): 2 * 4 + 1 comparisons and the opened bit.
+    assert report["range_checks"] == 1
+    assert report["range_check_bytes"] == any_outside_bytes(4, 2) + 2 * 8
+    assert report["bytes_sent"] == (
+        report["share_bytes"] + report["mask_bytes"] + 5 * report["bytes_per_iter"] + 256 * 8
+        + report["range_check_bytes"]
+    )
 
 
 def test_three_parties_give_the_same_model() -> None:
@@ -166,3 +173,45 @@ def test_logistic_estimator_within_one_point_of_plain(breast_cancer) -> None:
         scores[backend] = model.fit(X_train, y_train).score(X_test, y_test)
     assert scores["plain"] > 0.9
     assert abs(scores["smpc"] - scores["plain"]) <= 0.01
+
+
+def test_range_check_turns_a_divergent_run_into_precision_error_with_default_settings() -> None:
+    # The review's case: scores far outside poly5's interval grow the weights to ~1e8
+    # without any sign when only the final weights are checked.
+    from he_learn import LogisticRegression
+
+    rng = np.random.default_rng(0)  # public test data
+    X = rng.normal(size=(20, 3))
+    y = (X[:, 0] > 0).astype(float)
+    with pytest.raises(PrecisionError, match="secure range check found a score"):
+        LogisticRegression(backend="smpc", max_iter=5, learning_rate=1.0, progress=False).fit(X * 50, y)
+
+
+def test_range_check_cadence_and_cost_are_reported() -> None:
+    rng = np.random.default_rng(1)  # public test data
+    X = rng.normal(size=(30, 3))
+    y = (X[:, 1] > 0).astype(float)
+    problem = TrainingProblem(X, y, "logistic")
+    config = TrainingConfig(max_iter=25, learning_rate=0.5, gradient="mean", sigmoid=resolve_sigmoid("poly5"))
+    report = make_backend(seed=b"cadence").train(problem, config).report
+    # Steps 10, 20 and the last one (25) with the default cadence of 10.
+    assert DEFAULT_RANGE_CHECK_EVERY == 10 and report["range_checks"] == 3
+    assert report["range_check_bytes"] == 3 * (any_outside_bytes(30, 2) + 2 * 8)
+    assert report["range_check_bound"] == 32.0  # 4 x poly5's reach of 8, as the plain backend
+    off = make_backend(seed=b"cadence", range_check_every=0).train(problem, config).report
+    assert off["range_checks"] == 0 and off["range_check_bytes"] == 0
+    assert off["bytes_sent"] == report["bytes_sent"] - report["range_check_bytes"]
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "10"])
+def test_range_check_every_is_validated(bad: object) -> None:
+    with pytest.raises(ParameterError, match="range_check_every"):
+        make_backend(range_check_every=bad)
+
+
+def test_fractional_bits_limit_follows_from_the_product_rule() -> None:
+    # 2f + i <= 62 with at least one integer bit: f <= 30.
+    assert make_backend(fractional_bits=30).options.encoder().supports_products
+    for bad in (0, 31):
+        with pytest.raises(ParameterError, match="2 \\* fractional_bits \\+ integer_bits <= 62"):
+            make_backend(fractional_bits=bad)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from he_learn.errors import ParameterError
 from he_learn.smpc import Session, abs_, ge_zero, greater_than, less_than, relu, share, sign
+from he_learn.smpc.comparison import ANY_OUTSIDE_ROUNDS, any_outside, any_outside_bytes
 
 ULP = 2.0**-16
 
@@ -66,3 +69,30 @@ def test_relu_of_a_public_projection_is_the_reservoir_on_shares(session: Session
     projection = np.array([[0.7, -1.2, 0.3], [-0.4, 0.9, -2.0]])  # public
     shared = share(session, X, session.parties[0]) @ projection
     assert np.allclose(shared.relu().reveal(), np.maximum(X @ projection, 0), atol=2.0**-14)
+
+
+@given(
+    st.lists(st.floats(min_value=-100, max_value=100, allow_nan=False), min_size=1, max_size=8),
+    st.floats(min_value=0.5, max_value=90),
+)
+@settings(max_examples=30, deadline=None)
+def test_any_outside_is_one_bit_of_the_plain_range_test(values: list[float], bound: float) -> None:
+    session = Session.create(2, seed=b"any-outside")
+    x = np.array(values)
+    encoded = np.rint(x * 2**16) / 2**16
+    if np.any(np.abs(np.abs(encoded) - bound) < 2**-15):
+        return  # within a unit of the bound: either answer is right
+    bit = any_outside(share(session, x, "alice"), bound)
+    assert bit.shape == () and bit.scale_bits == 0
+    assert int(bit.reveal()) == int(np.any(np.abs(encoded) >= bound))
+
+
+def test_any_outside_costs_what_it_documents() -> None:
+    session = Session.create(3, seed=b"any-cost")
+    x = share(session, np.arange(6.0).reshape(2, 3), "bob")
+    before_bytes, before_rounds = session.ledger.bytes_sent, session.ledger.rounds
+    any_outside(x, 2.5)
+    assert session.ledger.bytes_sent - before_bytes == any_outside_bytes(6, 3)
+    assert session.ledger.rounds - before_rounds == ANY_OUTSIDE_ROUNDS
+    with pytest.raises(ParameterError):
+        any_outside(x, 0.0)
