@@ -15,9 +15,11 @@ the minimum for any polynomial of that degree. The constant term is a plaintext
 addition (no level).
 
 Values outside the interval: the key holder *warns* by default (a
-:class:`ActivationRangeWarning` naming the count) when the values it decrypts
-for the loss show that some activation input left the interval; ``policy="raise"``
-turns it into a ``PrecisionError`` and ``"ignore"`` silences it.
+:class:`ActivationRangeWarning` naming the count) when the range flags it
+decrypts at every training step (:func:`he_learn.he.refresh.range_flags`) or the
+values it decrypts in inference show that some activation input left the
+interval; ``policy="raise"`` turns it into a ``PrecisionError`` and ``"ignore"``
+silences it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "polynomial_depth",
     "evaluate_polynomial",
     "check_activation_inputs",
+    "report_out_of_interval",
     "activation_output_range",
     "normalised_coefficients",
 ]
@@ -131,6 +134,14 @@ def check_activation_inputs(
     span = high - low
     outputs = np.asarray(outputs, dtype=np.float64)
     count = int(np.count_nonzero((outputs < low - slack * span) | (outputs > high + slack * span)))
+    return report_out_of_interval(count, approx, policy)
+
+
+def report_out_of_interval(count: int, approx: PolynomialApproximation, policy: RangePolicy = "warn") -> int:
+    """Warn or raise per ``policy`` when ``count`` activation inputs left the
+    interval; returns ``count``."""
+    if policy not in ("warn", "raise", "ignore"):
+        raise ParameterError(f"policy must be 'warn', 'raise' or 'ignore', not {policy!r}")
     if count and policy != "ignore":
         message = (
             f"{count} activation input(s) fell outside {approx.name}'s interval {approx.interval}, where the "
@@ -139,5 +150,5 @@ def check_activation_inputs(
         )
         if policy == "raise":
             raise PrecisionError(message)
-        warnings.warn(message, ActivationRangeWarning, stacklevel=2)
+        warnings.warn(message, ActivationRangeWarning, stacklevel=3)
     return count

@@ -29,14 +29,39 @@ B is bounded two ways:
   relative rounding error near 2^-52, an absolute error of about B * 2^-52 on w;
   :data:`MAX_MASK_BITS` = 26 keeps that at 1.5e-8, below the CKKS noise.
 
+Every value the key holder decrypts is checked (the review found silent
+wrap-around): :meth:`he_learn.he.keys.KeyHolder.decrypt` refuses values beyond
+``MAX_VALUE_FRACTION`` of the headroom, and a refresh refuses masked values
+beyond ``B + W`` with ``W = MAX_WEIGHT_FRACTION * B`` the largest weight (or
+score) a refresh carries. :func:`mask_bound` picks the largest power of two B
+with ``B + W`` inside the decryption limit, so an honest value never trips the
+check, while a value that outgrew W shows up as ``|w + m| > B + W`` in a
+fraction ``(|w| - W) / 2B`` of the slots, and a wrapped one lands anywhere in
+``(-H, H)`` and trips it in at least a third of the slots. Either way the key
+holder raises ``PrecisionError`` naming the remedies.
+
 Figures (computed by :func:`mask_bound`, checked in tests): 'training' (q0 = 44
-bits, scale ~2^26.08 at level 0) refreshes at level 0 with h = 16, B = 2^15, so
-weights with |w| <= 1 are hidden up to statistical distance 2^-15 ~ 3e-5 per
-slot; 'training-linear' (q0 = 60 bits, scale 2^32) gets h = 26, B = 2^25 and
-3e-8. A split step refreshes scores one level higher, where B reaches the
-float64 cap 2^26. Every weight occupies ``group`` slots, each masked
-independently, so a key holder averaging them gains at most a factor ``group``
-in distance (below 1e-2 and 1e-5 respectively).
+bits, scale ~2^26.08 at level 0, headroom H = 2^16.9) refreshes at level 0 with
+B = 2^15 and W = 2^14, so weights with |w| <= 1 are hidden up to statistical
+distance 2^-15 ~ 3e-5 per slot; 'training-linear' (q0 = 60 bits, scale 2^32,
+H = 2^27) gets B = 2^25, W = 2^24 and 3e-8. A split step refreshes scores one
+level higher, where B reaches the float64 cap 2^26. Every weight occupies
+``group`` slots, each masked independently, so a key holder averaging them gains
+at most a factor ``group`` in distance (below 1e-2 and 1e-5 respectively).
+A larger q0 for 'training' does not fit: SEAL's special prime must be at least
+as large as q0 and the five 26-bit primes leave 218 - 130 = 88 bits for both.
+
+Activation range (logistic objective): the trainer cannot see whether the
+sigmoid's inputs u = X w / s stay in the polynomial's interval [-1, 1], so at
+every step it sends the key holder, along with the next message it sends anyway
+(the next refresh, or the final weights: no extra round),
+``rho_i * (u_i^2 - (1 + RANGE_SLACK)^2)`` for each training sample, with
+``rho_i = 2^U``, U uniform in [0, RANGE_FLAG_BITS] from its ``Csprng``, on one
+copy of each sample only. The key holder counts the positive values and warns or
+raises (``activation_policy``). It learns, per step, which samples' inputs left
+the interval (one bit per sample: with X known, a half-space constraint on w)
+and |u_i^2 - (1 + RANGE_SLACK)^2| only up to the unknown factor rho_i (a blur
+of RANGE_FLAG_BITS bits in the logarithm).
 """
 
 from __future__ import annotations
@@ -50,40 +75,92 @@ import numpy as np
 from he_learn._native import Csprng
 from he_learn.approximations import PolynomialApproximation
 from he_learn.encoding.ckks_layout import FeatureMajorLayout
-from he_learn.errors import ParameterError
+from he_learn.errors import ParameterError, PrecisionError, SecurityError
 from he_learn.he import envelope
 from he_learn.he.ciphertext import CkksCiphertext
 from he_learn.he.evaluator import CkksEngine
 from he_learn.he.keys import KeyHolder
-from he_learn.he.polynomial import RangePolicy, check_activation_inputs
+from he_learn.he.polynomial import RangePolicy, report_out_of_interval
 
-__all__ = ["MAX_MASK_BITS", "mask_bound", "KeyHolderChannel", "KeyHolderService", "RefreshLedger", "masked_refresh"]
+__all__ = [
+    "MAX_MASK_BITS",
+    "MAX_WEIGHT_FRACTION",
+    "RANGE_FLAG_BITS",
+    "RANGE_SLACK",
+    "mask_bound",
+    "max_refreshed_value",
+    "range_flags",
+    "KeyHolderChannel",
+    "KeyHolderService",
+    "RefreshLedger",
+    "masked_refresh",
+]
 
 # float64 has a 53-bit mantissa; 2^26 leaves an absolute decoding error ~2^-26.
 MAX_MASK_BITS = 26
 
+# W / B: the largest |value| a refresh carries, relative to the mask half-width.
+# Half of B keeps B + W inside the decryption limit with a band above it where
+# overgrown or wrapped values are caught (module doc); a weight near W would be
+# poorly hidden (distance W / B) and far beyond any sensible model anyway.
+MAX_WEIGHT_FRACTION = 0.5
+
+# Range flags: rho = 2^U with U uniform in [0, RANGE_FLAG_BITS] blurs the
+# magnitude the key holder sees by up to 2^20 ~ 1e6, while rho * u^2 stays far
+# inside level 1's headroom (2^42 on 'training') for |u| up to 2^10.
+RANGE_FLAG_BITS = 20
+# Inputs within 0.1% of the interval's edge are not flagged: CKKS noise (~1e-6)
+# never trips the check, and the polynomial is still within its fit there.
+RANGE_SLACK = 1e-3
+# The flags are sent at this level (one or two primes: a fraction of the bytes).
+_RANGE_FLAG_LEVEL = 1
+
 
 def mask_bound(engine: CkksEngine, level: int) -> float:
-    """The mask half-width B for a refresh at ``level`` (see module doc)."""
-    headroom = math.floor(engine.modulus_bits_at(level) - 1 - math.log2(engine.scale_at(level)))
-    bits = min(headroom - 1, MAX_MASK_BITS)
+    """The mask half-width B for a refresh at ``level``: the largest power of two
+    with ``B * (1 + MAX_WEIGHT_FRACTION)`` within the level's decryption limit
+    (see module doc), capped at 2^MAX_MASK_BITS."""
+    limit = engine.max_value_at(level) / (1 + MAX_WEIGHT_FRACTION)
+    bits = min(math.floor(math.log2(limit)), MAX_MASK_BITS)
     if bits < 1:
         raise ParameterError(
-            f"level {level} has {headroom} bits of headroom, too little for a refresh mask: choose a preset "
-            "whose first prime is at least 10 bits above the scale"
+            f"level {level} has {math.log2(engine.headroom_at(level)):.1f} bits of headroom, too little for a "
+            "refresh mask: choose a preset whose first prime is at least 10 bits above the scale"
         )
     return float(2**bits)
+
+
+def max_refreshed_value(engine: CkksEngine, level: int) -> float:
+    """``B + W``: the largest masked value an honest refresh at ``level`` shows."""
+    return mask_bound(engine, level) * (1 + MAX_WEIGHT_FRACTION)
+
+
+def range_flags(
+    engine: CkksEngine, scores: Sequence[CkksCiphertext], layout: FeatureMajorLayout, stream: Csprng
+) -> list[CkksCiphertext]:
+    """Trainer side: ``rho * (u^2 - (1 + RANGE_SLACK)^2)`` on the first copy of
+    each sample (module doc), one ciphertext per score block. Uses two levels of
+    the scores' copy; the training chain itself is untouched."""
+    edge = (1.0 + RANGE_SLACK) ** 2
+    first_copy = np.zeros(engine.slot_count)
+    flags = []
+    for block in scores:
+        first_copy[: layout.period] = 2.0 ** stream.uniform((layout.period,), 0.0, float(RANGE_FLAG_BITS))
+        squared = engine.add_plain(engine.multiply(block, block), -edge)
+        flag = engine.multiply_plain(squared, first_copy)
+        flags.append(engine.drop_to(flag, min(flag.level, _RANGE_FLAG_LEVEL)))
+    return flags
 
 
 class KeyHolderChannel(Protocol):
     """The key holder's side of the training protocol, as the trainer sees it.
     Every call is one interactive round; arguments and results are envelopes."""
 
-    def refresh(self, masked: Sequence[bytes]) -> list[bytes]: ...
+    def refresh(self, masked: Sequence[bytes], range_flags: Sequence[bytes] = ()) -> list[bytes]: ...
 
     def residual_sum(self, residuals: Sequence[bytes]) -> float: ...
 
-    def decrypt_weights(self, weights: bytes) -> np.ndarray: ...
+    def decrypt_weights(self, weights: bytes, range_flags: Sequence[bytes] = ()) -> np.ndarray: ...
 
 
 @dataclass
@@ -95,16 +172,18 @@ class RefreshLedger:
     refresh_bytes: int = 0
     loss_bytes: int = 0
     result_bytes: int = 0
+    range_flag_bytes: int = 0
 
 
 class KeyHolderService:
     """In-process key holder for one training run (implements :class:`KeyHolderChannel`).
 
     It knows the public layout and, being the data owner, the targets ``y``, so
-    it can turn decrypted residuals into ``sum|r|`` and check the activation
-    outputs ``r + y`` against the polynomial's range (``policy``: see
-    :mod:`he_learn.he.polynomial`). Residuals reveal ``sigma(X w)`` at the
-    logged steps, i.e. the current model's predictions, to the key holder.
+    it can turn decrypted residuals into ``sum|r|``. Residuals reveal
+    ``sigma(X w)`` at the logged steps, i.e. the current model's predictions, to
+    the key holder. Every decryption is range-checked (module doc): masked
+    refresh values against ``B + W``, final weights against ``W``, activation
+    range flags against the interval (``policy``: see :mod:`he_learn.he.polynomial`).
     """
 
     def __init__(
@@ -123,22 +202,70 @@ class KeyHolderService:
         self._policy = policy
         self.out_of_interval = 0
 
-    def refresh(self, masked: Sequence[bytes]) -> list[bytes]:
+    def refresh(self, masked: Sequence[bytes], range_flags: Sequence[bytes] = ()) -> list[bytes]:
+        self._check_range_flags(range_flags)
         out = []
         for message in masked:
-            slots = self._key_holder.decrypt(envelope.load(self._engine, message))
+            value = envelope.load(self._engine, message)
+            slots = self._decrypt(value, "refresh")
+            limit = max_refreshed_value(self._engine, value.level)
+            largest = float(np.max(np.abs(slots)))
+            if largest > limit:
+                raise PrecisionError(
+                    f"refresh at level {value.level}: masked values reach {largest:.3g}, beyond mask bound + largest "
+                    f"weight = {limit:.3g}, so the weights (or scores) outgrew the modulus headroom "
+                    f"(|w| <= {limit - mask_bound(self._engine, value.level):.3g}) and training has diverged or wrapped "
+                    "around. Lower the learning rate, scale the features (standardise them), or choose a preset with "
+                    "more headroom ('training-linear' for the squared objective)"
+                )
             out.append(self._key_holder.encrypt_envelope(slots))
         return out
 
     def residual_sum(self, residuals: Sequence[bytes]) -> float:
-        slots = np.stack([self._key_holder.decrypt(envelope.load(self._engine, r)) for r in residuals])
-        r = self._layout.unpack_samples(slots)
-        if self._approximation is not None:
-            self.out_of_interval += check_activation_inputs(r + self._y, self._approximation, self._policy)
-        return float(np.sum(np.abs(r)))
+        slots = np.stack([self._decrypt(envelope.load(self._engine, r), "loss") for r in residuals])
+        return float(np.sum(np.abs(self._layout.unpack_samples(slots))))
 
-    def decrypt_weights(self, weights: bytes) -> np.ndarray:
-        return self._layout.unpack_weights(self._key_holder.decrypt(envelope.load(self._engine, weights)))
+    def decrypt_weights(self, weights: bytes, range_flags: Sequence[bytes] = ()) -> np.ndarray:
+        self._check_range_flags(range_flags)
+        slots = self._decrypt(envelope.load(self._engine, weights), "final weights")
+        limit = MAX_WEIGHT_FRACTION * mask_bound(self._engine, 0)
+        largest = float(np.max(np.abs(slots)))
+        if largest > limit:
+            raise PrecisionError(
+                f"the trained weights reach {largest:.3g}, beyond {limit:.3g}, the largest a refresh can carry: "
+                "training diverged. Lower the learning rate, scale the features, or add l2"
+            )
+        return self._layout.unpack_weights(slots)
+
+    def _decrypt(self, value: CkksCiphertext, what: str) -> np.ndarray:
+        """Decrypt a message of this run. Its envelope already matched this key and
+        its digest, and the trainer is honest-but-curious, so values beyond the
+        headroom mean an overflow, not a foreign key: say so."""
+        try:
+            return self._key_holder.decrypt(value)
+        except SecurityError as exc:
+            raise PrecisionError(
+                f"{what}: the values overflowed the modulus headroom and wrapped around ({exc}). Training has "
+                "diverged: lower the learning rate, scale the features (standardise them), or choose a preset with "
+                "more headroom"
+            ) from exc
+
+    def _check_range_flags(self, messages: Sequence[bytes]) -> None:
+        if not messages:
+            return
+        if self._approximation is None:
+            raise ParameterError("range flags sent for an objective without activation")
+        try:
+            values = np.stack([self._decrypt(envelope.load(self._engine, m), "range flags") for m in messages])
+        except PrecisionError as exc:
+            # rho * u^2 outgrew level 1's headroom: |u| beyond ~2^10, far outside [-1, 1]
+            raise PrecisionError(
+                f"activation inputs fell far outside {self._approximation.name}'s interval "
+                f"{self._approximation.interval} (the range flags overflowed): training has diverged. Standardise "
+                "the features, lower the learning rate or add l2"
+            ) from exc
+        count = int(np.count_nonzero(self._layout.unpack_samples(values) > 0.0))
+        self.out_of_interval += report_out_of_interval(count, self._approximation, self._policy)
 
 
 def masked_refresh(
@@ -147,9 +274,11 @@ def masked_refresh(
     channel: KeyHolderChannel,
     stream: Csprng,
     ledger: RefreshLedger,
+    flags: Sequence[bytes] = (),
 ) -> list[CkksCiphertext]:
     """Steps 1-4 of the module docstring for several ciphertexts in one round;
-    returns them at the top level."""
+    returns them at the top level. ``flags`` (range flags, module doc) ride along
+    in the same round."""
     if not values:
         raise ParameterError("nothing to refresh")
     masks = []
@@ -159,11 +288,12 @@ def masked_refresh(
         mask = np.asarray(stream.uniform((engine.slot_count,), -bound, bound), dtype=np.float64)
         masks.append(mask)
         outgoing.append(envelope.pack(engine.add_plain(value, mask)))
-    replies = channel.refresh(outgoing)
+    replies = channel.refresh(outgoing, flags) if flags else channel.refresh(outgoing)
     if len(replies) != len(outgoing):
         raise ParameterError(f"the key holder returned {len(replies)} ciphertexts for {len(outgoing)}")
     fresh = [engine.sub_plain(envelope.load(engine, reply), mask) for reply, mask in zip(replies, masks)]
     ledger.refreshes += 1
     ledger.rounds += 1
     ledger.refresh_bytes += sum(map(len, outgoing)) + sum(map(len, replies))
+    ledger.range_flag_bytes += sum(map(len, flags))
     return fresh

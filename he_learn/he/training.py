@@ -8,6 +8,10 @@ computes on ciphertexts. Interaction with the key holder happens only through
 
 - a masked refresh whenever the weights run out of levels (the key holder learns
   nothing useful about w, see :mod:`he_learn.he.refresh` for the bound);
+- range flags for the activation's inputs at every logistic step, riding on the
+  next refresh or the final weights (no extra round): the key holder learns which
+  samples' scores left the polynomial's interval, so ``activation_policy`` works
+  under the defaults (see :mod:`he_learn.he.refresh`);
 - ``sum|r|`` every ``log_every`` steps: the key holder decrypts the residuals
   r = p - y, so at those steps it learns the current predictions p = sigma(X w)
   for every training sample (with X known, that pins down w). ``log_every=0``
@@ -47,7 +51,14 @@ from he_learn.he.keys import KeyHolder, PublicContext
 from he_learn.he.packed import EncryptedMatrix, PackedVector, matvec, rmatvec
 from he_learn.he.polynomial import RangePolicy, evaluate_polynomial, normalised_coefficients, polynomial_depth
 from he_learn.he.presets import TRAINING, TRAINING_LINEAR, CkksParameters, get_preset
-from he_learn.he.refresh import KeyHolderChannel, KeyHolderService, RefreshLedger, mask_bound, masked_refresh
+from he_learn.he.refresh import (
+    KeyHolderChannel,
+    KeyHolderService,
+    RefreshLedger,
+    mask_bound,
+    masked_refresh,
+    range_flags,
+)
 
 __all__ = ["EncryptedTrainingSpec", "EncryptedTrainer", "train_encrypted", "default_preset"]
 
@@ -143,15 +154,23 @@ class EncryptedTrainer:
         self._stream = Csprng(insecure_mask_seed)
         self._y_cache: dict[int, tuple[CkksCiphertext, ...]] = {}
         self.mask_bits: list[float] = []
+        self._pending_flags: list[bytes] = []
 
     def _y_at(self, level: int) -> tuple[CkksCiphertext, ...]:
         if level not in self._y_cache:
             self._y_cache[level] = tuple(self.engine.drop_to(b, level) for b in self.y.blocks)
         return self._y_cache[level]
 
+    def take_range_flags(self) -> list[bytes]:
+        """The range flags not yet sent (they ride on the next message to the key holder)."""
+        flags, self._pending_flags = self._pending_flags, []
+        return flags
+
     def _refresh(self, value: PackedVector) -> PackedVector:
         self.mask_bits.extend(float(np.log2(mask_bound(self.engine, b.level))) for b in value.blocks)
-        fresh = masked_refresh(self.engine, value.blocks, self.channel, self._stream, self.ledger)
+        fresh = masked_refresh(
+            self.engine, value.blocks, self.channel, self._stream, self.ledger, flags=self.take_range_flags()
+        )
         return PackedVector(self.layout, value.role, tuple(fresh))
 
     def step(self, w: PackedVector, log: bool) -> tuple[PackedVector, float | None]:
@@ -166,6 +185,8 @@ class EncryptedTrainer:
         if activation is None:
             p_blocks = u.blocks
         else:
+            flags = range_flags(engine, u.blocks, self.layout, self._stream)
+            self._pending_flags.extend(envelope.pack(f) for f in flags)
             p_blocks = tuple(evaluate_polynomial(engine, b, activation[1]) for b in u.blocks)
         level = min(b.level for b in p_blocks)
         r_blocks = tuple(engine.sub(p, yb) for p, yb in zip(p_blocks, self._y_at(level)))
@@ -259,7 +280,9 @@ def train_encrypted(
     train_start = time.perf_counter()
     w_enc, losses, loss_steps = trainer.fit(on_iteration)
     final = envelope.pack(w_enc.blocks[0])
-    weights = service.decrypt_weights(final)
+    last_flags = trainer.take_range_flags()
+    trainer.ledger.range_flag_bytes += sum(map(len, last_flags))
+    weights = service.decrypt_weights(final, last_flags)
     train_seconds = time.perf_counter() - train_start
     ledger = trainer.ledger
     ledger.result_bytes += len(final)
@@ -272,7 +295,11 @@ def train_encrypted(
         "setup_seconds": setup_seconds,
         "train_seconds": train_seconds,
         "seconds_per_iter": train_seconds / spec.max_iter,
-        "bytes_sent": setup_bytes + ledger.refresh_bytes + ledger.loss_bytes + ledger.result_bytes,
+        "bytes_sent": setup_bytes
+        + ledger.refresh_bytes
+        + ledger.loss_bytes
+        + ledger.result_bytes
+        + ledger.range_flag_bytes,
         "rounds": ledger.rounds,
         "refreshes": ledger.refreshes,
         "loss_history": losses,
@@ -282,6 +309,7 @@ def train_encrypted(
         "plain_multiplications": counts.plain_multiplications,
         "refresh_bytes": ledger.refresh_bytes,
         "loss_bytes": ledger.loss_bytes,
+        "range_flag_bytes": ledger.range_flag_bytes,
         "setup_bytes": setup_bytes,
         "public_context_bytes": public.nbytes,
         "ciphertext_bytes": fresh_bytes,

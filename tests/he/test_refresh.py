@@ -62,3 +62,23 @@ def test_empty_refresh_raises(linear_holder):
     engine = linear_holder.engine()
     with pytest.raises(ParameterError):
         masked_refresh(engine, [], None, Csprng(bytes(32)), RefreshLedger())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("holder_name", ["linear_holder", "training_holder"])
+def test_the_key_holder_refuses_masked_values_beyond_the_headroom(request, holder_name):
+    """Review finding: |w| beyond the mask's headroom wrapped mod Q_0 silently."""
+    from he_learn.errors import PrecisionError
+    from he_learn.he.refresh import MAX_WEIGHT_FRACTION, max_refreshed_value
+
+    holder = request.getfixturevalue(holder_name)
+    layout = FeatureMajorLayout(4, 8, holder.params.slot_count)
+    engine = holder.public_context(layout.rotation_steps).engine()
+    bound = mask_bound(engine, 0)
+    assert max_refreshed_value(engine, 0) == bound * (1 + MAX_WEIGHT_FRACTION) <= engine.max_value_at(0)
+    service = KeyHolderService(holder, layout, np.zeros(4))
+    # a weight above W (no wrap yet), and a square that wraps mod Q_0 (1.3 H_0 lands at -0.7 H_0)
+    grown = engine.multiply_plain(engine.encrypt(np.full(engine.slot_count, 1.2 * MAX_WEIGHT_FRACTION * bound), level=1), 1.0)
+    root = engine.encrypt(np.full(engine.slot_count, (1.3 * engine.headroom_at(0)) ** 0.5), level=1)
+    for value in (grown, engine.multiply(root, root)):
+        with pytest.raises(PrecisionError, match="learning rate"):
+            masked_refresh(engine, [value], service, Csprng(), RefreshLedger())

@@ -172,3 +172,35 @@ def test_refresh_masks_never_come_from_random_state(monkeypatch):
     assert bytes_a != bytes_b
     # the key holder's view differs by the masks: spread ~ 2B / sqrt(6), far from 0
     assert np.std(values_a[0] - values_b[0]) > 1.0
+
+
+def test_diverging_weights_raise_instead_of_wrapping():
+    """Review finding: lr=10 on X*10 used to return ~1e8 weights silently."""
+    from he_learn import LinearRegression
+
+    X, y = data(20, 3, 0)
+    with pytest.raises(PrecisionError, match="learning rate"):
+        LinearRegression(backend="ckks", max_iter=30, learning_rate=10.0, progress=False).fit(X * 10, y)
+
+
+def test_activation_range_is_checked_at_every_step_under_the_defaults():
+    """Review finding: with log_every=0 (the default) out-of-interval scores went
+    unseen. The range flags ride on the refreshes, so the default policy warns
+    and 'raise' raises, with no loss logging at all."""
+    from he_learn import LogisticRegression
+    from he_learn.he.polynomial import ActivationRangeWarning
+
+    X, y = data(16, 3, 4, binary=True)
+    X = X * 8  # the second step's scores leave the interval, the weights stay representable
+    with pytest.raises(PrecisionError, match="interval"):
+        LogisticRegression(
+            backend="ckks", max_iter=2, learning_rate=1.0, progress=False, backend_options={"activation_policy": "raise"}
+        ).fit(X, y)
+    with pytest.warns(ActivationRangeWarning, match="interval"):
+        model = LogisticRegression(backend="ckks", max_iter=2, learning_rate=1.0, progress=False).fit(X, y)
+    report = model.training_report_
+    assert report["activation_out_of_interval"] > 0 and report["range_flag_bytes"] > 0
+    assert report["loss_history"] == []  # nothing logged: the flags alone caught it
+    # in-range training raises no flag (pytest turns a stray warning into an error)
+    quiet = LogisticRegression(backend="ckks", max_iter=3, learning_rate=0.1, progress=False).fit(X / 8, y)
+    assert quiet.training_report_["activation_out_of_interval"] == 0
