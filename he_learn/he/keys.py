@@ -14,13 +14,20 @@ with SEAL's ``KeyGenerator.create_galois_keys(galois_elements)`` in the seeded
 form (half of each key is regenerated from a seed on load) and spliced into the
 TenSEAL message (the relinearisation keys likewise), because TenSEAL's own ``generate_galois_keys()`` makes the full
 set (about 35 MB at N=8192). A key *fingerprint* (truncated SHA-256 of the
-serialised public key) identifies the key pair everywhere.
+serialised public key) identifies the key pair everywhere, and
+``PublicContext.data_sha256`` (SHA-256 of the whole serialisation) detects a
+corrupted or truncated relinearisation or Galois key, which the fingerprint does
+not cover and which SEAL loads without complaint (it then computes garbage). As
+with envelopes, this is integrity against accidents, not a MAC: the parties are
+honest-but-curious.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Iterable
+
+import hashlib
 
 import numpy as np
 import tenseal as ts
@@ -53,28 +60,42 @@ class PublicContext:
     """What the computing party receives: a TenSEAL context without secret key.
 
     ``data`` is a stock TenSEAL serialisation; the other fields are public
-    metadata. Build engines with :meth:`engine` (it re-checks that no secret key
-    is inside and that the fingerprint matches the key in ``data``).
+    metadata. ``data_sha256`` is the SHA-256 of ``data`` as the key holder made
+    it. Build engines with :meth:`engine` (it checks the hash, that no secret key
+    is inside and that the fingerprint matches the key in ``data``; a context
+    without a hash is refused).
     """
 
     params: CkksParameters
     rotation_steps: tuple[int, ...]
     fingerprint: str
     data: bytes = field(repr=False)
+    data_sha256: str | None = None
 
     @property
     def nbytes(self) -> int:
         return len(self.data)
 
     def load(self) -> Any:
-        """The TenSEAL context (checked public and matching the fingerprint)."""
+        """The TenSEAL context (checked intact, public and matching the fingerprint)."""
+        if not isinstance(self.data, (bytes, bytearray)):
+            raise CommunicationError(f"a public context is bytes, not {type(self.data).__name__}")
+        digest = hashlib.sha256(self.data).hexdigest()
+        if self.data_sha256 is not None and digest != self.data_sha256:
+            raise CommunicationError("public context is truncated or corrupted (SHA-256 mismatch)")
         try:
-            context = ts.context_from(self.data)
+            context = ts.context_from(bytes(self.data))
         except Exception as exc:  # TenSEAL raises bare ValueError/RuntimeError on bad bytes
             raise CommunicationError(f"malformed public context: {exc}") from exc
         require_public(context, "a PublicContext")
         if fingerprint_bytes(save_seal(context.data.public_key())) != self.fingerprint:
             raise SecurityError("the public context's key does not match its fingerprint")
+        if self.data_sha256 is None:
+            # Checked last so the secret-key and fingerprint errors above keep priority.
+            raise SecurityError(
+                "the public context carries no data_sha256: its relinearisation and Galois keys cannot be checked. "
+                "Use the PublicContext that KeyHolder.public_context() returns"
+            )
         return context
 
     def engine(self) -> CkksEngine:
@@ -128,7 +149,8 @@ class KeyHolder:
             elements = sorted({galois_element(s, self.params.poly_modulus_degree) for s in steps})
             # A list of non-negative ints selects the create_galois_keys(galois_elts) overload.
             keys[GALOIS_KEYS_FIELD] = save_seal(generator.create_galois_keys(elements))
-        return PublicContext(self.params, steps, self.fingerprint, set_context_keys(data, keys))
+        data = set_context_keys(data, keys)
+        return PublicContext(self.params, steps, self.fingerprint, data, hashlib.sha256(data).hexdigest())
 
     def engine(self) -> CkksEngine:
         """The key holder's own engine (no rotations): for encrypting data."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import tenseal as ts
 
@@ -94,3 +95,22 @@ def test_fingerprint_mismatch_is_a_security_error(linear_holder, other_holder):
     forged = PublicContext(public.params, public.rotation_steps, linear_holder.fingerprint, public.data)
     with pytest.raises(SecurityError, match="fingerprint"):
         forged.engine()
+
+
+def test_corrupted_public_context_keys_are_refused(linear_holder):
+    """Review finding: only the public key was fingerprinted, so a corrupted
+    relinearisation or Galois key loaded and computed garbage."""
+    from he_learn.errors import CommunicationError
+
+    public = linear_holder.public_context([1, 2])
+    assert public.data_sha256 is not None
+    rng = np.random.default_rng(5)  # public test randomness
+    for _ in range(3):
+        corrupted = bytearray(public.data)
+        corrupted[int(rng.integers(len(corrupted) // 4, len(corrupted)))] ^= 0x10
+        tampered = PublicContext(public.params, public.rotation_steps, public.fingerprint, bytes(corrupted), public.data_sha256)
+        with pytest.raises(CommunicationError, match="SHA-256"):
+            tampered.engine()
+    unhashed = PublicContext(public.params, public.rotation_steps, public.fingerprint, public.data)
+    with pytest.raises(SecurityError, match="data_sha256"):
+        unhashed.engine()
