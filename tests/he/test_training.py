@@ -204,3 +204,12 @@ def test_activation_range_is_checked_at_every_step_under_the_defaults():
     # in-range training raises no flag (pytest turns a stray warning into an error)
     quiet = LogisticRegression(backend="ckks", max_iter=3, learning_rate=0.1, progress=False).fit(X / 8, y)
     assert quiet.training_report_["activation_out_of_interval"] == 0
+
+
+@pytest.mark.parametrize("learning_rate", [1e-9, 1e-12])
+def test_learning_rates_below_the_scale_raise_precision_error(learning_rate):
+    """Review finding: lr 1e-8 came out ~50% off and lr <= 1e-9 escaped as SEAL's
+    'result ciphertext is transparent' RuntimeError."""
+    X, y = data(8, 3, 12)
+    with pytest.raises(PrecisionError, match="learning rate"):
+        train_encrypted(X, y, EncryptedTrainingSpec("squared", 1, learning_rate), preset="training")
