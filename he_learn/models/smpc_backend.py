@@ -12,10 +12,13 @@ the plain backend's escape bound for a polynomial sigmoid (ESCAPE_FACTOR times
 the interval's reach) and half the fixed-point range otherwise; and the final
 weights (to the model owner only). The range check is what turns a run that
 diverges (and would wrap around the ring into garbage) into the same
-``PrecisionError`` the plain backend raises. Its cost per check, for n samples
-and 2 parties: 16 rounds + 1 to reveal, (2n + 1) * 2976 bytes between the
-parties and (2n + 1) * 1496 dealer bytes (``comparison.any_outside``); the
-report gives the measured ``range_check_bytes`` and ``range_checks``.
+``PrecisionError`` the plain backend raises. The check never fires while every
+|z| < bound and always fires beyond 9/8 of it. Its cost per check
+(``comparison.any_outside_cost``), for n samples and 2 parties: 12 rounds + 1 to
+reveal and about 2992 bytes per sample for a poly5 bound of 32 (a truncation and
+two 31-bit comparisons per score), 208 bytes per sample for the squared
+objective's bound of 2^29; the report gives the measured ``range_checks``,
+``range_check_bytes`` and ``range_check_rounds`` (kept out of ``bytes_per_iter``).
 
 The loop is the one in :mod:`he_learn.models.backend`, step for step::
 
@@ -56,9 +59,11 @@ from he_learn.smpc.shared import share
 
 __all__ = ["SmpcBackend", "SmpcOptions", "make_backend", "DEFAULT_RANGE_CHECK_EVERY", "score_bound"]
 
-# One range check per 10 steps: for 3750 x 20 logistic regression a check costs
-# about as much as a few epochs (7501 secure comparisons), so every 10 steps adds
-# a fraction of the training cost while a run-away is still caught within 10 steps.
+# One range check per 10 steps (and at the last step): a run-away is caught
+# within 10 steps. For poly5 logistic regression a check costs about 15 epochs'
+# traffic (2992 vs 192 bytes per sample), so this cadence roughly doubles the
+# traffic of a long run; raise it (or set 0) when that matters more than
+# catching divergence early. For the squared objective (XOR) it is negligible.
 DEFAULT_RANGE_CHECK_EVERY = 10
 # A weight of 2^-f rounds to zero: training needs at least one fractional bit.
 MIN_TRAINING_FRACTIONAL_BITS = 1
@@ -141,7 +146,8 @@ def _range_message(step: int, bound: float, config: TrainingConfig, activation: 
         else "half the fixed-point range"
     )
     return (
-        f"training diverged by step {step}: the secure range check found a score |z| >= {bound:g} ({where}; "
+        f"training diverged by step {step}: the secure range check found a score |z| >= {bound:g} "
+        f"(resolved to 1/8 of it; {where}; "
         "only that one bit was revealed). To fix it, lower learning_rate "
         f"(now {config.learning_rate:.4g}), standardise the features, or add an l2 penalty"
     )

@@ -30,6 +30,12 @@ Cost per compared element: 8 rounds; 1 + 3 * 61 + 2 = 186 openings, i.e.
 186 * n(n-1) * 8 bytes (2976 bytes for 2 parties); dealer traffic
 (64 bit corrections + 123 triple corrections) * 8 = 1496 bytes, whatever n.
 ``relu`` and ``abs`` add one Beaver product (2 openings, 1 round).
+
+When |x| < 2^L is known (L < 62), the same protocol runs on L bits: only bits
+0..L of the mask are bit-shared, the rest of r is a uniform value the parties
+draw privately, and the tree has ceil(log2 L) levels. :func:`any_outside`, the
+one-bit range check of training, uses it after truncating away the bits below
+its bound's resolution.
 """
 
 from __future__ import annotations
@@ -39,9 +45,10 @@ from typing import Any
 import numpy as np
 
 from he_learn._native import ring_matmul
+from he_learn.encoding.fixed_point import FixedPointEncoder
 from he_learn.errors import ParameterError
-from he_learn.smpc.dealer import COMPARISON_BITS
-from he_learn.smpc.protocols import TRUNCATION_OFFSET, beaver_mul_shares, open_values
+from he_learn.smpc.dealer import COMPARISON_BITS, draw_ring
+from he_learn.smpc.protocols import beaver_mul_shares, open_values
 from he_learn.smpc.shared import SharedTensor
 
 __all__ = [
@@ -53,30 +60,60 @@ __all__ = [
     "less_than",
     "any_outside",
     "COMPARISON_ROUNDS",
-    "ANY_OUTSIDE_ROUNDS",
+    "RANGE_CHECK_RESOLUTION_BITS",
     "comparison_bytes",
-    "any_outside_bytes",
+    "any_outside_cost",
 ]
 
 # Bits below the sign position of x_u = x + 2^62 (see step 3).
 _LOW_BITS = 62
 # 1 opening + ceil(log2(62)) tree levels + 1 XOR product.
 COMPARISON_ROUNDS = 8
-# Openings per element: c, then 3 per tree node (61 nodes), then 2 for the XOR.
-_OPENINGS_PER_ELEMENT = 1 + 3 * (_LOW_BITS - 1) + 2
-# any_outside: one batched comparison, then one comparison of the count.
-ANY_OUTSIDE_ROUNDS = 2 * COMPARISON_ROUNDS
+# any_outside resolves its bound to 1/2^4 of itself: it truncates away the bits
+# below that, which shrinks the comparison (see any_outside).
+RANGE_CHECK_RESOLUTION_BITS = 4
 
 
-def comparison_bytes(n_elements: int, n_parties: int) -> int:
-    """Party-to-party bytes that :func:`ge_zero` sends for ``n_elements`` values."""
-    openings = _OPENINGS_PER_ELEMENT
+def comparison_bytes(n_elements: int, n_parties: int, low_bits: int = _LOW_BITS) -> int:
+    """Party-to-party bytes that :func:`ge_zero` sends for ``n_elements`` values
+    (``low_bits`` < 62 for the narrow comparison inside :func:`any_outside`)."""
+    openings = 1 + 3 * (low_bits - 1) + 2
     return openings * n_parties * (n_parties - 1) * 8 * n_elements
 
 
-def any_outside_bytes(n_elements: int, n_parties: int) -> int:
-    """Party-to-party bytes that :func:`any_outside` sends for ``n_elements`` values."""
-    return comparison_bytes(2 * n_elements + 1, n_parties)
+def _rounds(low_bits: int) -> int:
+    # 1 opening + one round per tree level + 1 XOR product.
+    return 1 + int(np.ceil(np.log2(low_bits))) + 1 if low_bits > 1 else 2
+
+
+def _range_plan(encoder: FixedPointEncoder, scale_bits: int, size: int, bound: float) -> tuple[int, int, int, int]:
+    """(truncated bits T, bound in units of 2^T, comparison width, count comparison width)."""
+    raw_bound = float(bound) * 2.0**scale_bits
+    shift = max(0, int(np.floor(np.log2(raw_bound))) - RANGE_CHECK_RESOLUTION_BITS) if raw_bound >= 1 else 0
+    # In range, |x| < 2^(integer_bits + scale) in the ring, so after dropping T bits
+    # |t +- (B + 1)| < 2^(integer_bits + scale - T + 1) + 2 (B clipped to the range).
+    value_bits = max(1, encoder.integer_bits + scale_bits - shift)
+    scaled_bound = int(min(np.ceil(raw_bound / 2.0**shift), 2.0**value_bits))
+    width = min(_LOW_BITS, value_bits + 2)
+    count_width = min(_LOW_BITS, (2 * max(1, size)).bit_length() + 1)
+    return shift, scaled_bound, width, count_width
+
+
+def any_outside_cost(
+    n_elements: int, n_parties: int, bound: float, encoder: FixedPointEncoder | None = None,
+    scale_bits: int | None = None,
+) -> dict[str, int]:
+    """Party-to-party ``bytes`` and ``rounds`` of :func:`any_outside` on ``n_elements``
+    values at ``scale_bits`` (default: the encoder's fractional bits), without the reveal."""
+    encoder = encoder if encoder is not None else FixedPointEncoder()
+    scale = encoder.fractional_bits if scale_bits is None else scale_bits
+    shift, _, width, count_width = _range_plan(encoder, scale, n_elements, bound)
+    n, m = n_parties, n_elements
+    truncation = n * (n - 1) * 8 * m if shift else 0
+    return {
+        "bytes": truncation + comparison_bytes(2 * m, n, width) + comparison_bytes(1, n, count_width),
+        "rounds": (1 if shift else 0) + _rounds(width) + _rounds(count_width),
+    }
 
 
 def _public_bits(c: np.ndarray, count: int) -> np.ndarray:
@@ -87,33 +124,49 @@ def _public_bits(c: np.ndarray, count: int) -> np.ndarray:
 
 def ge_zero(x: SharedTensor) -> SharedTensor:
     """Shares of [x >= 0] as an integer tensor (scale 0) of 0/1. See the module docstring."""
+    return _ge_zero(x, _LOW_BITS)
+
+
+def _ge_zero(x: SharedTensor, low_bits: int) -> SharedTensor:
+    """[x >= 0] for ring values |x| < 2^low_bits (the module docstring with 62 -> low_bits).
+
+    For ``low_bits`` < 62 only bits 0..low_bits of the mask r need a bit
+    decomposition; its higher part is 2^(low_bits + 1) times a uniform value
+    that every party draws from its own private stream (their sum is unknown to
+    any n - 1 of them), so c = x_u + r stays uniform over Z_2^64, and the
+    comparison tree, the openings and the dealer's bit corrections shrink to
+    low_bits + 1 bits.
+    """
     session = x.session
     session.require_dealer()
     n = session.n_parties
     shape = x.shape
+    full = low_bits == _LOW_BITS
+    n_bits = COMPARISON_BITS if full else low_bits + 1
     streams = session.correlated_streams()
-    bit_shares = [s.derived((*shape, COMPARISON_BITS)) for s in streams]
-    (bit_shares[-1],) = session.dealer_corrections("random_bits", shape, COMPARISON_BITS)
+    bit_shares = [s.derived((*shape, n_bits)) for s in streams]
+    (bit_shares[-1],) = session.dealer_corrections("random_bits", shape, n_bits)
     # r = sum_j 2^j r_j, per party, as one native ring matmul with the powers of two.
-    weights = np.left_shift(np.int64(1), np.arange(COMPARISON_BITS, dtype=np.int64)).reshape(-1, 1)
-    masked = [
-        np.asarray(xi + ring_matmul(bi.reshape(-1, COMPARISON_BITS), weights).reshape(shape), dtype=np.int64)
-        for xi, bi in zip(x.shares, bit_shares)
-    ]
-    masked[0] = np.asarray(masked[0] + TRUNCATION_OFFSET, dtype=np.int64)
+    weights = np.left_shift(np.int64(1), np.arange(n_bits, dtype=np.int64)).reshape(-1, 1)
+    masks = [ring_matmul(bi.reshape(-1, n_bits), weights).reshape(shape) for bi in bit_shares]
+    if not full:
+        high = np.int64(1) << np.int64(n_bits)
+        masks = [m + high * draw_ring(session.party(name).private, shape) for m, name in zip(masks, session.parties)]
+    masked = [np.asarray(xi + mi, dtype=np.int64) for xi, mi in zip(x.shares, masks)]
+    masked[0] = np.asarray(masked[0] + (np.int64(1) << np.int64(low_bits)), dtype=np.int64)
     (c,) = open_values(session, [[np.asarray(m, dtype=np.int64) for m in masked]])
     c = np.asarray(c, dtype=np.int64)
-    c_bits = _public_bits(c, _LOW_BITS + 1)
+    c_bits = _public_bits(c, low_bits + 1)
 
-    # Leaves, most significant of the 62 low bits first (axis -1 reversed).
-    c_low = c_bits[..., _LOW_BITS - 1 :: -1]
+    # Leaves, most significant of the low bits first (axis -1 reversed).
+    c_low = c_bits[..., low_bits - 1 :: -1]
     # eq = c ? r : 1 - r and gt = (1 - c) r, written as products with public 0/1
     # and +-1 arrays (three times faster than np.where on these strided views).
     not_c = 1 - c_low
     sign_c = 2 * c_low - 1
     eq, gt = [], []
     for i in range(n):
-        r_low = bit_shares[i][..., _LOW_BITS - 1 :: -1]
+        r_low = bit_shares[i][..., low_bits - 1 :: -1]
         e = r_low * sign_c
         if i == 0:
             e += not_c
@@ -141,10 +194,10 @@ def ge_zero(x: SharedTensor) -> SharedTensor:
     # np.asarray keeps 0-d results as arrays (numpy scalars would warn on wrap-around).
     borrow = [np.asarray(g[..., 0]) for g in gt]
 
-    r_62 = [np.asarray(b[..., _LOW_BITS]) for b in bit_shares]
+    r_62 = [np.asarray(b[..., low_bits]) for b in bit_shares]
     both = beaver_mul_shares(session, r_62, borrow)
     t = [np.subtract(np.add(r, bo), np.multiply(p, 2)) for r, bo, p in zip(r_62, borrow, both)]
-    c_62 = c_bits[..., _LOW_BITS]
+    c_62 = c_bits[..., low_bits]
     out = [np.where(c_62 == 1, (1 if i == 0 else 0) - ti, ti) for i, ti in enumerate(t)]
     return SharedTensor(session, [np.asarray(o, dtype=np.int64) for o in out], 0)
 
@@ -178,25 +231,36 @@ def less_than(x: SharedTensor, threshold: Any) -> SharedTensor:
 
 
 def any_outside(x: SharedTensor, bound: float) -> SharedTensor:
-    """Shares of ONE bit: [some |x_j| >= bound], for a public ``bound`` > 0 (scale 0).
+    """Shares of ONE bit: "some |x_j| has reached ``bound``" (public, > 0), scale 0.
 
     A range check that, once revealed, tells the parties whether any element left
-    ``[-bound, bound]`` and nothing else (not which, not how many, not by how much).
+    the window and nothing else (not which, not how many, not by how much). The
+    window's edge is resolved to 1/8 of the bound: the bit is 0 while every
+    |x_j| < bound and 1 once some |x_j| >= bound * (1 + 1/8) (at most; exactly:
+    bound rounded up to a multiple of U = 2^T / 2^scale, plus 2U).
 
-    Steps: 1. locally form the 2m values x_j - bound and -x_j - bound; 2. one
-    batched :func:`ge_zero` on them (8 rounds); at most one of each pair is 1
-    because bound > 0, so their sum is [|x_j| >= bound]; 3. locally sum all 2m
-    bits into a shared count in [0, 2m]; 4. :func:`ge_zero` of count - 1, a single
-    element (8 rounds). Cost: :data:`ANY_OUTSIDE_ROUNDS` = 16 rounds and
-    :func:`any_outside_bytes` = (2m + 1) comparisons' worth of openings; revealing
-    the result adds one opening of one element. Exact for |x| < 2^62 in the ring;
-    a value that has already wrapped around the ring reads as a uniform element
-    and is caught unless it lands back inside the bound (probability about
-    bound * 2^(f + 1 - 64) per element).
+    Steps (the comparisons are :func:`ge_zero`'s protocol on fewer bits):
+    1. drop the T = log2(bound * 2^scale) - 4 low bits: t = truncate(x, T)
+       (1 round; t errs by one unit, so the bound is resolved to 1/16 of itself);
+    2. locally form t_j - B - 1 and -t_j - B - 1 with B = ceil(bound / U); for x in the
+       encoder's range these fit in w = integer_bits + scale - T + 2 bits, so the
+       comparisons need a w-bit tree instead of a 62-bit one;
+    3. one batched comparison of the 2m values (7 rounds for w = 31); at most one
+       of each pair is 1, so their sum is [|t_j| > B];
+    4. locally sum the 2m bits into a count in [0, 2m] and compare count - 1 with
+       0 on log2(2m) + 2 bits (8 or fewer rounds).
+    Cost: :func:`any_outside_cost` (for 3750 scores of a poly5 logistic run, 2
+    parties: w = 31, about half the openings of two full comparisons per score).
+    Exact, up to the 1/16 resolution, for x in the encoder's range (anything
+    else has wrapped around the ring already: such an element reads as a
+    pseudo-random bit pattern and is flagged with probability about 3/4).
     """
     if not np.isfinite(bound) or bound <= 0:
         raise ParameterError(f"the range bound must be a positive finite number, not {bound!r}")
-    stacked = SharedTensor(x.session, [np.stack([s.reshape(-1), -s.reshape(-1)]) for s in x.shares], x.scale_bits)
-    outside = ge_zero(stacked - float(bound))
-    count = outside.sum()
-    return ge_zero(count - 1)
+    shift, scaled_bound, width, count_width = _range_plan(x.session.encoder, x.scale_bits, x.size, bound)
+    t = x.truncate(shift) if shift else x
+    flat = [s.reshape(-1) for s in t.shares]
+    # Threshold B + 1: t may read one unit high, and no |x_j| < bound may ever be flagged.
+    stacked = SharedTensor(x.session, [np.stack([s, -s]) for s in flat], 0) - (scaled_bound + 1)
+    count = _ge_zero(stacked, width).sum()
+    return _ge_zero(count - 1, count_width)

@@ -10,7 +10,7 @@ from he_learn.errors import ParameterError, PrecisionError
 from he_learn.models.backend import REPORT_KEYS, Backend, TrainingConfig, TrainingProblem
 from he_learn.models.reservoir import ReservoirFeatures
 from he_learn.models.smpc_backend import DEFAULT_RANGE_CHECK_EVERY, make_backend
-from he_learn.smpc.comparison import any_outside_bytes
+from he_learn.smpc.comparison import any_outside_cost
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([0.0, 1.0, 1.0, 0.0])
@@ -62,7 +62,9 @@ def test_report_carries_the_ledger() -> None:
     assert report["bytes_per_iter"] == 2 * (256 + 4 + 4 + 256 + 256) * 8
     # The one range check (at the last of 5 steps): 2 * 4 + 1 comparisons and the opened bit.
     assert report["range_checks"] == 1
-    assert report["range_check_bytes"] == any_outside_bytes(4, 2) + 2 * 8
+    bound = 2.0**29  # half the fixed-point range for the squared objective
+    assert report["range_check_bound"] == bound
+    assert report["range_check_bytes"] == any_outside_cost(4, 2, bound)["bytes"] + 2 * 8
     assert report["bytes_sent"] == (
         report["share_bytes"] + report["mask_bytes"] + 5 * report["bytes_per_iter"] + 256 * 8
         + report["range_check_bytes"]
@@ -196,7 +198,8 @@ def test_range_check_cadence_and_cost_are_reported() -> None:
     report = make_backend(seed=b"cadence").train(problem, config).report
     # Steps 10, 20 and the last one (25) with the default cadence of 10.
     assert DEFAULT_RANGE_CHECK_EVERY == 10 and report["range_checks"] == 3
-    assert report["range_check_bytes"] == 3 * (any_outside_bytes(30, 2) + 2 * 8)
+    assert report["range_check_bytes"] == 3 * (any_outside_cost(30, 2, 32.0)["bytes"] + 2 * 8)
+    assert report["range_check_rounds"] == 3 * (any_outside_cost(30, 2, 32.0)["rounds"] + 1)
     assert report["range_check_bound"] == 32.0  # 4 x poly5's reach of 8, as the plain backend
     off = make_backend(seed=b"cadence", range_check_every=0).train(problem, config).report
     assert off["range_checks"] == 0 and off["range_check_bytes"] == 0
