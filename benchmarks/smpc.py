@@ -1,5 +1,6 @@
 """SMPC engine benchmarks: XOR run time, logistic regression s/epoch and bytes/epoch
-against plaintext and CrypTen, bytes per Beaver product, truncation failures.
+against plaintext measured in the same run (CrypTen's literature figure rides in
+params), the range check's cost, bytes per Beaver product, truncation failures.
 
 Usage: python benchmarks/smpc.py --json PATH [--quick]
 """

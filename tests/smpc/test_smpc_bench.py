@@ -7,7 +7,7 @@ import json
 import pytest
 
 from he_learn.bench.check import problems
-from he_learn.bench.smpc import _xor_run_ok, main
+from he_learn.bench.smpc import CRYPTEN_SECONDS_PER_EPOCH, _xor_run_ok, main
 
 
 def test_quick_benchmark_writes_well_formed_json(tmp_path) -> None:
@@ -21,6 +21,16 @@ def test_quick_benchmark_writes_well_formed_json(tmp_path) -> None:
     assert by_metric[("truncation_failures", "catastrophic_runs_dealer")]["value"] == 0
     assert by_metric[("truncation_large_values", "failure_rate_dealer")]["value"] == 0
     assert by_metric[("truncation_large_values", "failure_rate_local")]["value"] > 0
+    # Issue 6: every baseline is measured in the same run; literature figures ride in params.
+    epoch = by_metric[("logreg_3750x20_poly5", "seconds_per_epoch")]
+    assert epoch["params"]["baseline_backend"] == "plain"
+    assert epoch["params"]["crypten_0.4.1_literature_s_per_epoch"] == CRYPTEN_SECONDS_PER_EPOCH
+    for record in records:
+        if "baseline" in record:
+            assert "crypten" not in record["metric"]
+            assert record["baseline"] != CRYPTEN_SECONDS_PER_EPOCH
+    checked = by_metric[("logreg_3750x20_poly5", "bytes_per_epoch_range_checked")]
+    assert checked["value"] > checked["baseline"] == by_metric[("logreg_3750x20_poly5", "bytes_per_epoch")]["value"]
 
 
 @pytest.mark.slow
