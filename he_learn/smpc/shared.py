@@ -14,10 +14,15 @@ scale (the encoder's fractional bits for real values, 0 for integers and the
 fractional bits and is truncated back automatically.
 
 Range: inputs are range-checked when they are encoded (``PrecisionError``).
-Results computed on shares cannot be checked without revealing them, so every
-intermediate must stay within the encoder's range, |v| < 2^integer_bits
-(2^30 at the defaults); a value that leaves it wraps around the ring. The
-training backend checks the revealed weights and raises ``PrecisionError``.
+The session's encoder satisfies 2f + i <= 62, so a product whose result is in
+range never wraps before its truncation, and a public multiplier or matmul
+operand that could carry an in-range value past the ring raises
+``PrecisionError`` (see the note on public multipliers below). Results computed
+on shares cannot be checked without revealing something, so every intermediate
+must stay within the encoder's range, |v| < 2^integer_bits (2^30 at the
+defaults); a value that leaves it wraps around the ring. The training backend
+runs a secure one-bit range check on its scores
+(:func:`he_learn.smpc.comparison.any_outside`) and checks the revealed weights.
 """
 
 from __future__ import annotations

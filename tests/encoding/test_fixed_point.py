@@ -78,3 +78,24 @@ def test_decode_at_product_scale() -> None:
     enc = FixedPointEncoder()
     product = enc.encode(np.array([1.5])) * enc.encode(np.array([-2.0]))
     assert enc.decode(product, scale_bits=32)[0] == -3.0
+
+
+def test_fractional_bit_limits_follow_from_the_ring() -> None:
+    from he_learn.encoding.fixed_point import (
+        MAX_FRACTIONAL_BITS,
+        MAX_PRODUCT_FRACTIONAL_BITS,
+        MIN_INTEGER_BITS,
+        TRUNCATION_HEADROOM_BITS,
+    )
+
+    # Sums: sign bit + one integer bit leave 62 fractional bits.
+    FixedPointEncoder(MAX_FRACTIONAL_BITS, MIN_INTEGER_BITS)
+    with pytest.raises(ParameterError):
+        FixedPointEncoder(MAX_FRACTIONAL_BITS + 1, MIN_INTEGER_BITS)
+    # Products: 2f + i <= 62 with one integer bit leaves 30.
+    top = MAX_PRODUCT_FRACTIONAL_BITS
+    assert FixedPointEncoder(top, TRUNCATION_HEADROOM_BITS - 2 * top).supports_products
+    assert not FixedPointEncoder(top + 1, MIN_INTEGER_BITS).supports_products
+    assert FixedPointEncoder().supports_products  # the defaults use the whole headroom: 2*16 + 30 = 62
+    with pytest.raises(ParameterError, match="integer_bits <= 14"):
+        FixedPointEncoder(24, 39).require_products()
