@@ -24,15 +24,13 @@ Workloads and what each record compares:
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
 from typing import Sequence
 
 import numpy as np
 
 from he_learn.approximations import resolve_sigmoid
-from he_learn.bench.records import Record, best_time, machine_summary, write_json
+from he_learn.bench.records import Record, best_time
+from he_learn.bench.script import run_script
 from he_learn.errors import PrecisionError
 from he_learn.models.backend import TrainingConfig, TrainingProblem
 from he_learn.models.plain_backend import make_backend as make_plain
@@ -211,27 +209,9 @@ def run(quick: bool = False) -> list[Record]:
     return [*_xor_records(quick), *_logreg_records(quick), *_beaver_records(), *_failure_records(quick)]
 
 
-def _table(records: Sequence[Record]) -> str:
-    lines = [f"{'name':<32} {'metric':<30} {'value':>12} {'unit':<12} {'baseline':>10} {'ratio':>8}"]
-    for r in records:
-        baseline = f"{r.baseline:.4g}" if r.baseline is not None else ""
-        ratio = f"{r.ratio:.3g}" if r.ratio is not None else ""
-        lines.append(f"{r.name:<32} {r.metric:<30} {r.value:>12.6g} {r.unit:<12} {baseline:>10} {ratio:>8}")
-    return "\n".join(lines)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="benchmarks/smpc.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--json", metavar="PATH", help="write the records to PATH as JSON")
-    parser.add_argument("--quick", action="store_true", help="small smoke run (a few seconds)")
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    records = run(quick=args.quick)
-    print(_table(records))
-    print(f"({time.perf_counter() - start:.1f} s; {machine_summary()})", file=sys.stderr)
-    if args.json:
-        write_json(records, args.json)
-    return 0
+    return run_script(run, argv, prog="benchmarks/smpc.py", description=__doc__.splitlines()[0],
+                      quick_help="small smoke run (a few seconds)")
 
 
 if __name__ == "__main__":

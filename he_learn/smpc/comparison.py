@@ -51,19 +51,8 @@ from he_learn.smpc.dealer import COMPARISON_BITS, draw_ring
 from he_learn.smpc.protocols import beaver_mul_shares, open_values
 from he_learn.smpc.shared import SharedTensor
 
-__all__ = [
-    "ge_zero",
-    "sign",
-    "relu",
-    "abs_",
-    "greater_than",
-    "less_than",
-    "any_outside",
-    "COMPARISON_ROUNDS",
-    "RANGE_CHECK_RESOLUTION_BITS",
-    "comparison_bytes",
-    "any_outside_cost",
-]
+__all__ = ["ge_zero", "sign", "relu", "abs_", "greater_than", "less_than", "any_outside", "any_outside_cost",
+           "COMPARISON_ROUNDS", "RANGE_CHECK_RESOLUTION_BITS", "comparison_bytes"]
 
 # Bits below the sign position of x_u = x + 2^62 (see step 3).
 _LOW_BITS = 62
