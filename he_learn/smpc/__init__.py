@@ -13,10 +13,11 @@ Modules in dependency order (imports only point down the list)::
     dealer       TripleProvider protocol + TrustedDealer (seeded shares, corrections)
     session      Session: named parties, dealer, transport, encoder; passed explicitly
     shapes       broadcasting and matmul shape rules
+    public_operands  encoding public multipliers so no product with a shared value wraps
     protocols    share-level opening, Beaver mul/matmul, dealer-assisted truncation
     shared       SharedTensor and share()
     masked       MaskedMatrix: one Beaver mask reused for a fixed matrix
-    comparison   ge_zero, sign, relu, abs_, greater_than, less_than
+    comparison   ge_zero, sign, relu, abs_, greater_than, less_than, any_outside (one-bit range check)
     activations  polynomial and piecewise sigmoid on shares
     toy          the original numpy toy over Z_Q
 """

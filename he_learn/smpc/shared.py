@@ -17,7 +17,7 @@ Range: inputs are range-checked when they are encoded (``PrecisionError``).
 The session's encoder satisfies 2f + i <= 62, so a product whose result is in
 range never wraps before its truncation, and a public multiplier or matmul
 operand that could carry an in-range value past the ring raises
-``PrecisionError`` (see the note on public multipliers below). Results computed
+``PrecisionError`` (see :mod:`he_learn.smpc.public_operands`). Results computed
 on shares cannot be checked without revealing something, so every intermediate
 must stay within the encoder's range, |v| < 2^integer_bits (2^30 at the
 defaults); a value that leaves it wraps around the ring. The training backend
@@ -43,24 +43,12 @@ from he_learn.smpc.protocols import (
     truncate_shares,
 )
 from he_learn.smpc.dealer import draw_ring
+from he_learn.smpc.public_operands import check_integer_multiplier, encode_multiplier
 from he_learn.smpc.session import Session
 from he_learn.smpc.shapes import as_matrices as _as_matrices
 from he_learn.smpc.shapes import broadcast_shape as _broadcast_shape
 
 __all__ = ["SharedTensor", "share"]
-
-# Public multipliers. Every shared value is held as a ring element below
-# 2^(integer_bits + fractional_bits) in magnitude (the encoder's range), so a
-# public factor c encoded as round(c * 2^F) keeps the product below trunc_share's
-# 2^62 headroom for EVERY in-range shared value exactly when
-# |round(c * 2^F)| < 2^(62 - fractional_bits - integer_bits) (16 bits at the
-# defaults; for a matmul the factor's weight is the l1 norm of the public row or
-# column that meets one shared row or column, at most k * max|c|). F is chosen
-# as large as that allows, at most 62 - fractional_bits, so a learning rate of
-# 1e-3 or a 1/n keeps the full 16 significant bits; no F >= 0 exists when the
-# weight reaches 2^16 (in real terms: weight * 2^integer_bits >= 2^(62 - f)), and
-# that multiplier raises PrecisionError instead of wrapping silently.
-
 
 def _as_ring(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.int64)
@@ -271,52 +259,6 @@ class SharedTensor:
             raise ParameterError(f"shapes {self.shape} and {shape} do not broadcast") from exc
 
     # -------------------------------------------------------- products
-    def _product_budget_bits(self) -> int:
-        """Bits a public factor's encoded weight may use (see the note at the top)."""
-        enc = self.session.encoder
-        return TRUNCATION_HEADROOM_BITS - enc.fractional_bits - enc.integer_bits
-
-    def _weight_error(self, weight: float, what: str) -> PrecisionError:
-        enc = self.session.encoder
-        budget = self._product_budget_bits()
-        return PrecisionError(
-            f"public {what} {weight:.6g} is too large: its product with a shared value in range "
-            f"(|x| < 2**{enc.integer_bits}) could reach 2**{TRUNCATION_HEADROOM_BITS - enc.fractional_bits}, which "
-            f"wraps around the ring at {enc.fractional_bits} fractional bits; it must stay below 2**{budget} = "
-            f"{2.0**budget:g} (2**(62 - fractional_bits - integer_bits)); rescale the public operand or the shared data"
-        )
-
-    def _encode_multiplier(self, arr: np.ndarray, weight_axis: int | None, what: str) -> tuple[np.ndarray, int]:
-        """``(round(arr * 2^F), F)`` with the largest safe F (see the note at the top).
-
-        ``weight_axis`` is the axis summed by a matmul (``None`` for elementwise).
-        """
-        enc = self.session.encoder
-        arr = arr.astype(np.float64)
-        if arr.size and not np.all(np.isfinite(arr)):
-            raise PrecisionError(f"cannot multiply by NaN or infinite public values ({what})")
-
-        def weight(values: np.ndarray) -> float:
-            if not values.size:
-                return 0.0
-            magnitudes = np.abs(values)
-            return float(np.max(magnitudes if weight_axis is None else magnitudes.sum(axis=weight_axis)))
-
-        largest = weight(arr)
-        budget = self._product_budget_bits()
-        if largest == 0.0:
-            return np.zeros(arr.shape, dtype=np.int64), enc.fractional_bits
-        if largest >= 2.0**budget:
-            raise self._weight_error(largest, what)
-        bits = min(budget - int(np.floor(np.log2(largest))) - 1, TRUNCATION_HEADROOM_BITS - enc.fractional_bits)
-        # Rounding can push the encoded weight up by half a unit per entry.
-        while bits >= 0:
-            encoded = np.rint(arr * float(2**bits))
-            if weight(encoded) < 2.0**budget:
-                return encoded.astype(np.int64), bits
-            bits -= 1
-        raise self._weight_error(largest, what)
-
     def __mul__(self, other: Any) -> "SharedTensor":
         if isinstance(other, SharedTensor):
             self._check_peer(other)
@@ -329,12 +271,9 @@ class SharedTensor:
         _broadcast_shape(self.shape, arr.shape)
         if np.issubdtype(arr.dtype, np.integer):
             # An integer multiplier is exact at scale 0: no truncation needed.
-            largest = float(np.max(np.abs(arr.astype(np.float64)))) if arr.size else 0.0
-            if largest >= 2.0 ** self._product_budget_bits():
-                raise self._weight_error(largest, "multiplier")
-            ints = arr.astype(np.int64)
+            ints = check_integer_multiplier(self.session.encoder, arr)
             return self._like([s * ints for s in self.shares])
-        public, bits = self._encode_multiplier(arr, None, "multiplier")
+        public, bits = encode_multiplier(self.session.encoder, arr, None, "multiplier")
         return self._after_product([s * public for s in self.shares], self.scale_bits + bits)
 
     __rmul__ = __mul__
@@ -351,14 +290,16 @@ class SharedTensor:
         arr = self._public_matrix(other)
         x, y, squeeze = _as_matrices(self.shape, arr.shape)
         # Each output sums one shared row times one public column: the columns' l1 norms bound it.
-        public, bits = self._encode_multiplier(arr.reshape(y), 0, "matmul operand (largest column l1 norm)")
+        public, bits = encode_multiplier(
+            self.session.encoder, arr.reshape(y), 0, "matmul operand (largest column l1 norm)"
+        )
         shares = [ring_matmul(np.ascontiguousarray(s.reshape(x)), public) for s in self.shares]
         return self._after_product(shares, self.scale_bits + bits).reshape(squeeze)
 
     def __rmatmul__(self, other: Any) -> "SharedTensor":
         arr = self._public_matrix(other)
         x, y, squeeze = _as_matrices(arr.shape, self.shape)
-        public, bits = self._encode_multiplier(arr.reshape(x), 1, "matmul operand (largest row l1 norm)")
+        public, bits = encode_multiplier(self.session.encoder, arr.reshape(x), 1, "matmul operand (largest row l1 norm)")
         shares = [ring_matmul(public, np.ascontiguousarray(s.reshape(y))) for s in self.shares]
         return self._after_product(shares, self.scale_bits + bits).reshape(squeeze)
 
