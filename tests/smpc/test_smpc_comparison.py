@@ -104,3 +104,26 @@ def test_any_outside_costs_what_it_documents(n: int, bound: float) -> None:
     assert cost["bytes"] < comparison_bytes(2 * 6, n)
     with pytest.raises(ParameterError):
         any_outside(x, 0.0)
+
+
+def test_narrow_comparison_opens_a_value_uniform_over_the_whole_ring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only bits 0..w of the mask are bit-shared; the private high part must still hide x."""
+    import he_learn.smpc.comparison as comparison
+
+    opened: list[np.ndarray] = []
+    real_open = comparison.open_values
+
+    def recording(session: Session, values: list) -> list[np.ndarray]:
+        out = real_open(session, values)
+        opened.extend(out)
+        return out
+
+    monkeypatch.setattr(comparison, "open_values", recording)
+    session = Session.create(2, seed=b"uniform-c")
+    x = share(session, np.zeros(4000), "alice")  # the same secret everywhere
+    any_outside(x, 32.0)
+    c = opened[0].view(np.uint64)  # the first opening is the masked 2 x 4000 values
+    assert c.size == 8000
+    for bit in (63, 50, 40, 33):  # all above the 31-bit comparison window
+        share_of_ones = float(np.mean((c >> np.uint64(bit)) & np.uint64(1)))
+        assert 0.45 < share_of_ones < 0.55, (bit, share_of_ones)
