@@ -206,6 +206,16 @@ class SharedTensor:
         arr = self._public_array(value)
         if np.iscomplexobj(arr):
             raise ParameterError("complex values cannot be shared")
+        enc = self.session.encoder
+        if scale_bits == enc.fractional_bits and arr.size:
+            # |x| < 2^i for an in-range x, so x + p cannot be in range once |p| >= 2^(i+1):
+            # refuse it here rather than let a later product wrap.
+            largest = float(np.max(np.abs(arr.astype(np.float64))))
+            if largest >= 2.0 * enc.max_abs:
+                raise PrecisionError(
+                    f"public addend {largest:g} puts the sum outside the fixed-point range |x| < 2**{enc.integer_bits}"
+                    f" (it must stay below 2**{enc.integer_bits + 1}); rescale the data"
+                )
         if scale_bits == 0 and np.issubdtype(arr.dtype, np.integer):
             return arr.astype(np.int64)
         scaled = arr.astype(np.float64) * float(2**scale_bits)

@@ -91,3 +91,14 @@ def test_any_in_range_row_times_an_allowed_public_column_is_correct(column: list
     expected = float((row @ c)[0, 0])
     bound = 2.0**BUDGET * (ENC.resolution / 2 + abs(x) * c.shape[0] * 2.0**-15) + 2 * ENC.resolution
     assert abs(result - expected) <= bound
+
+
+def test_public_addend_that_forces_the_sum_out_of_range_raises() -> None:
+    session = Session(seed=b"add")
+    x = share(session, np.array([1.0]), "alice")
+    with pytest.raises(PrecisionError, match="public addend"):
+        x + 1e12
+    with pytest.raises(PrecisionError, match="public addend"):
+        np.array([-2.0 * RANGE]) - x
+    # Just inside: 2^31 - 1 away can still meet an in-range x in range.
+    assert (x + (2 * RANGE - 2.0)).reveal()[0] == 2 * RANGE - 1.0
