@@ -272,6 +272,8 @@ class CkksEngine:
     def drop_to(self, value: CkksCiphertext, level: int) -> CkksCiphertext:
         """The same value at a lower level (multiplying by 1 keeps the scale canonical)."""
         value = self._check_rescaled(value, "dropping a level")
+        if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or level < 0:
+            raise ParameterError(f"level must be a non-negative int, not {level!r}")
         if level > value.level:
             raise ParameterError(f"cannot raise a ciphertext from level {value.level} to {level}: refresh it instead")
         while value.level > level:
@@ -403,7 +405,12 @@ class CkksEngine:
         """Keyed steps whose sum is ``step``: ``[step]`` when it has its own key,
         else a greedy composition from same-sign keyed steps (a public context
         with fewer Galois keys trades bytes for extra rotations)."""
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+            raise ParameterError(f"a rotation step must be an integer, not {step!r}")
         step = int(step)
+        if abs(step) >= self.slot_count:
+            # also keeps the greedy composition below from looping over a huge step
+            raise ParameterError(f"rotation step {step} is not in (-{self.slot_count}, {self.slot_count})")
         if self._galois_keys is None:
             raise ParameterError("this context has no Galois keys: rotations are impossible")
         if step in self.rotation_steps:

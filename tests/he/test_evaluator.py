@@ -138,6 +138,13 @@ def test_seal_errors_become_he_learn_errors(engine, linear_holder):
         linear_holder.encrypt_envelope([1.0], level=-1)
     with pytest.raises(ParameterError):
         engine.encrypt([[1.0, 2.0]])
+    value = engine.encrypt([1.0, 2.0])
+    with pytest.raises(ParameterError, match="integer"):
+        engine.rotate(value, 1.5)
+    with pytest.raises(ParameterError, match="not in"):
+        engine.rotate(value, 10**30)  # used to loop composing the step from keyed ones
+    with pytest.raises(ParameterError, match="level"):
+        engine.drop_to(value, -1)
 
 
 @pytest.mark.parametrize("factor", [1e-9, 1e-12, -3e-10])
