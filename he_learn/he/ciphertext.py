@@ -37,6 +37,16 @@ class CkksCiphertext:
         return float(self.seal.scale)
 
     def __bool__(self) -> bool:
+        """Always raises: the truth value is unknown without the secret key.
+
+        ``ParameterError`` (a ``ValueError``, like numpy's ambiguous-truth-value
+        error), deliberately not the ``ProtocolError`` a ``SharedTensor`` raises:
+        for shares a truth value would need an interactive comparison (a protocol
+        step the caller must request explicitly), whereas a ciphertext has no
+        protocol that could ever answer it, so asking is a misuse of the argument.
+        Both derive from ``HeLearnError``; the packed vectors and matrices in
+        :mod:`he_learn.he.packed` raise the same ``ParameterError``.
+        """
         raise ParameterError("the truth value of an encrypted value is unknown without the secret key")
 
     def __repr__(self) -> str:

@@ -7,6 +7,22 @@ wire format (https://protobuf.dev/programming-guides/encoding/) following
 TenSEAL 0.3.18's ``proto/tensors.proto`` (``CKKSVectorProto``) and
 ``proto/tensealcontext.proto`` (``TenSEALContextProto``), so stock TenSEAL reads
 what we write: ``tenseal.ckks_vector_from(ctx, payload)`` and ``tenseal.context_from(data)``.
+
+Threat model: the bytes parsed here arrive from another party (an envelope's
+payload, a public context) and are untrusted input. The parties are
+honest-but-curious (DESIGN.md), so the aim is robustness, not integrity against
+an attacker: malformed, truncated or oversized input must end in a
+``CommunicationError``, never a crash, a hang or a silently wrong object. The
+protobuf reader therefore bounds every length and varint (at most 64 bits) by
+the bytes actually present and accepts only the wire types it knows; SEAL's own
+``load`` validates a ciphertext or key against the context (sizes, moduli,
+coefficient ranges) and its errors are re-raised as ``CommunicationError``.
+Well-formed bytes with wrong *content* are caught one layer up: the envelope's
+SHA-256 (:mod:`he_learn.he.envelope`), the public context's SHA-256 and key
+fingerprint (:mod:`he_learn.he.keys`) and the key holder's plausibility check on
+every decryption. The temporary files hold public data only (ciphertexts and
+public keys; never the secret key) and are private to this process (``mkstemp``,
+mode 0600) and deleted at once.
 """
 
 from __future__ import annotations
