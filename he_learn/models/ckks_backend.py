@@ -4,7 +4,9 @@ Threat model (DESIGN.md, role 2): the data owner holds the secret key and
 encrypts X and y; the trainer holds only a public context (it refuses a secret
 key) and keeps the weights encrypted throughout. The interaction with the key
 holder is counted in the report: masked refreshes (the key holder learns w only
-up to the statistical distance stated in :mod:`he_learn.he.refresh`), ``sum|r|``
+up to the statistical distance stated in :mod:`he_learn.he.refresh`), range
+flags for the logistic objective (which samples' scores left the sigmoid's
+interval, one bit per sample and step), ``sum|r|``
 every ``log_every`` steps (which reveals the current predictions for the
 training samples to the key holder: use ``log_every=0`` to avoid it) and the
 final weights, which the key holder decrypts (``coef_``).
@@ -45,8 +47,10 @@ class CkksOptions:
     it). ``refresh``: ``"auto"``
     (masked refresh through the key holder whenever a step would not fit in the
     levels left; the only policy, since a step never fits twice in 218 bits).
-    ``activation_policy``: what the key holder does when the decrypted loss shows
-    sigmoid inputs outside the polynomial's interval ("warn", "raise", "ignore").
+    ``activation_policy``: what the key holder does when the range flags it
+    decrypts at every logistic step (:mod:`he_learn.he.refresh`; no extra round,
+    they ride on the refreshes) show sigmoid inputs outside the polynomial's
+    interval ("warn", "raise", "ignore").
     ``allow_insecure``: skip the 128-bit check (explicit opt-out).
     ``galois_keys``: ``"all"`` (one key per rotation step) or ``"economy"``
     (about half the keys, so half the public context, for ~1.5x the rotations).
