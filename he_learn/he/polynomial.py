@@ -62,11 +62,17 @@ def polynomial_depth(coefficients: tuple[float, ...]) -> int:
 
 
 def evaluate_polynomial(
-    engine: CkksEngine, z: CkksCiphertext, coefficients: tuple[float, ...], factor: float = 1.0
+    engine: CkksEngine,
+    z: CkksCiphertext,
+    coefficients: tuple[float, ...],
+    factor: float = 1.0,
+    powers: dict[int, CkksCiphertext] | None = None,
 ) -> CkksCiphertext:
     """``factor * sum_k coefficients[k] * z**k`` at minimal depth (see module doc).
 
-    Raises ``PrecisionError`` (before any work) when ``z`` lacks the levels.
+    ``powers``, when given, receives the powers ``{1: z, 2: z^2, 4: ...}`` it
+    computed (the trainer reuses ``z^2`` for its range flags). Raises
+    ``PrecisionError`` (before any work) when ``z`` lacks the levels.
     """
     coefficients = tuple(float(c) * factor for c in coefficients)
     if not coefficients or not all(math.isfinite(c) for c in coefficients):
@@ -79,7 +85,9 @@ def evaluate_polynomial(
             f"out of levels: a degree-{len(coefficients) - 1} polynomial needs {depth} levels but the input is at "
             f"level {z.level}. Refresh it through the key holder or choose a preset with more levels"
         )
-    powers: dict[int, CkksCiphertext] = {1: z}
+    powers = {} if powers is None else powers
+    powers.clear()
+    powers[1] = z
     top = 1
     while top * 2 < len(coefficients):
         powers[top * 2] = engine.multiply(powers[top], powers[top])

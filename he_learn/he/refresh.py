@@ -136,18 +136,18 @@ def max_refreshed_value(engine: CkksEngine, level: int) -> float:
 
 
 def range_flags(
-    engine: CkksEngine, scores: Sequence[CkksCiphertext], layout: FeatureMajorLayout, stream: Csprng
+    engine: CkksEngine, squares: Sequence[CkksCiphertext], layout: FeatureMajorLayout, stream: Csprng
 ) -> list[CkksCiphertext]:
     """Trainer side: ``rho * (u^2 - (1 + RANGE_SLACK)^2)`` on the first copy of
-    each sample (module doc), one ciphertext per score block. Uses two levels of
-    the scores' copy; the training chain itself is untouched."""
+    each sample (module doc), one ciphertext per block of squared scores ``u^2``
+    (the polynomial evaluation computes them anyway). Uses one level of that
+    copy; the training chain itself is untouched."""
     edge = (1.0 + RANGE_SLACK) ** 2
     first_copy = np.zeros(engine.slot_count)
     flags = []
-    for block in scores:
+    for block in squares:
         first_copy[: layout.period] = 2.0 ** stream.uniform((layout.period,), 0.0, float(RANGE_FLAG_BITS))
-        squared = engine.add_plain(engine.multiply(block, block), -edge)
-        flag = engine.multiply_plain(squared, first_copy)
+        flag = engine.multiply_plain(engine.add_plain(block, -edge), first_copy)
         flags.append(engine.drop_to(flag, min(flag.level, _RANGE_FLAG_LEVEL)))
     return flags
 

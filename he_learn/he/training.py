@@ -185,9 +185,15 @@ class EncryptedTrainer:
         if activation is None:
             p_blocks = u.blocks
         else:
-            flags = range_flags(engine, u.blocks, self.layout, self._stream)
+            p_list, squares = [], []
+            for block in u.blocks:
+                powers: dict[int, CkksCiphertext] = {}
+                p_list.append(evaluate_polynomial(engine, block, activation[1], powers=powers))
+                # a degree-1 activation computes no square of its own
+                squares.append(powers[2] if 2 in powers else engine.multiply(block, block))
+            p_blocks = tuple(p_list)
+            flags = range_flags(engine, squares, self.layout, self._stream)
             self._pending_flags.extend(envelope.pack(f) for f in flags)
-            p_blocks = tuple(evaluate_polynomial(engine, b, activation[1]) for b in u.blocks)
         level = min(b.level for b in p_blocks)
         r_blocks = tuple(engine.sub(p, yb) for p, yb in zip(p_blocks, self._y_at(level)))
         r = PackedVector(self.layout, "samples", r_blocks)
