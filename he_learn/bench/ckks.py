@@ -24,7 +24,6 @@ absent the Framingham records are skipped with a message on stderr.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from typing import Any, Sequence
@@ -32,7 +31,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from he_learn.approximations import TENSEAL_TUTORIAL_SIGMOID3
-from he_learn.bench.records import Record, machine_summary, write_json
+from he_learn.bench.records import Record
+from he_learn.bench.script import run_script
 from he_learn.encoding.ckks_layout import FeatureMajorLayout
 from he_learn.he.keys import KeyHolder
 from he_learn.he.training import EncryptedTrainingSpec, default_preset, train_encrypted
@@ -139,8 +139,9 @@ def _xor(quick: bool) -> list[Record]:
         "max_abs_weight_error_vs_plain": float(np.max(np.abs(w - plain))), "target_seconds": XOR_TARGET_SECONDS,
     }
     return [
-        Record("xor_reservoir", "ckks", "seconds", seconds, "s", baseline=XOR_TARGET_SECONDS,
-               ratio=XOR_TARGET_SECONDS / seconds, params=params),
+        # The 60 s target is a goal, not a figure measured in this run, so it rides
+        # in params (target_seconds) rather than as a baseline/ratio.
+        Record("xor_reservoir", "ckks", "seconds", seconds, "s", params=params),
         Record("xor_reservoir", "ckks", "correct_predictions", float(np.sum(np.array(predictions) == XOR_TARGETS)),
                "count", params=params),
     ] + _per_step("xor_reservoir", report, 250, params)
@@ -168,27 +169,14 @@ def run(quick: bool) -> list[Record]:
     return _framingham(quick) + _xor(quick) + _public_context()
 
 
-def _table(records: list[Record]) -> str:
-    lines = [f"{'name':20s} {'backend':17s} {'metric':30s} {'value':>14s} {'baseline':>14s} {'ratio':>9s}"]
-    for r in records:
-        base = f"{r.baseline:14.4g}" if r.baseline is not None else " " * 14
-        ratio = f"{r.ratio:9.2f}" if r.ratio is not None else ""
-        lines.append(f"{r.name:20s} {r.backend:17s} {r.metric:30s} {r.value:14.4g} {base} {ratio} {r.unit}")
-    return "\n".join(lines)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="benchmarks/ckks.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--json", metavar="PATH", help="write the records to PATH as JSON")
-    parser.add_argument("--quick", action="store_true", help="time the per-sample loop on a subset")
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    records = run(quick=args.quick)
-    print(_table(records))
-    print(f"({time.perf_counter() - start:.1f} s; {machine_summary()})", file=sys.stderr)
-    if args.json:
-        write_json(records, args.json)
-    return 0
+    return run_script(
+        lambda quick: run(quick=quick),
+        argv,
+        prog="benchmarks/ckks.py",
+        description=__doc__.splitlines()[0],
+        quick_help="time the per-sample loop on a subset",
+    )
 
 
 if __name__ == "__main__":

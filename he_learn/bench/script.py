@@ -19,11 +19,13 @@ __all__ = ["format_table", "run_script"]
 
 
 def format_table(records: Sequence[Record]) -> str:
-    """One line per record: name, backend, metric, value and (for comparisons) ratio."""
-    lines = [f"{'name':28} {'backend':8} {'metric':44} {'value':>12} {'unit':>10} {'ratio':>8}"]
+    """One line per record: name, backend, metric, value, unit and, for
+    comparisons, the baseline and the ratio."""
+    lines = [f"{'name':28} {'backend':17} {'metric':44} {'value':>12} {'unit':>10} {'baseline':>12} {'ratio':>8}"]
     for r in records:
+        baseline = f"{r.baseline:12.4g}" if r.baseline is not None else " " * 12
         ratio = f"{r.ratio:8.2f}" if r.ratio is not None else ""
-        lines.append(f"{r.name:28} {r.backend:8} {r.metric:44} {r.value:12.4g} {r.unit:>10} {ratio}")
+        lines.append(f"{r.name:28} {r.backend:17} {r.metric:44} {r.value:12.4g} {r.unit:>10} {baseline} {ratio}")
     return "\n".join(lines)
 
 
