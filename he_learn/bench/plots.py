@@ -80,7 +80,8 @@ def _line_plot(plt: Any, series: dict, title: str, ylabel: str, path: Path, mach
 def _accuracy_plot(plt: Any, records: Sequence[Record], path: Path, machine: dict) -> Path | None:
     # Only the training workloads: the engines' own benchmarks have their own baselines.
     accuracy = {(r.name, r.backend): r.value for r in records
-                if r.metric == "accuracy" and "workload" in r.params and not r.params.get("sweep")}
+                if r.metric == "accuracy" and "workload" in r.params and not r.params.get("sweep")
+                and "." not in r.name}  # "<workload>.vs_..." records repeat a workload's figure
     if not accuracy:
         return None
     names = list(dict.fromkeys(name for name, _ in accuracy))

@@ -265,6 +265,10 @@ def _sweep_table(index: dict, names: list[str]) -> list[str]:
 
 
 def _format_value(record: Record, value: float) -> str:
+    if "per_float32_byte" in record.metric:
+        return f"{value:.3g}"  # a ratio of byte counts, whatever its unit says
+    if record.unit in ("fraction", "accuracy"):
+        return f"{value:.4f}"
     if record.unit in ("s", "s/epoch", "s/iter"):
         return format_seconds(value)
     if record.unit.startswith("bytes") or record.unit == "B":
@@ -288,8 +292,10 @@ def _comparisons(records: Sequence[Record], names: list[str]) -> list[str]:
         baseline_name = (r.params.get("baseline_backend") or r.params.get("baseline_name")
                          or r.params.get("baseline_source") or "")
         baseline = _format_value(r, r.baseline) + (f" ({baseline_name})" if baseline_name else "")
+        # Accuracy ratios near 1 say little: show the gap in percentage points.
+        ratio = _points(r) + " points" if r.unit in ("fraction", "accuracy") else _ratio(r.ratio)
         rows.append(f"| {r.name} | `{r.backend}` | {r.metric} | {_format_value(r, r.value)} | {baseline} "
-                    f"| {_ratio(r.ratio)} |")
+                    f"| {ratio} |")
     return rows + [""]
 
 

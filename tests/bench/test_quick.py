@@ -116,4 +116,10 @@ def test_cli_writes_json_summary_and_plots(tmp_path, capsys) -> None:
     summary = (tmp_path / "benchmarks.md").read_text()
     assert meta[0]["params"]["date"] in summary
     assert (tmp_path / "accuracy.png").is_file()
+    assert (tmp_path / "time_vs_n.png").is_file() is False  # no sweep ran: no sweep plot
     assert "| xor |" in capsys.readouterr().out
+    # --from-json re-renders the same summary from the run's own records, measuring nothing.
+    again = tmp_path / "again.md"
+    assert main(["--from-json", str(out), "--summary", str(again)]) == 0
+    assert again.read_text() == summary
+    assert main(["--from-json", str(tmp_path / "missing.json")]) == 2
