@@ -141,6 +141,13 @@ def _train_backend(workload: Workload, backend_name: str, data: Dataset) -> list
         X=_with_intercept(data.X_train, workload.fit_intercept), y=data.y_train, objective=workload.objective
     )
     settings = dict(workload.config)
+    if settings.get("learning_rate") == "auto":
+        # The estimators' default, computed by the data owner on the plaintext.
+        from he_learn.models.base import auto_learning_rate
+
+        settings["learning_rate"] = auto_learning_rate(
+            problem.X, workload.objective, settings.get("gradient", "sum"), settings.get("l2", 0.0)
+        )
     if isinstance(settings.get("sigmoid"), str) and settings["sigmoid"] not in ("exact", "piecewise"):
         # Resolve once, outside the timed region: fitting the polynomial is not training.
         settings["sigmoid"] = resolve_sigmoid(settings["sigmoid"])

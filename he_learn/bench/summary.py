@@ -189,7 +189,7 @@ def _federated_row(index: dict) -> str | None:
     parts = []
     if "ckks" in found:
         ckks = found["ckks"][1]
-        measured = ckks.params.get("nvflare_params_measured_bytes_per_float32_byte")
+        measured = ckks.baseline  # NVIDIA FLARE's parameters, measured in the same run
         parts.append(f"CKKS: {ckks.value:.3g} bytes per float32 byte uploaded for {found['ckks'][0]:,} values"
                      + (f" (NVIDIA FLARE's TenSEAL parameters, measured here: {measured:.3g})" if measured else ""))
     if "smpc" in found:
