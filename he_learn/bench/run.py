@@ -121,15 +121,17 @@ def attach_comparisons(records: list[Record]) -> list[Record]:
     return out + extra
 
 
-def _run_module_bench(module_name: str, quick: bool) -> tuple[list[Record], str | None]:
+def _run_module_bench(module_name: str, quick: bool) -> tuple[list[Record], str | None, bool]:
+    """``(records, message, failed)``: a module that is not installed is skipped,
+    one that raises has failed."""
     try:
         module = import_module(module_name)
     except ImportError as exc:
-        return [], f"not installed yet ({exc})"
+        return [], f"not installed ({exc})", False
     try:
-        return list(module.run(quick)), None
+        return list(module.run(quick)), None, False
     except Exception as exc:  # one failing micro-benchmark must not end the run
-        return [], f"{type(exc).__name__}: {exc}"
+        return [], f"{type(exc).__name__}: {exc}", True
 
 
 def _jobs(workloads: list[Workload]) -> list[tuple[Workload, str]]:
@@ -146,9 +148,13 @@ def run_benchmarks(
     backends: tuple[str, ...] | None = None,
     max_epochs: int | None = None,
     full_engines: bool = False,
+    failures: list[str] | None = None,
 ) -> list[Record]:
     """Run the selected workloads and micro-benchmarks; return every record,
-    comparisons attached. ``backends`` restricts the jobs (e.g. ("plain", "sklearn"))."""
+    comparisons attached. ``backends`` restricts the jobs (e.g. ("plain", "sklearn")).
+    A job or micro-benchmark that fails does not stop the run; its description is
+    appended to ``failures`` so the caller can fail afterwards."""
+    failures = [] if failures is None else failures
     from he_learn.bench import harness
 
     selected = SELECTABLE if only is None else only
@@ -184,6 +190,8 @@ def run_benchmarks(
             found, error = harness.run_job(workload, backend)
         elapsed = time.perf_counter() - start
         status = f"error: {error}" if error else f"{len(found)} records"
+        if error:
+            failures.append(f"{workload.name} on {backend}: {error}")
         _say(f"[{index}/{len(jobs)}] {workload.name:<22} {backend:<17} {elapsed:7.2f} s  {status}")
         records.extend(found)
     for name, module_name in MODULE_BENCHES.items():
@@ -194,10 +202,13 @@ def run_benchmarks(
             module_quick = True
             _say(f"[{name}] quick mode: {QUICK_IN_FULL_RUN[name]} (--full-engines runs it in full)")
         start = time.perf_counter()
-        found, error = _run_module_bench(module_name, module_quick)
+        found, error, failed = _run_module_bench(module_name, module_quick)
         found = [replace(r, params={**r.params, "engine_bench_quick": module_quick}) for r in found]
         elapsed = time.perf_counter() - start
-        _say(f"[{name}] {module_name}: " + (f"skipped: {error}" if error else f"{len(found)} records, {elapsed:.1f} s"))
+        verdict = "failed" if failed else "skipped"
+        _say(f"[{name}] {module_name}: " + (f"{verdict}: {error}" if error else f"{len(found)} records, {elapsed:.1f} s"))
+        if failed:
+            failures.append(f"{name}: {error}")
         records.extend(found)
     return attach_comparisons(records)
 
@@ -240,9 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.from_json:
         return _render_only(args)
     start = time.perf_counter()
+    failures: list[str] = []
     try:
         records = run_benchmarks(args.quick, only, args.framingham, isolate=not args.in_process,
-                                 full_engines=args.full_engines)
+                                 full_engines=args.full_engines, failures=failures)
     except ParameterError as exc:
         _say(f"he-learn bench: {exc}")
         return 2
@@ -259,6 +271,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"wrote {write_json(records, args.json)} ({len(records)} records)")
     _write_outputs(records, machine, args)
     _say(f"he-learn bench: {len(records)} records in {elapsed:.1f} s")
+    if failures:
+        # The records that did come out are written above; the run still fails, so
+        # CI cannot pass on a benchmark whose engine is broken.
+        _say(f"he-learn bench: {len(failures)} job(s) failed:\n  " + "\n  ".join(failures))
+        return 1
     return 0
 
 

@@ -123,3 +123,30 @@ def test_cli_writes_json_summary_and_plots(tmp_path, capsys) -> None:
     assert main(["--from-json", str(out), "--summary", str(again)]) == 0
     assert again.read_text() == summary
     assert main(["--from-json", str(tmp_path / "missing.json")]) == 2
+
+
+def test_a_failing_job_fails_the_run(monkeypatch, tmp_path) -> None:
+    # A broken engine must not let CI pass on well-formed but incomplete JSON.
+    from he_learn.bench import harness
+
+    real_run_job = harness.run_job
+
+    def broken(workload, backend):
+        if backend == "smpc":
+            return [], "RuntimeError: engine broke"
+        return real_run_job(workload, backend)
+
+    monkeypatch.setattr(harness, "run_job", broken)
+    out = tmp_path / "broken.json"
+    code = main(["--quick", "--only", "xor", "--in-process", "--json", str(out)])
+    assert code == 1
+    assert problems(json.loads(out.read_text())) == []  # what did run is still written
+
+
+def test_a_failing_micro_benchmark_fails_the_run(monkeypatch) -> None:
+    import he_learn.bench.run as bench_run
+
+    monkeypatch.setattr(bench_run, "_run_module_bench", lambda name, quick: ([], "ValueError: boom", True))
+    failures: list[str] = []
+    run_benchmarks(quick=True, only=("native",), isolate=False, failures=failures)
+    assert failures == ["native: ValueError: boom"]
