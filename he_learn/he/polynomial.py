@@ -145,14 +145,18 @@ def check_activation_inputs(
     return report_out_of_interval(count, approx, policy)
 
 
-def report_out_of_interval(count: int, approx: PolynomialApproximation, policy: RangePolicy = "warn") -> int:
+def report_out_of_interval(
+    count: int, approx: PolynomialApproximation, policy: RangePolicy = "warn", summed_over_steps: bool = False
+) -> int:
     """Warn or raise per ``policy`` when ``count`` activation inputs left the
-    interval; returns ``count``."""
+    interval; returns ``count``. ``summed_over_steps`` words the message for a
+    count gathered over a whole training run."""
     if policy not in ("warn", "raise", "ignore"):
         raise ParameterError(f"policy must be 'warn', 'raise' or 'ignore', not {policy!r}")
     if count and policy != "ignore":
+        over = ", summed over the training steps," if summed_over_steps else ""
         message = (
-            f"{count} activation input(s) fell outside {approx.name}'s interval {approx.interval}, where the "
+            f"{count} activation input(s){over} fell outside {approx.name}'s interval {approx.interval}, where the "
             "polynomial no longer follows the sigmoid: standardise the features, lower the learning rate or "
             "add l2, or pick a wider approximation"
         )

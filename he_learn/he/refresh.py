@@ -227,6 +227,8 @@ class KeyHolderService:
 
     def decrypt_weights(self, weights: bytes, range_flags: Sequence[bytes] = ()) -> np.ndarray:
         self._check_range_flags(range_flags)
+        if self._policy == "warn" and self.out_of_interval and self._approximation is not None:
+            report_out_of_interval(self.out_of_interval, self._approximation, "warn", summed_over_steps=True)
         slots = self._decrypt(envelope.load(self._engine, weights), "final weights")
         limit = MAX_WEIGHT_FRACTION * mask_bound(self._engine, 0)
         largest = float(np.max(np.abs(slots)))
@@ -265,7 +267,10 @@ class KeyHolderService:
                 "the features, lower the learning rate or add l2"
             ) from exc
         count = int(np.count_nonzero(self._layout.unpack_samples(values) > 0.0))
-        self.out_of_interval += report_out_of_interval(count, self._approximation, self._policy)
+        # "raise" stops at the first step that leaves the interval; "warn" is
+        # summed and said once, in decrypt_weights, rather than once per step.
+        step_policy: RangePolicy = "ignore" if self._policy == "warn" else self._policy
+        self.out_of_interval += report_out_of_interval(count, self._approximation, step_policy)
 
 
 def masked_refresh(
