@@ -56,7 +56,16 @@ def test_logistic_regression_matches_plain_on_breast_cancer(backend, breast_canc
     _require(backend)
     X_train, y_train, X_test, y_test = breast_cancer
     kwargs = {"max_iter": 20, "progress": False, "random_state": 0}
-    encrypted = LogisticRegression(backend=backend, **kwargs).fit(X_train, y_train)
+    if backend == "ckks":
+        # A few well-separated samples' scores leave poly5's interval on this data,
+        # and the key holder's range flags say so once per fit (the plain run
+        # tolerates it the same way; degree 5 stays stable there).
+        from he_learn.he.polynomial import ActivationRangeWarning
+
+        with pytest.warns(ActivationRangeWarning, match="summed over the training steps"):
+            encrypted = LogisticRegression(backend=backend, **kwargs).fit(X_train, y_train)
+    else:
+        encrypted = LogisticRegression(backend=backend, **kwargs).fit(X_train, y_train)
     plain = LogisticRegression(**kwargs).fit(X_train, y_train)
     assert abs(encrypted.score(X_test, y_test) - plain.score(X_test, y_test)) <= 0.02
 
