@@ -27,6 +27,7 @@ using u128 = unsigned __int128;
 using detail::check_modulus;
 using detail::check_scalar;
 using detail::run_checked;
+using detail::checked_elementwise;
 using detail::throw_out_of_range;
 
 // Moduli below 2^31 keep x*y and the Barrett product inside 64 bits.
@@ -204,14 +205,10 @@ void mod_mul(const i64* x, const i64* y, i64* out, std::size_t n, u64 q) {
     check_modulus("mod_mul", q);
     Barrett br(q);
     bool small = q < kSmallModulusBound;
-    if (run_checked(n, [&](std::size_t b, std::size_t e) {
-            return small ? mul_small_vv(x + b, y + b, out + b, e - b, q, br.mu, br.k)
-                         : mul_big_vv(x + b, y + b, out + b, e - b, q, br.mu, br.k);
-        })) {
-        const char* names[] = {"x", "y"};
-        const i64* arrays[] = {x, y};
-        throw_out_of_range("mod_mul", names, arrays, 2, n, q);
-    }
+    checked_elementwise("mod_mul", x, y, n, q, [&](std::size_t b, std::size_t e) {
+        return small ? mul_small_vv(x + b, y + b, out + b, e - b, q, br.mu, br.k)
+                     : mul_big_vv(x + b, y + b, out + b, e - b, q, br.mu, br.k);
+    });
 }
 
 void mod_mul_scalar(const i64* x, u64 y, i64* out, std::size_t n, u64 q) {
@@ -219,14 +216,10 @@ void mod_mul_scalar(const i64* x, u64 y, i64* out, std::size_t n, u64 q) {
     check_scalar("mod_mul", y, q);
     Barrett br(q);
     bool small = q < kSmallModulusBound;
-    if (run_checked(n, [&](std::size_t b, std::size_t e) {
-            return small ? mul_small_vs(x + b, y, out + b, e - b, q, br.mu, br.k)
-                         : mul_big_vs(x + b, y, out + b, e - b, q);
-        })) {
-        const char* names[] = {"x"};
-        const i64* arrays[] = {x};
-        throw_out_of_range("mod_mul", names, arrays, 1, n, q);
-    }
+    checked_elementwise("mod_mul", x, nullptr, n, q, [&](std::size_t b, std::size_t e) {
+        return small ? mul_small_vs(x + b, y, out + b, e - b, q, br.mu, br.k)
+                     : mul_big_vs(x + b, y, out + b, e - b, q);
+    });
 }
 
 }  // namespace he_native

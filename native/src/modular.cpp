@@ -54,6 +54,7 @@ namespace {
 
 using u128 = unsigned __int128;
 using detail::run_checked;
+using detail::checked_elementwise;
 using detail::throw_out_of_range;
 
 // Elements per cache tile in mod_sum (32 KiB of int64 output, about one L1 data cache).
@@ -169,59 +170,39 @@ using detail::check_scalar;
 
 void mod_add(const i64* x, const i64* y, i64* out, std::size_t n, u64 q) {
     check_modulus("mod_add", q);
-    if (run_checked(n, [&](std::size_t b, std::size_t e) {
-            return add_vv(x + b, y + b, out + b, e - b, q);
-        })) {
-        const char* names[] = {"x", "y"};
-        const i64* arrays[] = {x, y};
-        throw_out_of_range("mod_add", names, arrays, 2, n, q);
-    }
+    checked_elementwise("mod_add", x, y, n, q, [&](std::size_t b, std::size_t e) {
+        return add_vv(x + b, y + b, out + b, e - b, q);
+    });
 }
 
 void mod_add_scalar(const i64* x, u64 y, i64* out, std::size_t n, u64 q) {
     check_modulus("mod_add", q);
     check_scalar("mod_add", y, q);
-    if (run_checked(n, [&](std::size_t b, std::size_t e) {
-            return add_vs(x + b, y, out + b, e - b, q);
-        })) {
-        const char* names[] = {"x"};
-        const i64* arrays[] = {x};
-        throw_out_of_range("mod_add", names, arrays, 1, n, q);
-    }
+    checked_elementwise("mod_add", x, nullptr, n, q, [&](std::size_t b, std::size_t e) {
+        return add_vs(x + b, y, out + b, e - b, q);
+    });
 }
 
 void mod_sub(const i64* x, const i64* y, i64* out, std::size_t n, u64 q) {
     check_modulus("mod_sub", q);
-    if (run_checked(n, [&](std::size_t b, std::size_t e) {
-            return sub_vv(x + b, y + b, out + b, e - b, q);
-        })) {
-        const char* names[] = {"x", "y"};
-        const i64* arrays[] = {x, y};
-        throw_out_of_range("mod_sub", names, arrays, 2, n, q);
-    }
+    checked_elementwise("mod_sub", x, y, n, q, [&](std::size_t b, std::size_t e) {
+        return sub_vv(x + b, y + b, out + b, e - b, q);
+    });
 }
 
 void mod_sub_scalar(const i64* x, u64 y, i64* out, std::size_t n, u64 q) {
     check_modulus("mod_sub", q);
     check_scalar("mod_sub", y, q);
-    if (run_checked(n, [&](std::size_t b, std::size_t e) {
-            return sub_vs(x + b, y, out + b, e - b, q);
-        })) {
-        const char* names[] = {"x"};
-        const i64* arrays[] = {x};
-        throw_out_of_range("mod_sub", names, arrays, 1, n, q);
-    }
+    checked_elementwise("mod_sub", x, nullptr, n, q, [&](std::size_t b, std::size_t e) {
+        return sub_vs(x + b, y, out + b, e - b, q);
+    });
 }
 
 void mod_neg(const i64* x, i64* out, std::size_t n, u64 q) {
     check_modulus("mod_neg", q);
-    if (run_checked(n, [&](std::size_t b, std::size_t e) {
-            return neg(x + b, out + b, e - b, q);
-        })) {
-        const char* names[] = {"x"};
-        const i64* arrays[] = {x};
-        throw_out_of_range("mod_neg", names, arrays, 1, n, q);
-    }
+    checked_elementwise("mod_neg", x, nullptr, n, q, [&](std::size_t b, std::size_t e) {
+        return neg(x + b, out + b, e - b, q);
+    });
 }
 void mod_sum(const i64* shares, std::size_t n_shares, i64* out, std::size_t n, u64 q) {
     check_modulus("mod_sum", q);

@@ -31,5 +31,17 @@ bool run_checked(std::size_t n, Body&& body) {
     return bad.load();
 }
 
+// The shape every elementwise Z_q entry point shares: run chunk(begin, end) -> bad on a
+// few threads and, only if some chunk saw an entry outside [0, q), rescan the inputs to
+// name it. `y` is null for one-operand kernels.
+template <class Chunk>
+void checked_elementwise(const char* op, const std::int64_t* x, const std::int64_t* y,
+                         std::size_t n, std::uint64_t q, Chunk&& chunk) {
+    if (!run_checked(n, chunk)) return;
+    const char* names[] = {"x", "y"};
+    const std::int64_t* arrays[] = {x, y};
+    throw_out_of_range(op, names, arrays, y != nullptr ? 2 : 1, n, q);
+}
+
 }  // namespace detail
 }  // namespace he_native
