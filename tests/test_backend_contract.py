@@ -44,3 +44,17 @@ def test_problem_shapes() -> None:
 
 def test_report_keys_are_the_documented_ones() -> None:
     assert set(REPORT_KEYS) == {"seconds", "seconds_per_iter", "bytes_sent", "rounds", "refreshes", "loss_history"}
+
+
+def test_options_from_names_unknown_keys() -> None:
+    from dataclasses import dataclass
+
+    from he_learn.models.backend import options_from
+
+    @dataclass(frozen=True)
+    class Options:
+        depth: int = 1
+
+    assert options_from(Options, "demo", {"depth": 3}) == Options(3)
+    with pytest.raises(ParameterError, match=r"unknown demo backend option\(s\) deph; known: depth"):
+        options_from(Options, "demo", {"deph": 3})

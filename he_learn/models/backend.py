@@ -29,15 +29,23 @@ Tutorial 1's encrypted logistic regression.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Protocol, runtime_checkable
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Literal, Mapping, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 from he_learn.approximations import PolynomialApproximation
 from he_learn.errors import ParameterError
 
-__all__ = ["TrainingProblem", "TrainingConfig", "TrainingResult", "Backend", "REPORT_KEYS", "ProgressCallback"]
+__all__ = [
+    "TrainingProblem",
+    "TrainingConfig",
+    "TrainingResult",
+    "Backend",
+    "REPORT_KEYS",
+    "ProgressCallback",
+    "options_from",
+]
 
 # Keys every backend's report carries (DESIGN.md, "Contracts").
 REPORT_KEYS = ("seconds", "seconds_per_iter", "bytes_sent", "rounds", "refreshes", "loss_history")
@@ -123,3 +131,21 @@ class Backend(Protocol):
         config: TrainingConfig,
         on_iteration: ProgressCallback | None = None,
     ) -> TrainingResult: ...
+
+
+_Options = TypeVar("_Options")
+
+
+def options_from(options_type: type[_Options], backend: str, options: Mapping[str, Any]) -> _Options:
+    """Build a backend's frozen options dataclass from ``backend_options``.
+
+    A misspelt option would otherwise be a bare ``TypeError`` from the dataclass;
+    this names the backend, the unknown keys and the known ones.
+    """
+    known = {f.name for f in fields(options_type)}  # type: ignore[arg-type]
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ParameterError(
+            f"unknown {backend} backend option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    return options_type(**options)

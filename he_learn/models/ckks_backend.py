@@ -24,7 +24,7 @@ from he_learn.approximations import PolynomialApproximation, resolve_sigmoid
 from he_learn.errors import ParameterError
 from he_learn.he.presets import CkksParameters, get_preset
 from he_learn.he.training import EncryptedTrainingSpec, train_encrypted
-from he_learn.models.backend import ProgressCallback, TrainingConfig, TrainingProblem, TrainingResult
+from he_learn.models.backend import ProgressCallback, TrainingConfig, TrainingProblem, TrainingResult, options_from
 
 __all__ = ["CkksBackend", "CkksOptions", "make_backend"]
 
@@ -128,8 +128,4 @@ class CkksBackend:
 def make_backend(**options: Any) -> CkksBackend:
     """``preset`` (auto), ``insecure_mask_seed`` (None, test-only), ``refresh`` ("auto"), ``activation_policy``
     ("warn"), ``allow_insecure`` (False), ``galois_keys`` ("all")."""
-    known = set(CkksOptions.__dataclass_fields__)
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ParameterError(f"unknown ckks backend option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return CkksBackend(CkksOptions(**options))
+    return CkksBackend(options_from(CkksOptions, "ckks", options))

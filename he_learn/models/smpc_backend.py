@@ -49,7 +49,7 @@ from he_learn.encoding.fixed_point import (
     FixedPointEncoder,
 )
 from he_learn.errors import ParameterError, PrecisionError
-from he_learn.models.backend import ProgressCallback, TrainingConfig, TrainingProblem, TrainingResult
+from he_learn.models.backend import ProgressCallback, TrainingConfig, TrainingProblem, TrainingResult, options_from
 from he_learn.smpc.activations import sigmoid as shared_sigmoid
 from he_learn.models.plain_backend import ESCAPE_FACTOR
 from he_learn.smpc.comparison import abs_, any_outside
@@ -285,8 +285,4 @@ class SmpcBackend:
 def make_backend(**options: Any) -> SmpcBackend:
     """``n_parties`` (2), ``fractional_bits`` (16), ``truncation`` ("dealer"), ``seed`` (None),
     ``range_check_every`` (10)."""
-    known = set(SmpcOptions.__dataclass_fields__)
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ParameterError(f"unknown smpc backend option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return SmpcBackend(SmpcOptions(**options))
+    return SmpcBackend(options_from(SmpcOptions, "smpc", options))
