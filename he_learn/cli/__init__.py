@@ -30,31 +30,19 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _int_at_least(minimum: int):
+    """An argparse type for integers >= ``minimum``, with a message naming the bound."""
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
 
-def _int_at_least_2(text: str) -> int:
-    value = _positive_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,15 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--backend", choices=("all", "plain", "smpc", "ckks"), default="all",
                       help="which backend(s) train the XOR model (default: all that are available)")
-    demo.add_argument("--steps", type=_positive_int, default=250, help="gradient steps (default 250)")
-    demo.add_argument("--seed", type=_non_negative_int, default=0,
+    demo.add_argument("--steps", type=_int_at_least(1), default=250, help="gradient steps (default 250)")
+    demo.add_argument("--seed", type=_int_at_least(0), default=0,
                       help="seed of the public reservoir projection and of the toy (default 0)")
     demo.add_argument("--plot", metavar="FILE.png", default=None, help="draw the loss curves to this PNG")
-    demo.add_argument("--parties", type=_int_at_least_2, default=None,
+    demo.add_argument("--parties", type=_int_at_least(2), default=None,
                       help="number of parties for the toy and the smpc backend (defaults: 3 and 2)")
-    demo.add_argument("--modulus", type=_int_at_least_2, default=None,
+    demo.add_argument("--modulus", type=_int_at_least(2), default=None,
                       help="the toy's modulus Q (default 501337, as in the original)")
-    demo.add_argument("--log-every", type=_positive_int, default=50,
+    demo.add_argument("--log-every", type=_int_at_least(1), default=50,
                       help="print (and reveal) the loss every this many steps (default 50)")
     demo.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
