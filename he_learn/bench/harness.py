@@ -216,9 +216,9 @@ def _sklearn(workload: Workload, data: Dataset) -> list[Record]:
 
 
 def _tenseal_tutorial(workload: Workload, data: Dataset) -> list[Record]:
-    from he_learn.bench.tutorial import run_tutorial_baseline
+    from he_learn.bench.tutorial import tutorial_baseline_records
 
-    return run_tutorial_baseline(workload, data)
+    return tutorial_baseline_records(workload, data)
 
 
 def _run_in_process(workload: Workload, backend: str) -> list[Record]:

@@ -20,21 +20,21 @@ import time
 from he_learn.bench.records import Record
 from he_learn.bench.workloads import Dataset, Workload
 
-__all__ = ["run_tutorial_baseline"]
+__all__ = ["tutorial_baseline_records"]
 
 BACKEND = "tenseal_tutorial"
 
 
-def run_tutorial_baseline(workload: Workload, data: Dataset) -> list[Record]:
+def tutorial_baseline_records(workload: Workload, data: Dataset) -> list[Record]:
     """Run the per-sample loop on ``data`` and return its records."""
     from he_learn.bench.harness import PeakMemory
-    from he_learn.he.tutorial_baseline import run_tutorial_baseline as run_loop
+    from he_learn.he.tutorial_baseline import run_tutorial_baseline
 
     epochs = int(workload.params.get("tutorial_epochs") or 1)
     max_samples = workload.params.get("tutorial_samples")
     with PeakMemory() as memory:
         start = time.perf_counter()
-        result = run_loop(data.X_train, data.y_train, data.X_test, data.y_test, epochs=epochs,
+        result = run_tutorial_baseline(data.X_train, data.y_train, data.X_test, data.y_test, epochs=epochs,
                           max_samples=max_samples)
         seconds = time.perf_counter() - start
     params = {

@@ -21,12 +21,12 @@ def _workload(samples: int | None) -> Workload:
 
 
 def test_subset_timing_scales_and_skips_accuracy() -> None:
-    from he_learn.bench.tutorial import run_tutorial_baseline
+    from he_learn.bench.tutorial import tutorial_baseline_records
 
     rng = np.random.default_rng(3)  # public toy data
     X = rng.standard_normal((6, 3))
     y = (X[:, 0] > 0).astype(float)
-    records = run_tutorial_baseline(_workload(samples=2), Dataset(X, y, X, y))
+    records = tutorial_baseline_records(_workload(samples=2), Dataset(X, y, X, y))
     assert problems([r.to_dict() for r in records]) == []
     by_metric = {r.metric: r for r in records}
     assert "accuracy" not in by_metric  # the model saw 2 of 6 samples
