@@ -139,23 +139,26 @@ def run(quick: bool) -> list[Record]:
 
         raise BackendUnavailableError("he_learn._native._core is not built")
     sizes = _QUICK if quick else _FULL
-    rep = sizes.repeat
     gen = np.random.default_rng(2024)  # public benchmark inputs, not secrets
-    records: list[Record] = []
-    n = sizes.elements
+    # One function per section, so each section's large inputs are freed when it returns.
+    return _modular(gen, sizes) + _ring(gen, sizes) + _random_streams(sizes)
 
+
+def _modular(gen: np.random.Generator, sizes: Any) -> list[Record]:
+    rep, n = sizes.repeat, sizes.elements
+    records: list[Record] = []
     x, y = gen.integers(0, Q_SMALL, n), gen.integers(0, Q_SMALL, n)
     records.append(_compare(
         "mod_mul_q31", lambda: native.mod_mul(x, y, Q_SMALL), lambda: (x * y) % Q_SMALL, rep,
         "numpy (x * y) % q", TARGET_MULMOD_SMALL, n=n, q=Q_SMALL))
 
-    x, y = gen.integers(0, Q_61, n), gen.integers(0, Q_61, n)
+    x61, y61 = gen.integers(0, Q_61, n), gen.integers(0, Q_61, n)
     records.append(_compare(
-        "mod_mul_q61", lambda: native.mod_mul(x, y, Q_61),
-        lambda: reference._mulmod_limbs(x, y, Q_61), rep,
+        "mod_mul_q61", lambda: native.mod_mul(x61, y61, Q_61),
+        lambda: reference._mulmod_limbs(x61, y61, Q_61), rep,
         "numpy 31-bit limbs (he_learn._native.reference)", TARGET_MULMOD_61, n=n, q=Q_61))
     records.append(_compare(
-        "mod_add_q61", lambda: native.mod_add(x, y, Q_61), lambda: _numpy_mod_add(x, y, Q_61),
+        "mod_add_q61", lambda: native.mod_add(x61, y61, Q_61), lambda: _numpy_mod_add(x61, y61, Q_61),
         rep, "numpy x + y, np.where(s >= q, s - q, s)", None, n=n, q=Q_61))
 
     shares = gen.integers(0, Q_61, (3, n))
@@ -163,32 +166,41 @@ def run(quick: bool) -> list[Record]:
         "mod_sum_3_shares", lambda: native.mod_sum(shares, Q_61),
         lambda: _numpy_mod_sum(shares, Q_61), rep, "numpy add + where per share", None,
         n=n, n_shares=3, q=Q_61))
-    del shares
+    return records
 
-    m = sizes.matrix
-    a, b = (gen.integers(-(2**63), 2**63 - 1, (m, m), endpoint=True) for _ in range(2))
+
+def _ring(gen: np.random.Generator, sizes: Any) -> list[Record]:
+    rep, m, nb = sizes.repeat, sizes.matrix, sizes.beaver_elements
+    records: list[Record] = []
+
+    def ring(shape: Any, count: int) -> list[np.ndarray]:
+        return [gen.integers(-(2**63), 2**63 - 1, shape, endpoint=True) for _ in range(count)]
+
+    a, b, c, e, f = ring((m, m), 5)
     records.append(_compare(
         "ring_matmul", lambda: native.ring_matmul(a, b), lambda: a @ b, rep,
         "numpy int64 @", TARGET_MATMUL, shape=[m, m, m]))
-    c, e, f = (gen.integers(-(2**63), 2**63 - 1, (m, m), endpoint=True) for _ in range(3))
     records.append(_compare(
         "beaver_matmul", lambda: native.beaver_matmul(a, b, c, e, f, True),
         lambda: c + e @ b + a @ f + e @ f, rep, "numpy c + e@b + a@f + e@f",
         TARGET_BEAVER, shape=[m, m, m], include_ef=True))
 
-    nb = sizes.beaver_elements
-    a, b, c, e, f = (gen.integers(-(2**63), 2**63 - 1, nb, endpoint=True) for _ in range(5))
+    va, vb, vc, ve, vf = ring(nb, 5)
     records.append(_compare(
-        "beaver_mul", lambda: native.beaver_mul(a, b, c, e, f, True),
-        lambda: c + e * b + a * f + e * f, rep, "numpy c + e*b + a*f + e*f",
+        "beaver_mul", lambda: native.beaver_mul(va, vb, vc, ve, vf, True),
+        lambda: vc + ve * vb + va * vf + ve * vf, rep, "numpy c + e*b + a*f + e*f",
         TARGET_BEAVER, n=nb, include_ef=True))
-    r_trunc, r_msb = b, (e >> 63) & 1
+    r_trunc, r_msb = vb, (ve >> 63) & 1
     records.append(_compare(
-        "trunc_share", lambda: native.trunc_share(a, r_trunc, r_msb, RING_BITS_FRACTION, True),
-        lambda: reference.trunc_share(a, r_trunc, r_msb, RING_BITS_FRACTION, True), rep,
+        "trunc_share", lambda: native.trunc_share(va, r_trunc, r_msb, RING_BITS_FRACTION, True),
+        lambda: reference.trunc_share(va, r_trunc, r_msb, RING_BITS_FRACTION, True), rep,
         "numpy uint64 shifts (he_learn._native.reference)", None, n=nb, bits=RING_BITS_FRACTION))
-    del a, b, c, e, f, r_trunc, r_msb
+    return records
 
+
+def _random_streams(sizes: Any) -> list[Record]:
+    rep = sizes.repeat
+    records: list[Record] = []
     key, counter = bytes(range(16)), bytes(16)
     nbytes = sizes.random_bytes
     _check("aes_ctr_bytes", native.aes_ctr_bytes(key, counter, nbytes),
@@ -209,6 +221,7 @@ def run(quick: bool) -> list[Record]:
         lambda: _numpy_lemire(key, counter, ns, Q_61), rep,
         "cryptography keystream + numpy Lemire rejection", None, n=ns, q=Q_61))
     return records
+
 
 
 def _table(records: Sequence[Record]) -> str:
