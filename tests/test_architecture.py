@@ -25,12 +25,13 @@ RANK = {
     "approximations": 0,
     "_native": 0,
     "encoding": 1,
-    "smpc": 2,
-    "he": 2,
-    "models": 3,
-    "federated": 4,
-    "bench": 5,
-    "cli": 5,
+    "comm": 2,
+    "smpc": 3,
+    "he": 3,
+    "models": 4,
+    "federated": 5,
+    "bench": 6,
+    "cli": 6,
 }
 FORBIDDEN_PAIRS = {("smpc", "he"), ("he", "smpc")}
 
