@@ -91,7 +91,7 @@ def test_tenseal_and_torch_stay_in_their_place(path: Path) -> None:
             assert own == "he", f"{path} imports tenseal; only he_learn.he may"
         if root == "torch":
             # torch is an optional extra: only interop modules may import it, and lazily.
-            assert own in ("models", "federated", "smpc", "bench"), f"{path} imports torch"
+            assert own in ("comm", "models", "federated", "smpc", "bench"), f"{path} imports torch"
 
 
 def test_no_assert_statements_in_library() -> None:

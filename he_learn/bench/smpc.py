@@ -38,7 +38,7 @@ from he_learn.models.reservoir import ReservoirFeatures
 from he_learn.models.smpc_backend import DEFAULT_RANGE_CHECK_EVERY
 from he_learn.models.smpc_backend import make_backend as make_smpc
 from he_learn.smpc import Session, share
-from he_learn.smpc.comparison import ge_zero
+from he_learn.smpc.nonlinear import ge_zero
 from he_learn.smpc.dealer import draw_ring
 from he_learn.smpc.protocols import beaver_mul_shares, truncate_shares
 
@@ -72,7 +72,7 @@ def _xor_records(quick: bool) -> list[Record]:
     problem = TrainingProblem(features, XOR_Y, "squared")
     smpc = best_time(lambda: make_smpc().train(problem, XOR_CONFIG), repeat=2 if quick else 5)
     plain = best_time(lambda: make_plain().train(problem, XOR_CONFIG), repeat=2 if quick else 5)
-    result = make_smpc(seed=b"bench-xor").train(problem, XOR_CONFIG)
+    result = make_smpc(insecure_seed=b"bench-xor").train(problem, XOR_CONFIG)
     params = {"steps": 250, "n_parties": 2, "target_seconds": XOR_TARGET_SECONDS,
               "loss_history": [round(v, 3) for v in result.report["loss_history"]],
               "correct": int(np.sum((features @ result.weights > 0.5) == (XOR_Y > 0.5)))}
@@ -90,10 +90,10 @@ def _logreg_records(quick: bool) -> list[Record]:
     records = []
     for sigmoid in (("poly5",) if quick else ("poly5", "piecewise")):
         config = TrainingConfig(max_iter=epochs, learning_rate=0.5, gradient="mean", sigmoid=resolve_sigmoid(sigmoid))
-        smpc_result = make_smpc(seed=b"bench-logreg").train(problem, config)
+        smpc_result = make_smpc(insecure_seed=b"bench-logreg").train(problem, config)
         smpc_epoch = min(smpc_result.report["seconds_per_iter"],
                          make_smpc().train(problem, config).report["seconds_per_iter"])
-        unchecked = make_smpc(seed=b"bench-logreg", range_check_every=0).train(problem, config).report
+        unchecked = make_smpc(insecure_seed=b"bench-logreg", range_check_every=0).train(problem, config).report
         unchecked_epoch = min(unchecked["seconds_per_iter"],
                               make_smpc(range_check_every=0).train(problem, config).report["seconds_per_iter"])
         plain_result = make_plain().train(problem, config)
@@ -138,7 +138,7 @@ def _beaver_records() -> list[Record]:
     records = []
     k = 1000
     for n in (2, 3):
-        session = Session.create(n, seed=b"bench-beaver")
+        session = Session.create(n, insecure_seed=b"bench-beaver")
         x = share(session, np.ones(k), session.parties[0])
         y = share(session, np.ones(k), session.parties[1])
         minimum = 2 * n * (n - 1) * 8  # two openings of one int64 per product
@@ -170,7 +170,7 @@ def _xor_run_ok(seed: int, truncation: str) -> bool:
     config = TrainingConfig(max_iter=250, learning_rate=1e-3, gradient="sum")
     reference = make_plain().train(problem, config).weights
     try:
-        weights = make_smpc(truncation=truncation, seed=f"failures-{seed}".encode()).train(problem, config).weights
+        weights = make_smpc(truncation=truncation, insecure_seed=f"failures-{seed}".encode()).train(problem, config).weights
     except PrecisionError:
         return False
     predictions_ok = bool(np.all((features @ weights > 0.5) == (XOR_Y > 0.5)))
@@ -179,9 +179,9 @@ def _xor_run_ok(seed: int, truncation: str) -> bool:
 
 def _large_value_failure_rate(truncation: str, elements: int) -> float:
     """Per-element rate of errors above one unit when truncating |x| = 2^58 by 16 bits."""
-    session = Session.create(2, seed=b"bench-large-" + truncation.encode())
+    session = Session.create(2, insecure_seed=b"bench-large-" + truncation.encode())
     raw = np.full(elements, 2**58, dtype=np.int64)
-    other = draw_ring(session.party("alice").private, raw.shape)
+    other = draw_ring(session.private("alice"), raw.shape)
     out = truncate_shares(session, [raw - other, other], 16, truncation)
     error = np.abs((out[0] + out[1]) - (raw >> 16))
     return float(np.count_nonzero(error > 1)) / elements

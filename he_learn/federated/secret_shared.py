@@ -47,12 +47,12 @@ __all__ = [
 AGGREGATION_ENCODER = FixedPointEncoder(fractional_bits=32, integer_bits=31)
 
 
-def aggregation_session(n_aggregators: int = 2, *, seed: bytes | None = None) -> Session:
+def aggregation_session(n_aggregators: int = 2, *, insecure_seed: bytes | None = None) -> Session:
     """A dealer-free session of ``n_aggregators`` (>= 2) with :data:`AGGREGATION_ENCODER`."""
     if isinstance(n_aggregators, bool) or not isinstance(n_aggregators, int) or n_aggregators < 2:
         raise ParameterError(f"secret-shared aggregation needs at least 2 aggregators, not {n_aggregators!r}")
     names = tuple(f"aggregator{i}" for i in range(n_aggregators))
-    return Session(names, dealer=None, encoder=AGGREGATION_ENCODER, seed=seed)
+    return Session(names, dealer=None, encoder=AGGREGATION_ENCODER, insecure_seed=insecure_seed)
 
 
 def _weighted(update: Any, n_samples: int, encoder: FixedPointEncoder, total_samples: int) -> np.ndarray:

@@ -27,7 +27,6 @@ import numpy as np
 
 from he_learn.approximations import PolynomialApproximation
 from he_learn.errors import ParameterError
-from he_learn.smpc.comparison import ge_zero
 from he_learn.smpc.shared import SharedTensor
 
 __all__ = ["polynomial", "hard_sigmoid", "sigmoid"]
@@ -77,7 +76,7 @@ def hard_sigmoid(x: SharedTensor) -> SharedTensor:
     u = x.truncate(2) + 0.5
     stacked = SharedTensor(x.session, [np.stack([s, s]) for s in u.shares], u.scale_bits)
     stacked = stacked - np.array([0.0, 1.0]).reshape((2,) + (1,) * len(x.shape))
-    clipped = stacked * ge_zero(stacked)
+    clipped = stacked * stacked.ge_zero()
     return clipped[0] - clipped[1]
 
 

@@ -1,4 +1,8 @@
-"""Secure comparison on shares: ``ge_zero``, ``sign``, ``relu``, ``abs``, ``x > c``.
+"""Secure comparison on share lists: [x >= 0] and the one-bit range check.
+
+The tensor-level API (``ge_zero``, ``sign``, ``relu``, ``abs_``, ``x > c``,
+``any_outside``) is :mod:`he_learn.smpc.nonlinear`; this module holds the
+protocol itself, on the local parties' shares (``session.local`` order).
 
 Threat model: as :mod:`he_learn.smpc.session`. The only value opened is
 c = x + 2^62 + r for a dealer mask r uniform in Z_2^64, so c is uniform and
@@ -48,14 +52,15 @@ from he_learn._native import ring_matmul
 from he_learn.encoding.fixed_point import FixedPointEncoder
 from he_learn.errors import ParameterError
 from he_learn.smpc.dealer import COMPARISON_BITS, draw_ring
-from he_learn.smpc.protocols import beaver_mul_shares, open_values
-from he_learn.smpc.shared import SharedTensor
+from he_learn.smpc.protocols import Shares, add_public, beaver_mul_shares, open_values, truncate_shares
+from he_learn.smpc.session import Session
 
-__all__ = ["ge_zero", "sign", "relu", "abs_", "greater_than", "less_than", "any_outside", "any_outside_cost",
-           "COMPARISON_ROUNDS", "RANGE_CHECK_RESOLUTION_BITS", "comparison_bytes"]
+__all__ = ["ge_zero_shares", "any_outside_shares", "any_outside_cost", "COMPARISON_ROUNDS",
+           "RANGE_CHECK_RESOLUTION_BITS", "FULL_WIDTH", "comparison_bytes"]
 
 # Bits below the sign position of x_u = x + 2^62 (see step 3).
-_LOW_BITS = 62
+FULL_WIDTH = 62
+_LOW_BITS = FULL_WIDTH
 # 1 opening + ceil(log2(62)) tree levels + 1 XOR product.
 COMPARISON_ROUNDS = 8
 # any_outside resolves its bound to 1/2^4 of itself: it truncates away the bits
@@ -111,40 +116,32 @@ def _public_bits(c: np.ndarray, count: int) -> np.ndarray:
     return ((c.view(np.uint64)[..., None] >> shifts) & np.uint64(1)).view(np.int64)
 
 
-def ge_zero(x: SharedTensor) -> SharedTensor:
-    """Shares of [x >= 0] as an integer tensor (scale 0) of 0/1. See the module docstring."""
-    return _ge_zero(x, _LOW_BITS)
+def ge_zero_shares(session: Session, shares: Shares, low_bits: int = FULL_WIDTH) -> Shares:
+    """Shares of [x >= 0] (0/1, scale 0) for ring values |x| < 2^low_bits.
 
-
-def _ge_zero(x: SharedTensor, low_bits: int) -> SharedTensor:
-    """[x >= 0] for ring values |x| < 2^low_bits (the module docstring with 62 -> low_bits).
-
-    For ``low_bits`` < 62 only bits 0..low_bits of the mask r need a bit
-    decomposition; its higher part is 2^(low_bits + 1) times a uniform value
-    that every party draws from its own private stream (their sum is unknown to
-    any n - 1 of them), so c = x_u + r stays uniform over Z_2^64, and the
-    comparison tree, the openings and the dealer's bit corrections shrink to
-    low_bits + 1 bits.
+    The module docstring with 62 -> low_bits. For ``low_bits`` < 62 only bits
+    0..low_bits of the mask r need a bit decomposition; its higher part is
+    2^(low_bits + 1) times a uniform value that every party draws from its own
+    private stream (their sum is unknown to any n - 1 of them), so c = x_u + r
+    stays uniform over Z_2^64, and the comparison tree, the openings and the
+    dealer's bit corrections shrink to low_bits + 1 bits.
     """
-    session = x.session
     session.require_dealer()
-    n = session.n_parties
-    shape = x.shape
+    shape = np.shape(shares[0])
     full = low_bits == _LOW_BITS
     n_bits = COMPARISON_BITS if full else low_bits + 1
-    streams = session.correlated_streams()
+    streams = session.local_streams()
     bit_shares = [s.derived((*shape, n_bits)) for s in streams]
-    (bit_shares[-1],) = session.dealer_corrections("random_bits", shape, n_bits)
+    bit_shares = session.request("random_bits", shape, n_bits).fill(bit_shares)
     # r = sum_j 2^j r_j, per party, as one native ring matmul with the powers of two.
     weights = np.left_shift(np.int64(1), np.arange(n_bits, dtype=np.int64)).reshape(-1, 1)
     masks = [ring_matmul(bi.reshape(-1, n_bits), weights).reshape(shape) for bi in bit_shares]
     if not full:
         high = np.int64(1) << np.int64(n_bits)
-        masks = [m + high * draw_ring(session.party(name).private, shape) for m, name in zip(masks, session.parties)]
-    masked = [np.asarray(xi + mi, dtype=np.int64) for xi, mi in zip(x.shares, masks)]
-    masked[0] = np.asarray(masked[0] + (np.int64(1) << np.int64(low_bits)), dtype=np.int64)
-    (c,) = open_values(session, [[np.asarray(m, dtype=np.int64) for m in masked]])
-    c = np.asarray(c, dtype=np.int64)
+        masks = [m + high * draw_ring(session.private(name), shape) for m, name in zip(masks, session.local)]
+    masked = [np.asarray(xi + mi, dtype=np.int64) for xi, mi in zip(shares, masks)]
+    masked = add_public(session, masked, np.int64(1) << np.int64(low_bits))
+    (c,) = open_values(session, [masked])
     c_bits = _public_bits(c, low_bits + 1)
 
     # Leaves, most significant of the low bits first (axis -1 reversed).
@@ -154,10 +151,10 @@ def _ge_zero(x: SharedTensor, low_bits: int) -> SharedTensor:
     not_c = 1 - c_low
     sign_c = 2 * c_low - 1
     eq, gt = [], []
-    for i in range(n):
-        r_low = bit_shares[i][..., low_bits - 1 :: -1]
+    for bits, name in zip(bit_shares, session.local):
+        r_low = bits[..., low_bits - 1 :: -1]
         e = r_low * sign_c
-        if i == 0:
+        if session.is_lead(name):
             e += not_c
         eq.append(e)
         gt.append(r_low * not_c)
@@ -183,44 +180,18 @@ def _ge_zero(x: SharedTensor, low_bits: int) -> SharedTensor:
     # np.asarray keeps 0-d results as arrays (numpy scalars would warn on wrap-around).
     borrow = [np.asarray(g[..., 0]) for g in gt]
 
-    r_62 = [np.asarray(b[..., low_bits]) for b in bit_shares]
-    both = beaver_mul_shares(session, r_62, borrow)
-    t = [np.subtract(np.add(r, bo), np.multiply(p, 2)) for r, bo, p in zip(r_62, borrow, both)]
-    c_62 = c_bits[..., low_bits]
-    out = [np.where(c_62 == 1, (1 if i == 0 else 0) - ti, ti) for i, ti in enumerate(t)]
-    return SharedTensor(session, [np.asarray(o, dtype=np.int64) for o in out], 0)
+    r_top = [np.asarray(b[..., low_bits]) for b in bit_shares]
+    both = beaver_mul_shares(session, r_top, borrow)
+    t = [np.subtract(np.add(r, bo), np.multiply(p, 2)) for r, bo, p in zip(r_top, borrow, both)]
+    c_top = c_bits[..., low_bits]
+    return [
+        np.asarray(np.where(c_top == 1, (1 if session.is_lead(name) else 0) - ti, ti), dtype=np.int64)
+        for ti, name in zip(t, session.local)
+    ]
 
 
-def sign(x: SharedTensor) -> SharedTensor:
-    """Shares of sign(x) in {-1, +1} (0 counts as +1), scale 0."""
-    return ge_zero(x) * 2 - 1
-
-
-def relu(x: SharedTensor) -> SharedTensor:
-    """Shares of max(x, 0): x * [x >= 0] (one comparison + one Beaver product)."""
-    return x * ge_zero(x)
-
-
-def abs_(x: SharedTensor) -> SharedTensor:
-    """Shares of |x|: x * sign(x) (one comparison + one Beaver product)."""
-    return x * sign(x)
-
-
-def greater_than(x: SharedTensor, threshold: Any) -> SharedTensor:
-    """Shares of [x > threshold] (0/1, scale 0) for a public threshold.
-
-    x > t exactly when x - t - ulp >= 0, with ulp the smallest step at x's scale.
-    """
-    return ge_zero(x - threshold - 2.0**-x.scale_bits)
-
-
-def less_than(x: SharedTensor, threshold: Any) -> SharedTensor:
-    """Shares of [x < threshold] (0/1, scale 0) for a public threshold."""
-    return ge_zero(threshold - x - 2.0**-x.scale_bits)
-
-
-def any_outside(x: SharedTensor, bound: float) -> SharedTensor:
-    """Shares of ONE bit: "some |x_j| has reached ``bound``" (public, > 0), scale 0.
+def any_outside_shares(session: Session, shares: Shares, scale_bits: int, bound: float) -> Shares:
+    """Shares of ONE bit (0-d, scale 0): "some |x_j| has reached ``bound``" (public, > 0).
 
     A range check that, once revealed, tells the parties whether any element left
     the window and nothing else (not which, not how many, not by how much). The
@@ -228,7 +199,7 @@ def any_outside(x: SharedTensor, bound: float) -> SharedTensor:
     |x_j| < bound and 1 once some |x_j| >= bound * (1 + 1/8) (at most; exactly:
     bound rounded up to a multiple of U = 2^T / 2^scale, plus 2U).
 
-    Steps (the comparisons are :func:`ge_zero`'s protocol on fewer bits):
+    Steps (the comparisons are :func:`ge_zero_shares` on fewer bits):
     1. drop the T = log2(bound * 2^scale) - 4 low bits: t = truncate(x, T)
        (1 round; t errs by one unit, so the bound is resolved to 1/16 of itself);
     2. locally form t_j - B - 1 and -t_j - B - 1 with B = ceil(bound / U); for x in the
@@ -246,10 +217,10 @@ def any_outside(x: SharedTensor, bound: float) -> SharedTensor:
     """
     if not np.isfinite(bound) or bound <= 0:
         raise ParameterError(f"the range bound must be a positive finite number, not {bound!r}")
-    shift, scaled_bound, width, count_width = _range_plan(x.session.encoder, x.scale_bits, x.size, bound)
-    t = x.truncate(shift) if shift else x
-    flat = [s.reshape(-1) for s in t.shares]
+    size = int(np.prod(np.shape(shares[0]), dtype=np.int64))
+    shift, scaled_bound, width, count_width = _range_plan(session.encoder, scale_bits, size, bound)
+    t = truncate_shares(session, shares, shift) if shift else list(shares)
     # Threshold B + 1: t may read one unit high, and no |x_j| < bound may ever be flagged.
-    stacked = SharedTensor(x.session, [np.stack([s, -s]) for s in flat], 0) - (scaled_bound + 1)
-    count = _ge_zero(stacked, width).sum()
-    return _ge_zero(count - 1, count_width)
+    stacked = add_public(session, [np.stack([s.reshape(-1), -s.reshape(-1)]) for s in t], -(scaled_bound + 1))
+    count = [np.asarray(b.sum(), dtype=np.int64) for b in ge_zero_shares(session, stacked, width)]
+    return ge_zero_shares(session, add_public(session, count, -1), count_width)

@@ -16,7 +16,9 @@ bytes whatever n is.
 
 Draw order is the protocol: :class:`CorrelatedStream` is used both by a party
 (on its own stream) and by the dealer (on its mirror), so the two stay in lock
-step by construction.
+step by construction. Only the last party ever sends the dealer a request (it
+is the only one that receives corrections), so the dealer answers them in the
+protocol's order wherever the parties run.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from he_learn.errors import ParameterError, ProtocolError
 
 __all__ = ["TripleProvider", "TrustedDealer", "CorrelatedStream", "draw_ring", "SEED_BYTES", "COMPARISON_BITS"]
 
-# Csprng seeds are 32 bytes (AES-128 key + counter; COMMON.md, native kernel API).
+# Csprng seeds are 32 bytes (AES-128 key + counter, he_learn._native.csprng).
 SEED_BYTES = 32
 # Bits of the comparison mask: the full ring, Z_2^64.
 COMPARISON_BITS = 64
@@ -98,8 +100,9 @@ class TripleProvider(Protocol):
         """Arithmetic shares of the ``n_bits`` bits of a uniform value (axis -1, LSB first)."""
         ...
 
-    def register_mask(self, shape: tuple[int, int]) -> int:
-        """A fixed uniform matrix mask A, kept by the dealer for later triples; returns its id."""
+    def register_mask(self, shape: tuple[int, int], mask_id: int) -> None:
+        """Keep a fixed uniform matrix mask A under ``mask_id`` (0, 1, 2, ... in
+        registration order) for later triples; nothing is shipped."""
         ...
 
     def mask_triple(self, mask_id: int, b_shape: tuple[int, int], transpose: bool) -> np.ndarray:
@@ -108,10 +111,11 @@ class TripleProvider(Protocol):
 
 
 class TrustedDealer:
-    """In-process :class:`TripleProvider` for the parties ``party_names``.
+    """The dealer's state for one session of the parties ``party_names``.
 
-    ``seed`` (32 bytes) makes its output reproducible; ``None`` draws a fresh
-    seed from the operating system.
+    ``seed`` (32 bytes, from :func:`he_learn._native.seeds.derive_insecure_seed`,
+    tests only) makes its output reproducible; ``None`` (the default) draws a
+    fresh seed from the operating system.
     """
 
     def __init__(self, party_names: Sequence[str], seed: bytes | None = None) -> None:
@@ -169,10 +173,11 @@ class TrustedDealer:
         bits = draw_ring(self._rng, (*shape, n_bits)).view(np.uint64) >> np.uint64(63)
         return self._correction(bits.view(np.int64))
 
-    def register_mask(self, shape: tuple[int, int]) -> int:
-        mask_id = len(self._masks)
+    def register_mask(self, shape: tuple[int, int], mask_id: int) -> None:
+        # The last party numbers its masks itself, so registering needs no reply.
+        if mask_id != len(self._masks):
+            raise ProtocolError(f"mask {mask_id} registered out of order (the dealer holds {len(self._masks)})")
         self._masks[mask_id] = self._uniform_total(shape)
-        return mask_id
 
     def mask_triple(self, mask_id: int, b_shape: tuple[int, int], transpose: bool) -> np.ndarray:
         if mask_id not in self._masks:

@@ -31,19 +31,20 @@ class MaskedMatrix:
     """``X`` (shared, 2-D) with its Beaver mask opened once.
 
     Steps at construction: 1. the dealer registers a uniform mask [A] (every
-    party derives its share from its seed: no dealer traffic); 2. open E = X - A.
+    party derives its share from its seed; the last party's notice to the dealer
+    carries no data back); 2. open E = X - A.
     """
 
     def __init__(self, x: SharedTensor) -> None:
         if x.ndim != 2:
             raise ParameterError(f"MaskedMatrix needs a 2-D SharedTensor, got shape {x.shape}")
         session = x.session
-        dealer = session.require_dealer()  # registering a mask ships nothing
+        session.require_dealer()
         self.session = session
         self.scale_bits = x.scale_bits
         self.shape = x.shape
-        self._mask_id = dealer.register_mask(x.shape)
-        streams = session.correlated_streams()
+        self._mask_id = session.register_mask(x.shape)  # a notice: nothing comes back
+        streams = session.local_streams()
         a = [s.uniform(x.shape) for s in streams]
         (e,) = open_values(session, [[xi - ai for xi, ai in zip(x.shares, a)]])
         self._a = a
@@ -68,17 +69,18 @@ class MaskedMatrix:
         y2 = y.reshape(inner, 1) if vector else y
         b_shape = y2.shape
         out_rows = self.shape[1] if transpose else self.shape[0]
-        streams = self.session.correlated_streams()
+        session = self.session
+        streams = session.local_streams()
         b = [s.uniform(b_shape) for s in streams]
         c = [s.derived((out_rows, b_shape[1])) for s in streams]
-        (c[-1],) = self.session.dealer_corrections("mask_triple", self._mask_id, b_shape, transpose)
-        (f,) = open_values(self.session, [[yi - bi for yi, bi in zip(y2.shares, b)]])
+        corrections = session.request("mask_triple", self._mask_id, b_shape, transpose)
+        (f,) = open_values(session, [[yi - bi for yi, bi in zip(y2.shares, b)]])
+        c = corrections.fill(c)
         a = self._a_t if transpose else self._a
         e = self._e_t if transpose else self._e
         shares = [
-            np.asarray(beaver_matmul(a[i], b[i], c[i], e, f, i == 0), dtype=np.int64)
-            for i in range(self.session.n_parties)
+            np.asarray(beaver_matmul(ai, bi, ci, e, f, session.is_lead(name)), dtype=np.int64)
+            for ai, bi, ci, name in zip(a, b, c, session.local)
         ]
-        template = SharedTensor(self.session, shares, self.scale_bits + y.scale_bits)
-        out = template._after_product(shares, self.scale_bits + y.scale_bits)
+        out = SharedTensor.from_product(session, shares, self.scale_bits + y.scale_bits)
         return out.reshape(out_rows) if vector else out

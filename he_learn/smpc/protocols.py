@@ -1,14 +1,16 @@
-"""The share-level protocols: opening, Beaver multiplication, truncation.
+"""The share-level protocols: opening, revealing, Beaver multiplication, truncation.
 
 Threat model: as :mod:`he_learn.smpc.session` (n honest-but-curious,
 non-colluding parties plus a non-colluding dealer). Every value opened here is a
 secret masked by a fresh uniform element of Z_2^64, so it is itself uniform and
-reveals nothing.
+reveals nothing; :func:`reveal_to` and :func:`open_values` on a value that is
+*not* masked are the explicit reveals.
 
-These functions take and return *lists of shares* (one int64 array per party,
-in session order); :class:`~he_learn.smpc.shared.SharedTensor` wraps them.
-Hot loops go to the native kernels (``beaver_mul``, ``beaver_matmul``,
-``trunc_share``).
+These functions take and return *lists of shares*, one int64 array per party
+that runs in this process (``session.local`` order);
+:class:`~he_learn.smpc.shared.SharedTensor` wraps them. They run SPMD: every
+process calls the same function with its own parties' shares. Hot loops go to
+the native kernels (``beaver_mul``, ``beaver_matmul``, ``trunc_share``).
 """
 
 from __future__ import annotations
@@ -36,15 +38,18 @@ __all__ = [
 
 Shares = list[np.ndarray]
 
-# trunc_share's lead party lifts x to x + 2^62 in [0, 2^63) (COMMON.md).
+# trunc_share's lead party lifts x to x + 2^62 in [0, 2^63) (he_learn._native docs).
 TRUNCATION_OFFSET = 1 << 62
+
+
+def _ring(value: object) -> np.ndarray:
+    # np.asarray: arithmetic on 0-d shares yields numpy scalars; communicators carry arrays.
+    return np.asarray(value, dtype=np.int64)
 
 
 def add_public(session: Session, shares: Sequence[np.ndarray], public: np.ndarray | int) -> Shares:
     """Shares of x + p for public p: only the lead party adds it."""
-    out = list(shares)
-    out[0] = np.asarray(out[0] + public, dtype=np.int64)
-    return out
+    return [_ring(s + public) if session.is_lead(name) else s for s, name in zip(shares, session.local)]
 
 
 def open_values(session: Session, values: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
@@ -53,25 +58,23 @@ def open_values(session: Session, values: Sequence[Sequence[np.ndarray]]) -> lis
     Steps: 1. each party sends its share of every value to every other party;
     2. each party sums the n shares it holds. Costs n(n-1)k*8 bytes for k values.
     """
-    # np.asarray: arithmetic on 0-d shares yields numpy scalars; transports carry arrays.
-    outgoing = {name: [np.asarray(v[i], dtype=np.int64) for v in values] for i, name in enumerate(session.parties)}
-    received = session.transport.exchange(outgoing)
-    # Every party computes the same sums from the same messages; in-process it is
-    # enough to compute them once, from the lead party's inbox.
-    inbox = received[session.lead]
-    return [
-        np.asarray(reduce(np.add, (inbox[name][j] for name in session.parties)), dtype=np.int64)
-        for j in range(len(values))
-    ]
+    outgoing = {name: [_ring(v[i]) for v in values] for i, name in enumerate(session.local)}
+    received = session.comm.exchange(session.parties, outgoing)
+    return [_ring(reduce(np.add, (received[name][j] for name in session.parties))) for j in range(len(values))]
 
 
-def reveal_to(session: Session, shares: Sequence[np.ndarray], party: str) -> np.ndarray:
-    """Reveal a shared value to ``party`` only: the others send it their shares."""
+def reveal_to(session: Session, shares: Sequence[np.ndarray], party: str) -> np.ndarray | None:
+    """Reveal a shared value to ``party`` only: the others send it their shares.
+
+    Returns the value in ``party``'s process and ``None`` in every other one.
+    """
     if party not in session.parties:
         raise ProtocolError(f"cannot reveal to {party!r}: not a party of this session ({', '.join(session.parties)})")
-    outgoing = {name: [np.asarray(shares[i], dtype=np.int64)] for i, name in enumerate(session.parties)}
-    inbox = session.transport.gather(party, outgoing)
-    return np.asarray(reduce(np.add, (inbox[name][0] for name in session.parties)), dtype=np.int64)
+    outgoing = {name: [_ring(s)] for s, name in zip(shares, session.local)}
+    inbox = session.comm.gather(session.parties, party, outgoing)
+    if inbox is None:
+        return None
+    return _ring(reduce(np.add, (inbox[name][0] for name in session.parties)))
 
 
 def beaver_mul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[np.ndarray]) -> Shares:
@@ -85,15 +88,15 @@ def beaver_mul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[np.
     When x broadcasts against a larger y (e.g. one left operand times a stack of
     right operands), x is masked and opened once for all its products.
     """
-    session.require_dealer()
     x_shape, y_shape = np.shape(x[0]), np.shape(y[0])
     out_shape = broadcast_shape(x_shape, y_shape)
-    streams = session.correlated_streams()
+    streams = session.local_streams()
     a = [s.uniform(x_shape) for s in streams]
     b = [s.uniform(y_shape) for s in streams]
     c = [s.derived(out_shape) for s in streams]
-    (c[-1],) = session.dealer_corrections("elementwise_triple", x_shape, y_shape)
+    corrections = session.request("elementwise_triple", x_shape, y_shape)
     e, f = open_values(session, [[xi - ai for xi, ai in zip(x, a)], [yi - bi for yi, bi in zip(y, b)]])
+    c = corrections.fill(c)
 
     def full(arr: np.ndarray) -> np.ndarray:
         # The fused kernel takes equal shapes; broadcasting copies only when needed.
@@ -101,8 +104,8 @@ def beaver_mul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[np.
 
     e, f = full(e), full(f)
     return [
-        np.asarray(beaver_mul(full(a[i]), full(b[i]), c[i], e, f, i == 0), dtype=np.int64)
-        for i in range(session.n_parties)
+        _ring(beaver_mul(full(ai), full(bi), ci, e, f, session.is_lead(name)))
+        for ai, bi, ci, name in zip(a, b, c, session.local)
     ]
 
 
@@ -114,16 +117,16 @@ def beaver_matmul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[
     2. open E = X - A and F = Y - B (one round; (mk + kn) values);
     3. each party outputs [C] + E @ [B] + [A] @ F, and the lead adds E @ F.
     """
-    session.require_dealer()
     a_shape, b_shape = np.shape(x[0]), np.shape(y[0])
-    streams = session.correlated_streams()
+    streams = session.local_streams()
     a = [s.uniform(a_shape) for s in streams]
     b = [s.uniform(b_shape) for s in streams]
     c = [s.derived((a_shape[0], b_shape[1])) for s in streams]
-    (c[-1],) = session.dealer_corrections("matmul_triple", a_shape, b_shape)
+    corrections = session.request("matmul_triple", a_shape, b_shape)
     e, f = open_values(session, [[xi - ai for xi, ai in zip(x, a)], [yi - bi for yi, bi in zip(y, b)]])
+    c = corrections.fill(c)
     return [
-        np.asarray(beaver_matmul(a[i], b[i], c[i], e, f, i == 0), dtype=np.int64) for i in range(session.n_parties)
+        _ring(beaver_matmul(ai, bi, ci, e, f, session.is_lead(name))) for ai, bi, ci, name in zip(a, b, c, session.local)
     ]
 
 
@@ -154,22 +157,23 @@ def truncate_shares(session: Session, x: Sequence[np.ndarray], bits: int, method
     if method == "local":
         if session.n_parties != 2:
             raise ProtocolError("local truncation only works for exactly 2 parties")
-        first = ring_shift_right(np.asarray(x[0], dtype=np.int64), bits)
-        second = -ring_shift_right(np.asarray(-x[1], dtype=np.int64), bits)
-        return [np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)]
+        # The lead shifts its share; the other shifts the negation of its own.
+        return [
+            _ring(ring_shift_right(_ring(s), bits)) if session.is_lead(name) else _ring(-ring_shift_right(_ring(-s), bits))
+            for s, name in zip(x, session.local)
+        ]
     if method != "dealer":
         raise ParameterError(f"unknown truncation method {method!r}; choose 'dealer' or 'local'")
-    session.require_dealer()
     shape = np.shape(x[0])
-    streams = session.correlated_streams()
+    streams = session.local_streams()
     r = [s.uniform(shape) for s in streams]
     r_trunc = [s.derived(shape) for s in streams]
     r_msb = [s.derived(shape) for s in streams]
-    r_trunc[-1], r_msb[-1] = session.dealer_corrections("truncation_pair", shape, bits)
-    masked = [np.asarray(xi + ri, dtype=np.int64) for xi, ri in zip(x, r)]
-    masked[0] = np.asarray(masked[0] + TRUNCATION_OFFSET, dtype=np.int64)
+    corrections = session.request("truncation_pair", shape, bits)
+    masked = add_public(session, [_ring(xi + ri) for xi, ri in zip(x, r)], TRUNCATION_OFFSET)
     (c,) = open_values(session, [masked])
+    r_trunc, r_msb = corrections.fill(r_trunc, r_msb)
     return [
-        np.asarray(trunc_share(c, r_trunc[i], r_msb[i], bits, i == 0), dtype=np.int64)
-        for i in range(session.n_parties)
+        _ring(trunc_share(c, rt, rm, bits, session.is_lead(name)))
+        for rt, rm, name in zip(r_trunc, r_msb, session.local)
     ]

@@ -21,12 +21,48 @@ multiplier raises ``PrecisionError`` instead of wrapping silently.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from he_learn.encoding.fixed_point import TRUNCATION_HEADROOM_BITS, FixedPointEncoder
-from he_learn.errors import PrecisionError
+from he_learn.errors import ParameterError, PrecisionError
 
-__all__ = ["product_budget_bits", "encode_multiplier", "check_integer_multiplier"]
+__all__ = ["product_budget_bits", "encode_multiplier", "check_integer_multiplier", "public_array", "encode_addend"]
+
+
+def public_array(value: Any) -> np.ndarray:
+    """A public operand as a numeric numpy array (bools become int64)."""
+    arr = np.asarray(value)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise ParameterError(f"cannot use a value of type {type(value).__name__} with a SharedTensor")
+    if np.iscomplexobj(arr):
+        raise ParameterError("complex values cannot be combined with a SharedTensor")
+    return arr.astype(np.int64) if arr.dtype == np.bool_ else arr
+
+
+def encode_addend(encoder: FixedPointEncoder, value: Any, scale_bits: int) -> np.ndarray:
+    """A public addend as an int64 ring element at ``scale_bits`` (range-checked).
+
+    |x| < 2^i for an in-range x, so x + p cannot be in range once |p| >= 2^(i+1):
+    such an addend is refused here rather than left for a later product to wrap.
+    """
+    arr = public_array(value)
+    if scale_bits == encoder.fractional_bits and arr.size:
+        largest = float(np.max(np.abs(arr.astype(np.float64))))
+        if largest >= 2.0 * encoder.max_abs:
+            raise PrecisionError(
+                f"public addend {largest:g} puts the sum outside the fixed-point range |x| < 2**{encoder.integer_bits}"
+                f" (it must stay below 2**{encoder.integer_bits + 1}); rescale the data"
+            )
+    if scale_bits == 0 and np.issubdtype(arr.dtype, np.integer):
+        return arr.astype(np.int64)
+    scaled = arr.astype(np.float64) * float(2**scale_bits)
+    if scaled.size and not np.all(np.isfinite(scaled)):
+        raise PrecisionError("cannot encode NaN or infinite public values")
+    if scaled.size and float(np.max(np.abs(scaled))) >= float(2**TRUNCATION_HEADROOM_BITS):
+        raise PrecisionError(f"public value too large for the ring at scale 2^{scale_bits}")
+    return np.rint(scaled).astype(np.int64)
 
 
 def product_budget_bits(encoder: FixedPointEncoder) -> int:

@@ -7,9 +7,9 @@ raise; ``>``, ``>=``, ``<``, ``<=`` run the secure comparison and return shared
 only ways out are :meth:`SharedTensor.reveal` (to every party) and
 ``reveal(to=party)`` (to one).
 
-Representation: party i holds ``shares[i]`` (int64, Z_2^64); the secret is
-``sum(shares) / 2**scale_bits`` with ``scale_bits`` the tensor's fixed-point
-scale (the encoder's fractional bits for real values, 0 for integers and the
+Representation: each party holds one int64 share (Z_2^64) and the secret is
+the sum of all parties' shares over ``2**scale_bits``, with ``scale_bits`` the
+tensor's fixed-point scale (the encoder's fractional bits for real values, 0 for integers and the
 0/1 results of comparisons). A product of two real values carries twice the
 fractional bits and is truncated back automatically.
 
@@ -22,7 +22,11 @@ on shares cannot be checked without revealing something, so every intermediate
 must stay within the encoder's range, |v| < 2^integer_bits (2^30 at the
 defaults); a value that leaves it wraps around the ring. The training backend
 runs a secure one-bit range check on its scores
-(:func:`he_learn.smpc.comparison.any_outside`) and checks the revealed weights.
+(:func:`he_learn.smpc.nonlinear.any_outside`) and checks the revealed weights.
+
+SPMD: a ``SharedTensor`` holds the shares of the parties that run in this
+process (``session.local``, in that order): every share in-process, one per
+thread or process otherwise. Shape and scale are public and the same everywhere.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from he_learn._native import ring_matmul
-from he_learn.encoding.fixed_point import TRUNCATION_HEADROOM_BITS
-from he_learn.errors import ParameterError, PrecisionError, ProtocolError
+from he_learn.errors import CommunicationError, HeLearnError, ParameterError, PrecisionError, ProtocolError
+from he_learn.smpc.comparison import ge_zero_shares
+from he_learn.smpc.dealer import draw_ring
 from he_learn.smpc.protocols import (
     add_public,
     beaver_matmul_shares,
@@ -42,20 +47,19 @@ from he_learn.smpc.protocols import (
     reveal_to,
     truncate_shares,
 )
-from he_learn.smpc.dealer import draw_ring
-from he_learn.smpc.public_operands import check_integer_multiplier, encode_multiplier
+from he_learn.smpc.public_operands import check_integer_multiplier, encode_addend, encode_multiplier, public_array
 from he_learn.smpc.session import Session
-from he_learn.smpc.shapes import as_matrices as _as_matrices
-from he_learn.smpc.shapes import broadcast_shape as _broadcast_shape
+from he_learn.smpc.shapes import as_matrices, broadcast_shape
 
 __all__ = ["SharedTensor", "share"]
+
 
 def _as_ring(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.int64)
 
 
 class SharedTensor:
-    """Additive shares of a fixed-point tensor, one per party of ``session``.
+    """Additive shares of a fixed-point tensor: the local parties' shares.
 
     Build one with :func:`share` (an owner deals its value) or
     :meth:`from_shares`; never from a plain array.
@@ -68,8 +72,11 @@ class SharedTensor:
     def __init__(self, session: Session, shares: Sequence[np.ndarray], scale_bits: int) -> None:
         if not isinstance(session, Session):
             raise ParameterError("a SharedTensor needs a Session")
-        if len(shares) != session.n_parties:
-            raise ProtocolError(f"expected {session.n_parties} shares (one per party), got {len(shares)}")
+        if len(shares) != len(session.local):
+            raise ProtocolError(
+                f"expected {len(session.local)} shares (one per party in this process: {', '.join(session.local)}), "
+                f"got {len(shares)}"
+            )
         for s in shares:
             # A float or bool share would be cast (and rounded) silently: refuse it.
             if not isinstance(s, (np.ndarray, np.integer)) or s.dtype != np.int64:
@@ -86,22 +93,36 @@ class SharedTensor:
     # ------------------------------------------------------------ construction
     @classmethod
     def from_shares(cls, session: Session, shares: Mapping[str, np.ndarray], scale_bits: int | None = None) -> "SharedTensor":
-        """Assemble a tensor from ``{party: share}``; every party must be present."""
-        missing = [p for p in session.parties if p not in shares]
-        unknown = [p for p in shares if p not in session.parties]
+        """Assemble a tensor from ``{party: share}`` for exactly the parties that run here."""
+        missing = [p for p in session.local if p not in shares]
+        unknown = [p for p in shares if p not in session.local]
         if missing or unknown:
             raise ProtocolError(
-                f"shares must come from exactly the session's parties: missing {missing}, unknown {unknown}"
+                f"shares must come from exactly this process's parties {session.local!r}: missing {missing}, "
+                f"unknown {unknown}"
             )
         for p, s in shares.items():
             if not isinstance(s, np.ndarray) or s.dtype != np.int64:
                 raise ParameterError(f"{p}'s share must be an int64 ndarray")
         scale = session.encoder.fractional_bits if scale_bits is None else scale_bits
-        return cls(session, [shares[p] for p in session.parties], scale)
+        return cls(session, [shares[p] for p in session.local], scale)
+
+    @classmethod
+    def from_product(cls, session: Session, shares: Sequence[np.ndarray], scale_bits: int) -> "SharedTensor":
+        """A product's shares at ``scale_bits``, truncated back to the encoder's scale
+        when they carry more: a product of two real values carries 2f fractional
+        bits, a product with an integer (scale 0, e.g. a comparison result) f."""
+        target = session.encoder.fractional_bits
+        if scale_bits > target:
+            shares = truncate_shares(session, shares, scale_bits - target)
+            scale_bits = target
+        return cls(session, shares, scale_bits)
 
     def share_of(self, party: str) -> np.ndarray:
-        """The share held by ``party`` (what that party alone sees: uniform noise)."""
-        return self.shares[self.session.party(party).index]
+        """The share held by ``party``, which must run here (alone it is uniform noise)."""
+        if not self.session.runs(party):
+            raise ProtocolError(f"{self.session.check_party(party)!r}'s share is not in this process")
+        return self.shares[self.session.local.index(party)]
 
     # --------------------------------------------------------------- metadata
     @property
@@ -122,7 +143,10 @@ class SharedTensor:
         return self.shape[0]
 
     def __repr__(self) -> str:
-        return f"SharedTensor(shape={self.shape}, parties={self.session.parties!r}, scale_bits={self.scale_bits})"
+        return (
+            f"SharedTensor(shape={self.shape}, parties={self.session.parties!r}, local={self.session.local!r}, "
+            f"scale_bits={self.scale_bits})"
+        )
 
     # ---------------------------------------------------- no implicit reveals
     def __bool__(self) -> bool:
@@ -157,15 +181,18 @@ class SharedTensor:
         return (self[i] for i in range(len(self)))
 
     # ----------------------------------------------------------------- reveal
-    def reveal(self, to: str | None = None) -> np.ndarray:
+    def reveal(self, to: str | None = None) -> np.ndarray | None:
         """Open the value to every party (``to=None``) or to party ``to`` only.
 
-        Returns float64 for real values and int64 for integer ones (scale 0).
+        Returns float64 for real values and int64 for integer ones (scale 0);
+        with ``to``, ``None`` in every process but ``to``'s.
         """
         if to is None:
             (raw,) = open_values(self.session, [self.shares])
         else:
             raw = reveal_to(self.session, self.shares, to)
+            if raw is None:
+                return None
         if self.scale_bits == 0:
             return raw
         return self.session.encoder.decode(raw, scale_bits=self.scale_bits)
@@ -192,51 +219,6 @@ class SharedTensor:
         scale = max(self.scale_bits, other.scale_bits)
         return self._rescaled(scale), other._rescaled(scale)
 
-    @staticmethod
-    def _public_array(value: Any) -> np.ndarray:
-        arr = np.asarray(value)
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-            raise ParameterError(f"cannot use a value of type {type(value).__name__} with a SharedTensor")
-        return arr.astype(np.int64) if arr.dtype == np.bool_ else arr
-
-    def _encode_public(self, value: Any, scale_bits: int) -> np.ndarray:
-        """A public value as an int64 ring element at ``scale_bits`` (range-checked)."""
-        if isinstance(value, SharedTensor):
-            raise ParameterError("expected a public value")
-        arr = self._public_array(value)
-        if np.iscomplexobj(arr):
-            raise ParameterError("complex values cannot be shared")
-        enc = self.session.encoder
-        if scale_bits == enc.fractional_bits and arr.size:
-            # |x| < 2^i for an in-range x, so x + p cannot be in range once |p| >= 2^(i+1):
-            # refuse it here rather than let a later product wrap.
-            largest = float(np.max(np.abs(arr.astype(np.float64))))
-            if largest >= 2.0 * enc.max_abs:
-                raise PrecisionError(
-                    f"public addend {largest:g} puts the sum outside the fixed-point range |x| < 2**{enc.integer_bits}"
-                    f" (it must stay below 2**{enc.integer_bits + 1}); rescale the data"
-                )
-        if scale_bits == 0 and np.issubdtype(arr.dtype, np.integer):
-            return arr.astype(np.int64)
-        scaled = arr.astype(np.float64) * float(2**scale_bits)
-        if scaled.size and not np.all(np.isfinite(scaled)):
-            raise PrecisionError("cannot encode NaN or infinite public values")
-        if scaled.size and float(np.max(np.abs(scaled))) >= float(2**TRUNCATION_HEADROOM_BITS):
-            raise PrecisionError(f"public value too large for the ring at scale 2^{scale_bits}")
-        return np.rint(scaled).astype(np.int64)
-
-    def _after_product(self, shares: Sequence[np.ndarray], scale_bits: int) -> "SharedTensor":
-        """Truncate a product back to the encoder's scale when it carries more bits.
-
-        A product of two real values carries 2f fractional bits; a product with an
-        integer (scale 0, e.g. a comparison result) carries f and needs none.
-        """
-        target = self.session.encoder.fractional_bits
-        if scale_bits > target:
-            shares = truncate_shares(self.session, shares, scale_bits - target)
-            scale_bits = target
-        return self._like(shares, scale_bits)
-
     # ------------------------------------------------------------ linear ops
     def __neg__(self) -> "SharedTensor":
         return self._like([-s for s in self.shares])
@@ -244,11 +226,11 @@ class SharedTensor:
     def __add__(self, other: Any) -> "SharedTensor":
         if isinstance(other, SharedTensor):
             a, b = self._aligned(other)
-            if a.shape != b.shape and _broadcast_shape(a.shape, b.shape) != a.shape:
-                return a._broadcast(_broadcast_shape(a.shape, b.shape)) + b
+            if a.shape != b.shape and broadcast_shape(a.shape, b.shape) != a.shape:
+                return a._broadcast(broadcast_shape(a.shape, b.shape)) + b
             return a._like([x + y for x, y in zip(a.shares, b.shares)])
-        public = self._encode_public(other, self.scale_bits)
-        out_shape = _broadcast_shape(self.shape, public.shape)
+        public = encode_addend(self.session.encoder, other, self.scale_bits)
+        out_shape = broadcast_shape(self.shape, public.shape)
         base = self if out_shape == self.shape else self._broadcast(out_shape)
         return base._like(add_public(self.session, base.shares, public))
 
@@ -257,7 +239,7 @@ class SharedTensor:
     def __sub__(self, other: Any) -> "SharedTensor":
         if isinstance(other, SharedTensor):
             return self + (-other)
-        return self + np.negative(self._public_array(other))
+        return self + np.negative(public_array(other))
 
     def __rsub__(self, other: Any) -> "SharedTensor":
         return (-self) + other
@@ -272,52 +254,48 @@ class SharedTensor:
     def __mul__(self, other: Any) -> "SharedTensor":
         if isinstance(other, SharedTensor):
             self._check_peer(other)
-            _broadcast_shape(self.shape, other.shape)
+            broadcast_shape(self.shape, other.shape)
             shares = beaver_mul_shares(self.session, self.shares, other.shares)
-            return self._after_product(shares, self.scale_bits + other.scale_bits)
-        arr = self._public_array(other)
-        if np.iscomplexobj(arr):
-            raise ParameterError("complex values cannot multiply a SharedTensor")
-        _broadcast_shape(self.shape, arr.shape)
+            return SharedTensor.from_product(self.session, shares, self.scale_bits + other.scale_bits)
+        arr = public_array(other)
+        broadcast_shape(self.shape, arr.shape)
         if np.issubdtype(arr.dtype, np.integer):
             # An integer multiplier is exact at scale 0: no truncation needed.
             ints = check_integer_multiplier(self.session.encoder, arr)
             return self._like([s * ints for s in self.shares])
         public, bits = encode_multiplier(self.session.encoder, arr, None, "multiplier")
-        return self._after_product([s * public for s in self.shares], self.scale_bits + bits)
+        return SharedTensor.from_product(self.session, [s * public for s in self.shares], self.scale_bits + bits)
 
     __rmul__ = __mul__
 
     def __matmul__(self, other: Any) -> "SharedTensor":
         if isinstance(other, SharedTensor):
             self._check_peer(other)
-            x, y, squeeze = _as_matrices(self.shape, other.shape)
+            x, y, squeeze = as_matrices(self.shape, other.shape)
             shares = beaver_matmul_shares(
                 self.session, [s.reshape(x) for s in self.shares], [s.reshape(y) for s in other.shares]
             )
-            out = self._after_product(shares, self.scale_bits + other.scale_bits)
+            out = SharedTensor.from_product(self.session, shares, self.scale_bits + other.scale_bits)
             return out.reshape(squeeze)
         arr = self._public_matrix(other)
-        x, y, squeeze = _as_matrices(self.shape, arr.shape)
+        x, y, squeeze = as_matrices(self.shape, arr.shape)
         # Each output sums one shared row times one public column: the columns' l1 norms bound it.
         public, bits = encode_multiplier(
             self.session.encoder, arr.reshape(y), 0, "matmul operand (largest column l1 norm)"
         )
         shares = [ring_matmul(np.ascontiguousarray(s.reshape(x)), public) for s in self.shares]
-        return self._after_product(shares, self.scale_bits + bits).reshape(squeeze)
+        return SharedTensor.from_product(self.session, shares, self.scale_bits + bits).reshape(squeeze)
 
     def __rmatmul__(self, other: Any) -> "SharedTensor":
         arr = self._public_matrix(other)
-        x, y, squeeze = _as_matrices(arr.shape, self.shape)
+        x, y, squeeze = as_matrices(arr.shape, self.shape)
         public, bits = encode_multiplier(self.session.encoder, arr.reshape(x), 1, "matmul operand (largest row l1 norm)")
         shares = [ring_matmul(public, np.ascontiguousarray(s.reshape(y))) for s in self.shares]
-        return self._after_product(shares, self.scale_bits + bits).reshape(squeeze)
+        return SharedTensor.from_product(self.session, shares, self.scale_bits + bits).reshape(squeeze)
 
-    def _public_matrix(self, value: Any) -> np.ndarray:
-        arr = self._public_array(value)
-        if np.iscomplexobj(arr):
-            raise ParameterError("complex values cannot multiply a SharedTensor")
-        return arr.astype(np.float64)
+    @staticmethod
+    def _public_matrix(value: Any) -> np.ndarray:
+        return public_array(value).astype(np.float64)
 
     # ----------------------------------------------- comparisons (secure, 0/1 shares)
     # The ordering operators are the secure comparison API: each returns a NEW
@@ -328,40 +306,33 @@ class SharedTensor:
             self._check_peer(other)
         return self - other
 
+    def ge_zero(self) -> "SharedTensor":
+        """Shares of [self >= 0] (0/1, scale 0): :mod:`he_learn.smpc.comparison`."""
+        return SharedTensor(self.session, ge_zero_shares(self.session, self.shares), 0)
+
     def __ge__(self, other: Any) -> "SharedTensor":
         """Shares of [self >= other] (0/1, scale 0); ``other`` public or shared."""
-        from he_learn.smpc.comparison import ge_zero
-
-        return ge_zero(self._difference(other))
+        return self._difference(other).ge_zero()
 
     def __gt__(self, other: Any) -> "SharedTensor":
         """Shares of [self > other]: self - other - ulp >= 0 at the common scale."""
-        from he_learn.smpc.comparison import ge_zero
-
         diff = self._difference(other)
-        return ge_zero(diff - 2.0**-diff.scale_bits)
+        return (diff - 2.0**-diff.scale_bits).ge_zero()
 
     def __le__(self, other: Any) -> "SharedTensor":
-        from he_learn.smpc.comparison import ge_zero
-
-        return ge_zero(-self._difference(other))
+        return (-self._difference(other)).ge_zero()
 
     def __lt__(self, other: Any) -> "SharedTensor":
-        from he_learn.smpc.comparison import ge_zero
-
         diff = -self._difference(other)
-        return ge_zero(diff - 2.0**-diff.scale_bits)
+        return (diff - 2.0**-diff.scale_bits).ge_zero()
 
     def relu(self) -> "SharedTensor":
-        """max(self, 0) on shares (see :func:`he_learn.smpc.comparison.relu`)."""
-        from he_learn.smpc.comparison import relu
-
-        return relu(self)
+        """max(self, 0): self * [self >= 0] (one comparison + one Beaver product)."""
+        return self * self.ge_zero()
 
     def __abs__(self) -> "SharedTensor":
-        from he_learn.smpc.comparison import abs_
-
-        return abs_(self)
+        """|self|: self * sign(self) (one comparison + one Beaver product)."""
+        return self * (self.ge_zero() * 2 - 1)
 
     def truncate(self, bits: int) -> "SharedTensor":
         """Divide by 2^bits in the ring (the scale is unchanged): floor(x / 2^bits)."""
@@ -399,19 +370,42 @@ class SharedTensor:
 def share(session: Session, value: Any, owner: str) -> SharedTensor:
     """``owner`` secret-shares its plaintext ``value`` among the session's parties.
 
-    Steps: 1. the owner encodes ``value`` (``PrecisionError`` if out of range);
-    2. it draws n - 1 uniform shares from its own CSPRNG and keeps
-    ``encoded - sum(them)``; 3. it sends each other party its share (one round).
+    SPMD: every process calls it; ``owner``'s passes the value, every other
+    process passes ``None`` and learns only the shape.
+
+    Steps: 1. the owner encodes ``value`` and tells every party whether that
+    worked (one agreed status: a ``PrecisionError`` for an out-of-range value is
+    raised on every rank, so none waits for shares that never come); 2. it draws
+    n - 1 uniform shares from its own CSPRNG and keeps ``encoded - sum(them)``;
+    3. it sends each other party its share (one round).
     """
+    session.check_party(owner)
     if isinstance(value, SharedTensor):
         raise ParameterError("value is already shared")
-    party = session.party(owner)
-    encoded = session.encoder.encode(value)
-    shape = encoded.shape
-    outgoing = {name: [draw_ring(party.private, shape)] for name in session.parties if name != owner}
-    own = encoded.copy()
-    for (s,) in outgoing.values():
-        own = own - s
-    received = session.transport.scatter(owner, outgoing)
-    shares = [_as_ring(own) if name == owner else received[name][0] for name in session.parties]
+    outgoing: dict[str, list[np.ndarray]] | None = None
+    if session.runs(owner):
+        error: HeLearnError | None = None
+        try:
+            if value is None:
+                raise ParameterError(f"{owner} owns the value to share, so it cannot pass None")
+            encoded = session.encoder.encode(value)
+        except (ParameterError, PrecisionError) as exc:
+            error = exc
+        session.comm.agree(session.parties, owner, error)
+        others = {name: draw_ring(session.private(owner), encoded.shape) for name in session.parties if name != owner}
+        own = encoded.copy()
+        for s in others.values():
+            own = own - s
+        outgoing = {name: [_as_ring(own) if name == owner else others[name]] for name in session.parties}
+    else:
+        if value is not None:
+            raise ParameterError(f"only {owner} shares a value here; every other party passes None")
+        session.comm.agree(session.parties, owner, None)
+    received = session.comm.scatter(session.parties, owner, outgoing)
+    shares = []
+    for name in session.local:
+        (piece,) = received[name]
+        if piece.dtype != np.int64:
+            raise CommunicationError(f"{owner} sent {name} a share of dtype {piece.dtype}, not int64")
+        shares.append(piece)
     return SharedTensor(session, shares, session.encoder.fractional_bits)

@@ -34,7 +34,7 @@ def test_secret_shared_equals_the_he_path(holder, run_round, weighted_average, n
     updates = rng.uniform(-4, 4, size=(3, 300))
     samples = [5, 17, 9]
     he_result, spec, _ = run_round(holder, updates, samples)
-    smpc_result = _run(aggregation_session(n_aggregators, seed=b"t"), updates, samples).reveal()
+    smpc_result = _run(aggregation_session(n_aggregators, insecure_seed=b"t"), updates, samples).reveal()
     fixed_point_error = len(samples) * AGGREGATION_ENCODER.resolution
     np.testing.assert_allclose(smpc_result, weighted_average(updates, samples), atol=fixed_point_error)
     np.testing.assert_allclose(

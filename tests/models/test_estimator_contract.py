@@ -41,7 +41,7 @@ def test_package_exports_the_estimators() -> None:
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_clone_and_set_params(cls) -> None:
-    model = cls(max_iter=7, backend_options={"seed": b"x"})
+    model = cls(max_iter=7, backend_options={"insecure_seed": b"x"})
     copy = clone(model)
     assert copy is not model and copy.get_params() == model.get_params()
     assert copy.set_params(max_iter=9) is copy and copy.max_iter == 9 and model.max_iter == 7

@@ -36,7 +36,7 @@ def _plain_loop(X: np.ndarray, y: np.ndarray, config: TrainingConfig, activate=N
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_xor_reservoir_on_shares(seed: int) -> None:
     features = ReservoirFeatures(256, random_state=seed).fit_transform(XOR_X)
-    backend = make_backend(seed=b"xor-test")
+    backend = make_backend(insecure_seed=b"xor-test")
     assert isinstance(backend, Backend) and backend.name == "smpc"
     result = backend.train(TrainingProblem(features, XOR_Y, "squared"), XOR_CONFIG)
     losses = result.report["loss_history"]
@@ -53,7 +53,7 @@ def test_xor_reservoir_on_shares(seed: int) -> None:
 def test_report_carries_the_ledger() -> None:
     features = ReservoirFeatures(256, random_state=0).fit_transform(XOR_X)
     config = TrainingConfig(max_iter=5, learning_rate=1e-3, log_every=0)
-    report = make_backend(seed=b"r").train(TrainingProblem(features, XOR_Y, "squared"), config).report
+    report = make_backend(insecure_seed=b"r").train(TrainingProblem(features, XOR_Y, "squared"), config).report
     for key in (*REPORT_KEYS, "dealer_bytes", "bytes_per_iter", "n_parties", "share_bytes"):
         assert key in report
     assert report["refreshes"] == 0 and report["n_parties"] == 2
@@ -74,8 +74,8 @@ def test_report_carries_the_ledger() -> None:
 def test_three_parties_give_the_same_model() -> None:
     features = ReservoirFeatures(256, random_state=3).fit_transform(XOR_X)
     problem = TrainingProblem(features, XOR_Y, "squared")
-    two = make_backend(seed=b"n").train(problem, XOR_CONFIG)
-    three = make_backend(n_parties=3, seed=b"n").train(problem, XOR_CONFIG)
+    two = make_backend(insecure_seed=b"n").train(problem, XOR_CONFIG)
+    three = make_backend(n_parties=3, insecure_seed=b"n").train(problem, XOR_CONFIG)
     assert three.report["n_parties"] == 3
     assert three.report["bytes_per_iter"] == 3 * two.report["bytes_per_iter"]
     assert np.max(np.abs(two.weights - three.weights)) < 1e-3
@@ -85,15 +85,15 @@ def test_seed_makes_runs_reproducible() -> None:
     features = ReservoirFeatures(256, random_state=0).fit_transform(XOR_X)
     problem = TrainingProblem(features, XOR_Y, "squared")
     config = TrainingConfig(max_iter=20, learning_rate=1e-3)
-    a = make_backend(seed=b"same").train(problem, config)
-    b = make_backend(seed=b"same").train(problem, config)
+    a = make_backend(insecure_seed=b"same").train(problem, config)
+    b = make_backend(insecure_seed=b"same").train(problem, config)
     assert np.array_equal(a.weights, b.weights)
 
 
 def test_progress_callback() -> None:
     calls = []
     features = ReservoirFeatures(16, random_state=0).fit_transform(XOR_X)
-    make_backend(seed=b"p").train(
+    make_backend(insecure_seed=b"p").train(
         TrainingProblem(features, XOR_Y, "squared"), TrainingConfig(max_iter=3, learning_rate=1e-3),
         on_iteration=lambda done, total: calls.append((done, total)),
     )
@@ -118,7 +118,7 @@ def test_logistic_regression_matches_plaintext(breast_cancer, sigmoid: str) -> N
     X_train, y_train, X_test, y_test = breast_cancer
     choice = resolve_sigmoid(sigmoid)
     config = TrainingConfig(max_iter=30, learning_rate=0.5, gradient="mean", sigmoid=choice)
-    result = make_backend(seed=b"bc").train(TrainingProblem(X_train, y_train, "logistic"), config)
+    result = make_backend(insecure_seed=b"bc").train(TrainingProblem(X_train, y_train, "logistic"), config)
     reference, _ = _plain_loop(X_train, y_train, config, hard_sigmoid if choice == "piecewise" else choice)
     accuracy = np.mean((X_test @ result.weights > 0) == y_test)
     plain_accuracy = np.mean((X_test @ reference > 0) == y_test)
@@ -131,7 +131,7 @@ def test_estimator_path() -> None:
     features = ReservoirFeatures(256, random_state=5).fit_transform(XOR_X)
     model = linear.LinearRegression(
         backend="smpc", max_iter=250, learning_rate=1e-3, fit_intercept=False, log_every=50, progress=False,
-        backend_options={"seed": b"estimator"},
+        backend_options={"insecure_seed": b"estimator"},
     ).fit(features, XOR_Y)
     assert f"{model.training_report_['loss_history'][0]:.3f}" == "2.000"
     assert ((model.predict(features) > 0.5) == (XOR_Y > 0.5)).all()
@@ -142,7 +142,7 @@ def test_exact_sigmoid_and_bad_options_are_refused() -> None:
     problem = TrainingProblem(np.ones((2, 2)), np.array([0.0, 1.0]), "logistic")
     with pytest.raises(ParameterError, match="exact sigmoid"):
         make_backend().train(problem, TrainingConfig(max_iter=1, learning_rate=1.0, sigmoid="exact"))
-    for bad in ({"n_parties": 1}, {"truncation": "magic"}, {"seed": 5}, {"fractional_bits": 40}, {"colour": "red"}):
+    for bad in ({"n_parties": 1}, {"truncation": "magic"}, {"seed": 5}, {"insecure_seed": "text"}, {"fractional_bits": 40}, {"colour": "red"}):
         with pytest.raises(ParameterError):
             make_backend(**bad)
 
@@ -150,14 +150,14 @@ def test_exact_sigmoid_and_bad_options_are_refused() -> None:
 def test_divergence_is_reported_not_returned() -> None:
     features = ReservoirFeatures(256, random_state=0).fit_transform(XOR_X)
     with pytest.raises(PrecisionError, match="fixed-point range"):
-        make_backend(seed=b"d").train(
+        make_backend(insecure_seed=b"d").train(
             TrainingProblem(features, XOR_Y, "squared"), TrainingConfig(max_iter=60, learning_rate=0.5)
         )
 
 
 def test_predict_on_shares() -> None:
     features = ReservoirFeatures(256, random_state=0).fit_transform(XOR_X)
-    backend = make_backend(seed=b"predict")
+    backend = make_backend(insecure_seed=b"predict")
     weights = backend.train(TrainingProblem(features, XOR_Y, "squared"), XOR_CONFIG).weights
     labels = backend.predict(features, weights, threshold=0.5)
     assert labels.dtype == np.int64
@@ -170,7 +170,7 @@ def test_logistic_estimator_within_one_point_of_plain(breast_cancer) -> None:
     linear = pytest.importorskip("he_learn.models.linear")
     X_train, y_train, X_test, y_test = (a[:, :-1] if a.ndim == 2 else a for a in breast_cancer)
     scores = {}
-    for backend, options in (("plain", None), ("smpc", {"seed": b"estimator-logreg"})):
+    for backend, options in (("plain", None), ("smpc", {"insecure_seed": b"estimator-logreg"})):
         model = linear.LogisticRegression(backend=backend, progress=False, backend_options=options)
         scores[backend] = model.fit(X_train, y_train).score(X_test, y_test)
     assert scores["plain"] > 0.9
@@ -195,13 +195,13 @@ def test_range_check_cadence_and_cost_are_reported() -> None:
     y = (X[:, 1] > 0).astype(float)
     problem = TrainingProblem(X, y, "logistic")
     config = TrainingConfig(max_iter=25, learning_rate=0.5, gradient="mean", sigmoid=resolve_sigmoid("poly5"))
-    report = make_backend(seed=b"cadence").train(problem, config).report
+    report = make_backend(insecure_seed=b"cadence").train(problem, config).report
     # Steps 10, 20 and the last one (25) with the default cadence of 10.
     assert DEFAULT_RANGE_CHECK_EVERY == 10 and report["range_checks"] == 3
     assert report["range_check_bytes"] == 3 * (any_outside_cost(30, 2, 32.0)["bytes"] + 2 * 8)
     assert report["range_check_rounds"] == 3 * (any_outside_cost(30, 2, 32.0)["rounds"] + 1)
     assert report["range_check_bound"] == 32.0  # 4 x poly5's reach of 8, as the plain backend
-    off = make_backend(seed=b"cadence", range_check_every=0).train(problem, config).report
+    off = make_backend(insecure_seed=b"cadence", range_check_every=0).train(problem, config).report
     assert off["range_checks"] == 0 and off["range_check_bytes"] == 0
     assert off["bytes_sent"] == report["bytes_sent"] - report["range_check_bytes"]
 

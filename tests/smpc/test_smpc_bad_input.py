@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from he_learn.errors import CommunicationError, ParameterError, PrecisionError, ProtocolError
-from he_learn.smpc import InProcessTransport, MaskedMatrix, Session, SharedTensor, TrustedDealer, ge_zero, share
+from he_learn.errors import ParameterError, PrecisionError, ProtocolError
+from he_learn.comm.local import InProcessCommunicator
+from he_learn.smpc import MaskedMatrix, Session, SharedTensor, TrustedDealer, ge_zero, share
 
 
 def test_mixing_sessions_is_refused() -> None:
-    a, b = Session.create(2, seed=b"a"), Session.create(2, seed=b"b")
+    a, b = Session.create(2, insecure_seed=b"a"), Session.create(2, insecure_seed=b"b")
     x, y = share(a, np.ones(2), "alice"), share(b, np.ones(2), "alice")
     for op in (lambda: x + y, lambda: x * y, lambda: x @ y, lambda: MaskedMatrix(x.reshape(1, 2)).matmul(y)):
         with pytest.raises(ProtocolError, match="different sessions"):
@@ -18,7 +19,7 @@ def test_mixing_sessions_is_refused() -> None:
 
 
 def test_mismatched_shapes() -> None:
-    s = Session.create(2, seed=b"shapes")
+    s = Session.create(2, insecure_seed=b"shapes")
     x, y = share(s, np.ones((2, 3)), "alice"), share(s, np.ones((2, 2)), "bob")
     with pytest.raises(ParameterError):
         x @ y
@@ -35,9 +36,9 @@ def test_mismatched_shapes() -> None:
 def test_party_sets_must_match() -> None:
     with pytest.raises(ProtocolError, match="dealer serves"):
         Session(("alice", "bob"), dealer=TrustedDealer(("alice", "carol")))
-    with pytest.raises(ProtocolError, match="transport connects"):
-        Session(("alice", "bob"), transport=InProcessTransport(("alice", "bob", "carol")))
-    s = Session.create(3, seed=b"parties")
+    with pytest.raises(ProtocolError, match="no role for carol"):
+        Session(("alice", "bob", "carol"), comm=InProcessCommunicator(("alice", "bob", "dealer")))
+    s = Session.create(3, insecure_seed=b"parties")
     with pytest.raises(ProtocolError, match="expected 3 shares"):
         SharedTensor(s, [np.zeros(1, dtype=np.int64)] * 2, 16)
     with pytest.raises(ProtocolError, match="no party"):
@@ -64,7 +65,7 @@ def test_missing_dealer() -> None:
 
 
 def test_encoding_overflow() -> None:
-    s = Session.create(2, seed=b"overflow")
+    s = Session.create(2, insecure_seed=b"overflow")
     with pytest.raises(PrecisionError):
         share(s, np.array([2.0**31]), "alice")
     with pytest.raises(PrecisionError):
@@ -75,18 +76,12 @@ def test_encoding_overflow() -> None:
 
 
 def test_reveal_requires_every_share() -> None:
-    s = Session.create(3, seed=b"reveal")
+    s = Session.create(3, insecure_seed=b"reveal")
     x = share(s, np.ones(2), "alice")
     with pytest.raises(ProtocolError, match="missing"):
         SharedTensor.from_shares(s, {"alice": x.share_of("alice"), "bob": x.share_of("bob")})
-    with pytest.raises(CommunicationError, match="every party"):
-        s.transport.exchange({"alice": [x.share_of("alice")], "bob": [x.share_of("bob")]})
-
-
-def test_transport_carries_only_int64() -> None:
-    t = InProcessTransport(("alice", "bob"))
-    with pytest.raises(CommunicationError):
-        t.send("alice", "bob", [np.ones(2)])
+    with pytest.raises(ProtocolError, match="every member"):
+        s.comm.exchange(s.parties, {"alice": [x.share_of("alice")], "bob": [x.share_of("bob")]})
 
 
 def test_bad_session_options() -> None:
@@ -95,13 +90,13 @@ def test_bad_session_options() -> None:
     with pytest.raises(ParameterError):
         Session.create(2, truncation="probabilistic")
     with pytest.raises(ParameterError):
-        Session.create(2, seed="not bytes")  # type: ignore[arg-type]
+        Session.create(2, insecure_seed="not bytes")  # type: ignore[arg-type]
     with pytest.raises(ParameterError):
         Session.create(2, dealer=object())  # type: ignore[arg-type]
 
 
 def test_bad_public_operands() -> None:
-    s = Session.create(2, seed=b"public")
+    s = Session.create(2, insecure_seed=b"public")
     x = share(s, np.ones(2), "alice")
     with pytest.raises(ParameterError):
         x * "two"  # type: ignore[operator]
@@ -117,7 +112,7 @@ def test_a_dealer_serves_one_session() -> None:
 
 
 def test_equality_of_shared_values_raises_instead_of_answering_false() -> None:
-    session = Session.create(2, seed=b"eq")
+    session = Session.create(2, insecure_seed=b"eq")
     x = share(session, np.array([1.0, 2.0]), "alice")
     with pytest.raises(ProtocolError, match="== and != of a SharedTensor"):
         x == x  # noqa: B015 (the comparison itself must raise)
@@ -131,7 +126,7 @@ def test_equality_of_shared_values_raises_instead_of_answering_false() -> None:
 
 @pytest.mark.parametrize("bad", [np.array([1.5, 2.0]), np.array([True, False]), np.array([1, 2], dtype=np.int32)])
 def test_constructor_refuses_shares_that_are_not_int64(bad: np.ndarray) -> None:
-    session = Session.create(2, seed=b"dtype")
+    session = Session.create(2, insecure_seed=b"dtype")
     with pytest.raises(ParameterError, match="int64"):
         SharedTensor(session, [bad, np.zeros(2, dtype=np.int64)], 16)
     with pytest.raises(ParameterError, match="int64"):

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from he_learn.errors import ParameterError
 from he_learn.smpc import Session, abs_, ge_zero, greater_than, less_than, relu, share, sign
-from he_learn.smpc.comparison import any_outside, any_outside_cost, comparison_bytes
+from he_learn.smpc.comparison import any_outside_cost, comparison_bytes
+from he_learn.smpc.nonlinear import any_outside
 
 ULP = 2.0**-16
 
@@ -27,7 +28,7 @@ def test_edge_values(session: Session) -> None:
 @given(st.lists(st.floats(min_value=-1e4, max_value=1e4, allow_nan=False), min_size=1, max_size=40))
 @settings(max_examples=25, deadline=None)
 def test_comparison_matches_plaintext(values: list[float]) -> None:
-    session = Session.create(2, seed=b"cmp")
+    session = Session.create(2, insecure_seed=b"cmp")
     v = np.array(values)
     encoded = np.rint(v * 2**16)
     result = ge_zero(share(session, v, "alice")).reveal()
@@ -77,7 +78,7 @@ def test_relu_of_a_public_projection_is_the_reservoir_on_shares(session: Session
 )
 @settings(max_examples=30, deadline=None)
 def test_any_outside_is_one_bit_of_the_plain_range_test(values: list[float], bound: float) -> None:
-    session = Session.create(2, seed=b"any-outside")
+    session = Session.create(2, insecure_seed=b"any-outside")
     x = np.array(values)
     largest = float(np.max(np.abs(np.rint(x * 2**16) / 2**16)))
     bit = any_outside(share(session, x, "alice"), bound)
@@ -93,7 +94,7 @@ def test_any_outside_is_one_bit_of_the_plain_range_test(values: list[float], bou
 @pytest.mark.parametrize("n", [2, 3])
 @pytest.mark.parametrize("bound", [0.75, 32.0, 2.0**29])
 def test_any_outside_costs_what_it_documents(n: int, bound: float) -> None:
-    session = Session.create(n, seed=b"any-cost")
+    session = Session.create(n, insecure_seed=b"any-cost")
     x = share(session, np.arange(6.0).reshape(2, 3), "bob")
     before_bytes, before_rounds = session.ledger.bytes_sent, session.ledger.rounds
     any_outside(x, bound)
@@ -119,7 +120,7 @@ def test_narrow_comparison_opens_a_value_uniform_over_the_whole_ring(monkeypatch
         return out
 
     monkeypatch.setattr(comparison, "open_values", recording)
-    session = Session.create(2, seed=b"uniform-c")
+    session = Session.create(2, insecure_seed=b"uniform-c")
     x = share(session, np.zeros(4000), "alice")  # the same secret everywhere
     any_outside(x, 32.0)
     c = opened[0].view(np.uint64)  # the first opening is the masked 2 x 4000 values

@@ -25,24 +25,24 @@ def test_session_with_dealer_needs_products_to_fit(fractional: int, integer: int
     encoder = FixedPointEncoder(fractional, integer)
     assert encoder.supports_products == (2 * fractional + integer <= TRUNCATION_HEADROOM_BITS)
     if encoder.supports_products:
-        Session(encoder=encoder, seed=b"ok")
+        Session(encoder=encoder, insecure_seed=b"ok")
     else:
         with pytest.raises(ParameterError, match="2 \\* fractional_bits \\+ integer_bits"):
-            Session(encoder=encoder, seed=b"wrap")
+            Session(encoder=encoder, insecure_seed=b"wrap")
     # Without a dealer a session only adds: f + i <= 63 is enough.
     Session(encoder=encoder, dealer=None)
 
 
 def test_in_range_product_of_a_valid_encoder_is_exact() -> None:
     # (24, 14) is the largest integer range 24 fractional bits allow.
-    session = Session(encoder=FixedPointEncoder(24, 62 - 48), seed=b"24")
+    session = Session(encoder=FixedPointEncoder(24, 62 - 48), insecure_seed=b"24")
     x = share(session, np.array([100.0, -127.5]), "alice")
     y = share(session, np.array([81.0, 64.0]), "bob")
     np.testing.assert_allclose((x * y).reveal(), [8100.0, -8160.0], atol=2.0**-22)
 
 
 def test_integer_multiplier_beyond_the_budget_raises() -> None:
-    session = Session(seed=b"int")
+    session = Session(insecure_seed=b"int")
     x = share(session, np.array([2.0**20]), "alice")
     with pytest.raises(PrecisionError, match="must stay below 2\\*\\*16"):
         x * np.array([2**30])
@@ -52,7 +52,7 @@ def test_integer_multiplier_beyond_the_budget_raises() -> None:
 
 
 def test_public_matmul_weight_beyond_the_budget_raises() -> None:
-    session = Session(seed=b"mm")
+    session = Session(insecure_seed=b"mm")
     x = share(session, np.full((1, 4096), 2.0**14), "alice")
     with pytest.raises(PrecisionError, match="column l1 norm"):
         x @ np.full((4096, 1), 2.0**14)
@@ -70,7 +70,7 @@ def test_public_matmul_weight_beyond_the_budget_raises() -> None:
 )
 @settings(max_examples=60, deadline=None)
 def test_any_in_range_value_times_an_allowed_multiplier_is_correct(x: float, c: float, negative: bool) -> None:
-    session = Session(seed=b"worst")
+    session = Session(insecure_seed=b"worst")
     c = -c if negative else c
     result = (share(session, np.array([x]), "alice") * c).reveal()[0]
     # x's encoding errs by half a unit (times |c|), c's by 2^-16 relative, the truncation by one unit.
@@ -80,7 +80,7 @@ def test_any_in_range_value_times_an_allowed_multiplier_is_correct(x: float, c: 
 @given(st.lists(st.floats(min_value=-1.0, max_value=1.0), min_size=1, max_size=30), st.floats(min_value=-RANGE + 1, max_value=RANGE - 1))
 @settings(max_examples=40, deadline=None)
 def test_any_in_range_row_times_an_allowed_public_column_is_correct(column: list[float], x: float) -> None:
-    session = Session(seed=b"worst-mm")
+    session = Session(insecure_seed=b"worst-mm")
     c = np.array(column).reshape(-1, 1)
     norm = float(np.abs(c).sum())
     # Scale the column so its l1 norm sits just under the budget, the worst allowed case.
@@ -94,7 +94,7 @@ def test_any_in_range_row_times_an_allowed_public_column_is_correct(column: list
 
 
 def test_public_addend_that_forces_the_sum_out_of_range_raises() -> None:
-    session = Session(seed=b"add")
+    session = Session(insecure_seed=b"add")
     x = share(session, np.array([1.0]), "alice")
     with pytest.raises(PrecisionError, match="public addend"):
         x + 1e12

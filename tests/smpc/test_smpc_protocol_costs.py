@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from he_learn.smpc import MaskedMatrix, Session, share
-from he_learn.smpc.comparison import COMPARISON_ROUNDS, comparison_bytes, ge_zero
+from he_learn.smpc.comparison import COMPARISON_ROUNDS, comparison_bytes
+from he_learn.smpc.nonlinear import ge_zero
 from he_learn.smpc.dealer import SEED_BYTES
 
 
@@ -24,7 +25,8 @@ def test_sharing_and_opening_costs(session: Session) -> None:
     before = session.ledger.snapshot()
     x = share(session, np.ones(k), session.parties[0])
     d = _delta(session, before)
-    assert d["bytes_sent"] == (n - 1) * k * 8 and d["rounds"] == 1 and d["dealer_bytes"] == 0
+    # One round for the owner's agreed status (no payload), one for the shares.
+    assert d["bytes_sent"] == (n - 1) * k * 8 and d["rounds"] == 2 and d["dealer_bytes"] == 0
     before = session.ledger.snapshot()
     x.reveal()
     d = _delta(session, before)
@@ -73,20 +75,21 @@ def test_comparison_cost_matches_its_docstring(session: Session) -> None:
     assert d["dealer_bytes"] == (64 + 123) * 8 * 9
 
 
-def test_transport_primitives_count_bytes_and_rounds() -> None:
-    from he_learn.smpc import InProcessTransport
+def test_communicator_patterns_count_bytes_and_rounds() -> None:
+    from he_learn.comm.local import InProcessCommunicator
 
-    t = InProcessTransport(("alice", "bob", "carol"))
+    t = InProcessCommunicator(("alice", "bob", "carol"))
     a = np.arange(4, dtype=np.int64)
-    assert t.broadcast("alice", [a])["bob"][0] is a
+    group = t.roles
+    assert t.broadcast(group, "alice", [a])[0] is a
     assert (t.ledger.bytes_sent, t.ledger.rounds) == (2 * 32, 1)
-    t.send("bob", "carol", [a, a])
-    assert (t.ledger.bytes_sent, t.ledger.rounds) == (2 * 32 + 64, 2)
-    t.gather("carol", {"alice": [a], "bob": [a], "carol": [a]})
-    assert (t.ledger.bytes_sent, t.ledger.rounds) == (2 * 32 + 64 + 64, 3)
-    assert t.ledger.sent_by == {"alice": 64 + 32, "bob": 64 + 32}
-    t.from_dealer("alice", [b"x" * 32])
-    assert (t.ledger.dealer_bytes, t.ledger.bytes_sent) == (32, 2 * 32 + 64 + 64)
+    t.scatter(group, "bob", {"alice": [a, a], "bob": [a], "carol": [a, a]})
+    assert (t.ledger.bytes_sent, t.ledger.rounds) == (2 * 32 + 128, 2)
+    t.gather(group, "carol", {"alice": [a], "bob": [a], "carol": [a]})
+    assert (t.ledger.bytes_sent, t.ledger.rounds) == (2 * 32 + 128 + 64, 3)
+    assert t.ledger.sent_by == {"alice": 64 + 32, "bob": 128 + 32}
+    t.agree(group, "alice", None)
+    assert (t.ledger.control_messages, t.ledger.rounds, t.ledger.bytes_sent) == (2, 4, 2 * 32 + 128 + 64)
 
 
 def test_broadcast_product_opens_the_smaller_operand_once(session2: Session) -> None:

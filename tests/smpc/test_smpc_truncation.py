@@ -16,7 +16,7 @@ def _shared_raw(session: Session, raw: np.ndarray) -> list[np.ndarray]:
     """Shares of the raw ring values ``raw`` (int64), dealt by the lead's CSPRNG."""
     from he_learn.smpc.dealer import draw_ring
 
-    rng = session.party(session.lead).private
+    rng = session.private(session.lead)
     others = [draw_ring(rng, raw.shape) for _ in range(session.n_parties - 1)]
     first = raw.copy()
     for o in others:
@@ -31,7 +31,7 @@ def _shared_raw(session: Session, raw: np.ndarray) -> list[np.ndarray]:
 )
 @settings(max_examples=60, deadline=None)
 def test_dealer_truncation_is_floor_or_one_more(values: list[int], bits: int, n: int) -> None:
-    session = Session.create(n, seed=b"trunc")
+    session = Session.create(n, insecure_seed=b"trunc")
     raw = np.array(values, dtype=np.int64)
     out = truncate_shares(session, _shared_raw(session, raw), bits, "dealer")
     got = np.sum(np.stack(out), axis=0)
@@ -48,7 +48,7 @@ def test_dealer_truncation_handles_the_extremes(session: Session) -> None:
 
 def test_local_truncation_fails_for_large_values_and_dealer_does_not() -> None:
     """SecureML's local trick errs with probability ~|x|/2^64; at |x| = 2^61 that is ~1/8."""
-    session = Session.create(2, seed=b"local-vs-dealer")
+    session = Session.create(2, insecure_seed=b"local-vs-dealer")
     raw = np.full(400, 2**61, dtype=np.int64)
     local = np.sum(np.stack(truncate_shares(session, _shared_raw(session, raw), 16, "local")), axis=0)
     dealer = np.sum(np.stack(truncate_shares(session, _shared_raw(session, raw), 16, "dealer")), axis=0)
@@ -62,7 +62,7 @@ def test_local_truncation_is_two_party_only() -> None:
 
 
 def test_truncation_option_is_used_by_products() -> None:
-    session = Session.create(2, truncation="local", seed=b"loc")
+    session = Session.create(2, truncation="local", insecure_seed=b"loc")
     before = session.ledger.bytes_sent
     x = SharedTensor(session, [np.array([65536 * 3], dtype=np.int64), np.array([0], dtype=np.int64)], 16)
     y = (x * x).reveal()

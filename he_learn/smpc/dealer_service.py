@@ -1,0 +1,191 @@
+"""The dealer as a service: typed requests in, correlated randomness out.
+
+Threat model: as :mod:`he_learn.smpc.dealer`. The dealer answers only
+input-independent requests (shapes, bit counts, mask ids) and never sees a
+share or an opened value. Requests arrive from other processes and are
+untrusted: each is validated (known request, well-formed shapes of at most
+:data:`MAX_REQUEST_ELEMENTS` elements, bits in range, only the last party asks
+for corrections) before the dealer draws anything, and a bad one is answered
+with an error frame instead of killing the service.
+
+This is the TTP-server pattern of CrypTen's ``TTPProvider``: a dealer rank
+answers typed requests, rather than deriving triples from pairwise seeds, because
+a product c = a * b must be computed by someone who knows a and b: with seeds
+alone the parties would need another protocol (oblivious transfer or HE) to
+make c. Each request costs one message to the dealer and one correction back
+to the last party; the session sends it before the round whose opening it
+overlaps, so the dealer's reply is usually waiting when it is needed.
+
+One code path: in-process the session calls :func:`answer` on its own
+:class:`~he_learn.smpc.dealer.TrustedDealer`; across processes the dealer's
+:class:`DealerService` decodes the same :class:`DealerRequest` and calls the
+same :func:`answer`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from he_learn._native.seeds import InsecureSeed, derive_insecure_seed
+from he_learn.comm import wire
+from he_learn.comm.communicator import Communicator, Reply
+from he_learn.errors import CommunicationError, ParameterError, ProtocolError
+from he_learn.smpc.dealer import TripleProvider, TrustedDealer
+
+__all__ = [
+    "DEALER",
+    "DealerRequest",
+    "DealerService",
+    "answer",
+    "serve_dealer",
+    "encode_corrections",
+    "decode_corrections",
+    "MAX_REQUEST_ELEMENTS",
+    "dealer_seed",
+]
+
+# The dealer's role name in a job.
+DEALER = "dealer"
+# Largest tensor one request may ask for (2^26 int64 = 512 MiB): the dealer
+# draws a few arrays of this size per request.
+MAX_REQUEST_ELEMENTS = 1 << 26
+_MAGIC = b"HLDR"
+_VERSION = 1
+_MAX_DIMS = 8
+_CORRECTIONS = "dealer"
+
+
+def dealer_seed(insecure_seed: InsecureSeed | None, label: str) -> bytes | None:
+    """The dealer's stream seed for session ``label`` (None: from the OS)."""
+    return derive_insecure_seed(insecure_seed, "smpc", label, DEALER)
+
+
+def _shape(value: Any, what: str, ndim: int | None = None) -> tuple[int, ...]:
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) > _MAX_DIMS
+        or (ndim is not None and len(value) != ndim)
+        or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in value)
+    ):
+        raise ParameterError(f"dealer request: {what} must be a shape of {ndim or 'at most 8'} dims, not {value!r}")
+    shape = tuple(int(d) for d in value)
+    if math.prod(shape) > MAX_REQUEST_ELEMENTS:
+        raise ParameterError(f"dealer request: {what} {shape} exceeds {MAX_REQUEST_ELEMENTS} elements")
+    return shape
+
+
+def _int(value: Any, what: str, low: int, high: int) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not low <= value <= high:
+        raise ParameterError(f"dealer request: {what} must be an integer in [{low}, {high}], not {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class DealerRequest:
+    """One request of session ``session``: a :class:`TripleProvider` method and its arguments."""
+
+    session: str
+    name: str
+    args: tuple[Any, ...]
+
+    def validated(self) -> "DealerRequest":
+        """The same request with every argument checked (shapes, ranges, names)."""
+        name, a = self.name, self.args
+        if name == "seed_for" and len(a) == 1 and isinstance(a[0], str):
+            args: tuple[Any, ...] = (a[0],)
+        elif name == "elementwise_triple" and len(a) == 2:
+            args = (_shape(a[0], "a_shape"), _shape(a[1], "b_shape"))
+            try:
+                out = np.broadcast_shapes(args[0], args[1])
+            except ValueError:
+                raise ParameterError(f"dealer request: shapes {args[0]} and {args[1]} do not broadcast") from None
+            _shape(out, "product shape")
+        elif name == "matmul_triple" and len(a) == 2:
+            args = (_shape(a[0], "a_shape", 2), _shape(a[1], "b_shape", 2))
+            if args[0][1] != args[1][0]:
+                raise ParameterError(f"dealer request: matmul shapes {args[0]} and {args[1]} do not align")
+            _shape((args[0][0], args[1][1]), "product shape", 2)
+        elif name == "truncation_pair" and len(a) == 2:
+            args = (_shape(a[0], "shape"), _int(a[1], "bits", 1, 62))
+        elif name == "random_bits" and len(a) == 2:
+            args = (_shape(a[0], "shape"), _int(a[1], "n_bits", 1, 64))
+            _shape((*args[0], args[1]), "bit tensor")
+        elif name == "register_mask" and len(a) == 2:
+            args = (_shape(a[0], "shape", 2), _int(a[1], "mask_id", 0, 1 << 30))
+        elif name == "mask_triple" and len(a) == 3 and isinstance(a[2], bool):
+            args = (_int(a[0], "mask_id", 0, 1 << 30), _shape(a[1], "b_shape", 2), a[2])
+        else:
+            raise ParameterError(f"unknown or malformed dealer request {name!r} with {len(a)} argument(s)")
+        return DealerRequest(self.session, name, args)
+
+    def to_bytes(self) -> bytes:
+        args = [list(x) if isinstance(x, tuple) else x for x in self.args]
+        return wire.dump_frame(_MAGIC, _VERSION, {"session": self.session, "request": self.name, "args": args})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "DealerRequest":
+        header = wire.load_frame(data, _MAGIC, _VERSION).header
+        session, name, args = header.get("session"), header.get("request"), header.get("args")
+        if not isinstance(session, str) or not isinstance(name, str) or not isinstance(args, list):
+            raise CommunicationError("malformed dealer request")
+        return cls(session, name, tuple(args)).validated()
+
+
+def answer(provider: TripleProvider, request: DealerRequest) -> list[np.ndarray]:
+    """What the dealer ships for ``request``: the last party's corrections (or a seed)."""
+    if request.name == "seed_for":
+        return [np.frombuffer(provider.seed_for(request.args[0]), dtype=np.uint8)]
+    result = getattr(provider, request.name)(*request.args)
+    if result is None:
+        return []
+    return [np.asarray(r) for r in (result if isinstance(result, tuple) else (result,))]
+
+
+def encode_corrections(arrays: Sequence[np.ndarray]) -> bytes:
+    return wire.pack_arrays(_CORRECTIONS, arrays)
+
+
+def decode_corrections(data: bytes, expected: Sequence[tuple[tuple[int, ...], str]]) -> list[np.ndarray]:
+    """The dealer's reply, checked against the shapes and dtypes the request implies."""
+    _, arrays = wire.unpack_arrays(data, _CORRECTIONS)
+    found = [(a.shape, a.dtype.str[1:]) for a in arrays]
+    if found != [(tuple(s), d) for s, d in expected]:
+        raise CommunicationError(f"the dealer sent {found}, the request implies {list(expected)}")
+    return arrays
+
+
+class DealerService:
+    """The dealer's side of a job: one :class:`TrustedDealer` per session label."""
+
+    def __init__(self, parties: Sequence[str], insecure_seed: InsecureSeed | None = None) -> None:
+        self.parties = tuple(parties)
+        self._insecure_seed = insecure_seed
+        self._sessions: dict[str, TrustedDealer] = {}
+
+    def handle(self, client: str, data: bytes) -> Reply | None:
+        request = DealerRequest.from_bytes(data)
+        if client not in self.parties:
+            raise ProtocolError(f"{client!r} is not a party of this job")
+        if request.name == "seed_for":
+            if request.args[0] != client:
+                raise ProtocolError(f"{client} asked for {request.args[0]}'s seed; a party gets only its own")
+            if request.session not in self._sessions:
+                self._sessions[request.session] = TrustedDealer(self.parties, dealer_seed(self._insecure_seed, request.session))
+        elif client != self.parties[-1]:
+            raise ProtocolError(f"only the last party ({self.parties[-1]}) receives corrections, not {client}")
+        provider = self._sessions.get(request.session)
+        if provider is None:
+            raise ProtocolError(f"no session {request.session!r}: every party asks for its seed first")
+        arrays = answer(provider, request)
+        if request.name == "register_mask":
+            return None  # a notice: nothing to ship
+        return Reply(encode_corrections(arrays), _CORRECTIONS, sum(int(a.nbytes) for a in arrays))
+
+
+def serve_dealer(comm: Communicator, parties: Sequence[str], insecure_seed: InsecureSeed | None = None) -> None:
+    """Run the dealer's loop on ``comm`` until every party has said goodbye."""
+    comm.serve(DEALER, DealerService(parties, insecure_seed).handle, parties)
