@@ -30,6 +30,7 @@ RANK = {
     "he": 3,
     "models": 4,
     "federated": 5,
+    "jobs": 5,
     "bench": 6,
     "cli": 6,
 }

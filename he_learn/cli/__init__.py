@@ -5,6 +5,7 @@ Subcommands::
     he-learn demo   the original demos' story: the secret-sharing toy, then XOR
                     learned on plaintext, on shares and on ciphertexts
     he-learn bench  the benchmarks (arguments go to he_learn.bench.run)
+    he-learn party  one role of a multi-process job (an SMPC party, the dealer)
 
 Errors raised on purpose by he_learn print one line and exit with status 1;
 ``--debug`` shows the traceback instead. This module is the only place that
@@ -75,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="print (and reveal) the loss every this many steps (default 50)")
     demo.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
+    from he_learn.cli.party import add_party_parser
+
+    add_party_parser(commands, _int_at_least)
     commands.add_parser(
         "bench",
         help="run the benchmarks (see `he-learn bench --help`)",
@@ -117,6 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Everything after "bench" belongs to the runner, including --help.
             forwarded = args_list[args_list.index("bench") + 1:]
             return _run_bench(forwarded)
+        if args.command == "party":
+            from he_learn.cli.party import run_party_command
+
+            return run_party_command(args, out=sys.stdout)
         from he_learn.cli.demo import run_demo
 
         return run_demo(args, out=sys.stdout)

@@ -80,6 +80,11 @@ class GradientDescentEstimator(BaseEstimator):
     def _sigmoid_setting(self) -> Any:
         return "exact"
 
+    @property
+    def objective(self) -> str:
+        """The loss this estimator trains: ``"squared"`` or ``"logistic"``."""
+        return self._objective
+
     # --- parameter validation -------------------------------------------------
     def _check_params(self) -> None:
         """Validate every constructor parameter, and forget any previous fit (so a
@@ -107,8 +112,17 @@ class GradientDescentEstimator(BaseEstimator):
             raise ParameterError(f"backend_options must be a dict or None, not {type(self.backend_options).__name__}")
 
     # --- fitting ---------------------------------------------------------------
-    def _train(self, X: np.ndarray, target: np.ndarray) -> None:
-        """Run the backend on validated float64 data and set the fitted attributes."""
+    def _validated_training_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Validated float64 X and the float64 target (subclasses encode labels)."""
+        raise NotImplementedError
+
+    def fit_problem(self, X: Any, y: Any) -> tuple[TrainingProblem, TrainingConfig]:
+        """What ``fit`` hands a backend: the validated problem (intercept column
+        appended) and the configuration, with ``learning_rate="auto"`` resolved on
+        the data. A multi-process job's data owner calls this; its other parties
+        learn the public parts (shapes, the resolved learning rate)."""
+        self._check_params()
+        X, target = self._validated_training_data(X, y)
         if self.fit_intercept:
             X = np.hstack([X, np.ones((X.shape[0], 1))])
         problem = TrainingProblem(X=np.ascontiguousarray(X), y=np.ascontiguousarray(target), objective=self._objective)
@@ -116,9 +130,13 @@ class GradientDescentEstimator(BaseEstimator):
             learning_rate = auto_learning_rate(problem.X, self._objective, self.gradient, float(self.l2))
         else:
             learning_rate = float(self.learning_rate)
-        config = TrainingConfig(
+        return problem, self.training_config(learning_rate)
+
+    def training_config(self, learning_rate: float) -> TrainingConfig:
+        """The backend configuration for this estimator's parameters and ``learning_rate``."""
+        return TrainingConfig(
             max_iter=int(self.max_iter),
-            learning_rate=learning_rate,
+            learning_rate=float(learning_rate),
             gradient=self.gradient,
             l2=float(self.l2),
             sigmoid=self._sigmoid_setting(),
@@ -126,29 +144,41 @@ class GradientDescentEstimator(BaseEstimator):
             random_state=None if self.random_state is None else int(self.random_state),
             progress=self.progress is True,
         )
+
+    def _train(self, X: Any, y: Any) -> None:
+        """Validate, run the backend in this process, and set the fitted attributes."""
+        problem, config = self.fit_problem(X, y)
         options = dict(self.backend_options or {})
         backend = get_backend(self.backend, **options)
         description = f"{type(self).__name__}[{self.backend}]"
         with TrainingProgress(self.progress, description) as progress:
             result = backend.train(problem, config, on_iteration=progress)
-        weights = np.asarray(result.weights, dtype=np.float64).reshape(-1)
-        if weights.shape != (problem.n_features,):
-            raise ProtocolError(
-                f"backend {self.backend!r} returned {weights.shape[0]} weights for {problem.n_features} columns"
-            )
-        missing = [key for key in REPORT_KEYS if key not in result.report]
+        self.adopt_weights(result.weights, result.report, config.learning_rate, problem.n_features)
+
+    def adopt_weights(self, weights: Any, report: dict[str, Any], learning_rate: float, n_columns: int) -> None:
+        """Set the fitted attributes from a backend's (decrypted) weights and report.
+
+        ``n_columns`` counts the intercept column. A multi-process job's model owner
+        calls this with the weights it alone received."""
+        weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if weights.shape != (n_columns,):
+            raise ProtocolError(f"backend {self.backend!r} returned {weights.shape[0]} weights for {n_columns} columns")
+        missing = [key for key in REPORT_KEYS if key not in report]
         if missing:
             raise ProtocolError(f"backend {self.backend!r} report lacks {', '.join(missing)}")
         if self.fit_intercept:
             self.coef_, self.intercept_ = weights[:-1].copy(), float(weights[-1])
         else:
             self.coef_, self.intercept_ = weights.copy(), 0.0
-        report = dict(result.report)
+        report = dict(report)
         report["backend"] = self.backend
         report["learning_rate"] = learning_rate
         self.learning_rate_ = learning_rate
         self.training_report_ = report
         self.n_iter_ = int(report.get("n_iter", self.max_iter))
+        if not hasattr(self, "n_features_in_"):
+            self.n_features_in_ = n_columns - (1 if self.fit_intercept else 0)
+        description = f"{type(self).__name__}[{self.backend}]"
         for step, loss in zip(report.get("loss_steps", []), report["loss_history"]):
             logger.info("%s step %4d  sum|grad| = %.3f", description, step, loss)
 

@@ -108,10 +108,12 @@ class LinearRegression(RegressorMixin, GradientDescentEstimator):
 
     def fit(self, X: Any, y: Any) -> "LinearRegression":
         """Train on X (n, d) and y (n,), numpy arrays or torch tensors."""
-        self._check_params()
-        X, y = validate_fit_data(self, X, y)
-        self._train(X, validate_numeric_target(y))
+        self._train(X, y)
         return self
+
+    def _validated_training_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_fit_data(self, X, y)
+        return X, validate_numeric_target(y)
 
     def predict(self, X: Any) -> np.ndarray:
         """``X @ coef_ + intercept_`` on plaintext X."""
@@ -178,7 +180,10 @@ class LogisticRegression(ClassifierMixin, GradientDescentEstimator):
 
     def fit(self, X: Any, y: Any) -> "LogisticRegression":
         """Train on X (n, d) and two-class labels y (n,), numpy arrays or torch tensors."""
-        self._check_params()
+        self._train(X, y)
+        return self
+
+    def _validated_training_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         X, y = validate_fit_data(self, X, y)
         try:
             check_classification_targets(y)
@@ -192,8 +197,7 @@ class LogisticRegression(ClassifierMixin, GradientDescentEstimator):
                 f"found {classes.shape[0]} class{'es' if classes.shape[0] != 1 else ''} ({shown})"
             )
         self.classes_ = classes
-        self._train(X, encoded.astype(np.float64))
-        return self
+        return X, encoded.astype(np.float64)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """The logit ``X @ coef_ + intercept_``; positive means ``classes_[1]``."""

@@ -1,0 +1,130 @@
+"""One role of an SMPC training job: a party (data owner, model owner, others) or the dealer.
+
+Threat model: as :mod:`he_learn.models.smpc_training`; every role runs in its
+own process and holds only its own inputs. The data owner reads its data file,
+validates it with the estimator's own checks and resolves ``learning_rate="auto"``
+on it; it then tells every party whether its data passed (one agreed status) and
+broadcasts the public metadata the others need: the resolved learning rate and,
+for a classifier, the class labels. Everything else crosses only as shares.
+The model owner alone receives the weights and writes the fitted model to its
+output file. Every role returns its report and its ledger.
+
+The training itself is :func:`~he_learn.models.smpc_training.train_on_shares`,
+the same function the in-process estimator runs: with the same
+``insecure_seed`` (tests only) both give the same ``coef_``, bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from he_learn.comm import wire
+from he_learn.comm.communicator import Communicator
+from he_learn.errors import HeLearnError, ParameterError
+from he_learn.jobs.data import load_party_data
+from he_learn.jobs.spec import JobSpec
+from he_learn.models.base import GradientDescentEstimator
+from he_learn.models.linear import LinearRegression, LogisticRegression
+from he_learn.models.smpc_backend import TRAINING_LABEL, SmpcOptions
+from he_learn.models.smpc_training import train_on_shares
+from he_learn.smpc.runtime import run_party
+
+__all__ = ["run_smpc_fit", "job_options", "fitted_model_dict"]
+
+_ESTIMATORS = {"LinearRegression": LinearRegression, "LogisticRegression": LogisticRegression}
+
+
+def job_options(spec: JobSpec) -> SmpcOptions:
+    """The backend options of a job (an ``insecure_seed`` string becomes its UTF-8 bytes)."""
+    options = dict(spec.backend_options)
+    seed = options.get("insecure_seed")
+    if isinstance(seed, str):
+        options["insecure_seed"] = seed.encode("utf-8")
+    try:
+        return SmpcOptions(**options)
+    except TypeError as exc:
+        raise ParameterError(f"unknown smpc backend option in the job: {exc}") from None
+
+
+def _estimator(spec: JobSpec) -> GradientDescentEstimator:
+    options = dict(spec.backend_options)
+    try:
+        return _ESTIMATORS[spec.estimator](backend="smpc", backend_options=options, progress=False, **spec.params)
+    except TypeError as exc:
+        raise ParameterError(f"unknown {spec.estimator} parameter in the job: {exc}") from None
+
+
+def fitted_model_dict(estimator: GradientDescentEstimator) -> dict[str, Any]:
+    """The fitted attributes as JSON values."""
+    out = {
+        "estimator": type(estimator).__name__,
+        "coef_": np.asarray(estimator.coef_).tolist(),
+        "intercept_": float(estimator.intercept_),
+        "n_features_in_": int(estimator.n_features_in_),
+        "learning_rate_": float(estimator.learning_rate_),
+        "training_report_": estimator.training_report_,
+    }
+    if hasattr(estimator, "classes_"):
+        out["classes_"] = np.asarray(estimator.classes_).tolist()
+    return out
+
+
+def _metadata(comm: Communicator, parties: tuple[str, ...], owner: str, values: dict[str, Any] | None) -> dict[str, Any]:
+    """The data owner's public metadata, as bounded JSON in one broadcast."""
+    payload = None
+    if values is not None:
+        payload = [np.frombuffer(json.dumps(values).encode(), dtype=np.uint8)]
+    (raw,) = comm.broadcast(parties, owner, payload)
+    return wire.parse_header(np.asarray(raw, dtype=np.uint8).tobytes())
+
+
+def run_smpc_fit(spec: JobSpec, role: str, comm: Communicator) -> dict[str, Any]:
+    """This process's part of ``spec`` (see the module docstring)."""
+    options = job_options(spec)
+    parties = spec.parties
+    data_owner, model_owner = parties[0], parties[1]
+
+    def party(comm: Communicator) -> dict[str, Any]:
+        estimator = _estimator(spec)
+        session = options.session(TRAINING_LABEL, comm=comm)
+        problem = None
+        values: dict[str, Any] | None = None
+        error: HeLearnError | None = None
+        if session.runs(data_owner):
+            try:
+                X, y = load_party_data(spec.data.get(data_owner, ""))
+                problem, config = estimator.fit_problem(X, y)
+                classes = getattr(estimator, "classes_", None)
+                values = {
+                    "learning_rate": config.learning_rate,
+                    "classes": None if classes is None else np.asarray(classes).tolist(),
+                }
+            except HeLearnError as exc:
+                error = exc
+        comm.agree(parties, data_owner, error)
+        meta = _metadata(comm, parties, data_owner, values)
+        config = estimator.training_config(float(meta["learning_rate"]))
+        result = train_on_shares(
+            session,
+            config,
+            estimator.objective,
+            None if problem is None else problem.X,
+            None if problem is None else problem.y,
+            range_check_every=int(options.range_check_every),
+        )
+        out: dict[str, Any] = {"report": result.report}
+        if session.runs(model_owner):
+            if meta.get("classes") is not None:
+                estimator.classes_ = np.asarray(meta["classes"])
+            estimator.adopt_weights(result.weights, result.report, config.learning_rate, result.report["n_features"])
+            out["model"] = fitted_model_dict(estimator)
+            target = spec.output.get(model_owner)
+            if target:
+                Path(target).write_text(json.dumps(out["model"], indent=2, default=float) + "\n")
+        return out
+
+    return run_party(comm, parties, party, insecure_seed=options.insecure_seed) or {}

@@ -1,0 +1,148 @@
+"""A job: what every process of a multi-process run agrees on, as one JSON file.
+
+Threat model: the job file is public metadata that every role reads (an
+estimator, its hyper-parameters, the roles) plus, per role, the path of that
+role's own data file and output file, which only that role opens. The job's
+*hash* covers everything but those local paths, together with he_learn's
+version and wire-protocol version: the roles exchange it before anything else
+(:class:`~he_learn.comm.torch_dist.TorchCommunicator`), so a role that joins
+with another job, parameter set or code version is refused at the start.
+
+Format::
+
+    {"kind": "smpc-fit",
+     "estimator": "LogisticRegression",
+     "params": {"max_iter": 100, "learning_rate": "auto"},
+     "backend_options": {"n_parties": 2, "range_check_every": 10},
+     "data": {"alice": "alice.npz"},
+     "output": {"bob": "model.json"},
+     "timeout": 120}
+
+``backend_options.insecure_seed`` (a string; tests and benchmarks only) makes
+the run reproducible and equal, bit for bit, to the in-process fit with the
+same seed as bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from he_learn import __version__
+from he_learn.comm import wire
+from he_learn.errors import CommunicationError, ParameterError
+from he_learn.smpc.dealer_service import DEALER
+from he_learn.smpc.session import party_names
+
+__all__ = ["JobSpec", "JOB_KINDS", "PROTOCOL_VERSION"]
+
+# Bumped whenever a message of any role changes shape.
+PROTOCOL_VERSION = 1
+JOB_KINDS = ("smpc-fit",)
+ESTIMATORS = ("LinearRegression", "LogisticRegression")
+_FIELDS = ("kind", "estimator", "params", "backend_options", "data", "output", "timeout")
+_MAX_JOB_BYTES = wire.MAX_HEADER_BYTES
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job's parameters (see the module docstring). Validated on construction."""
+
+    kind: str
+    estimator: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    backend_options: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, str] = field(default_factory=dict)
+    output: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in JOB_KINDS:
+            raise ParameterError(f"job kind must be one of {JOB_KINDS}, not {self.kind!r}")
+        if self.estimator not in ESTIMATORS:
+            raise ParameterError(f"job estimator must be one of {ESTIMATORS}, not {self.estimator!r}")
+        for name in ("params", "backend_options", "data", "output"):
+            if not isinstance(getattr(self, name), Mapping):
+                raise ParameterError(f"job field {name!r} must be an object")
+        if "backend" in self.params or "backend_options" in self.params:
+            raise ParameterError("the job's kind fixes the backend; put its options in 'backend_options'")
+        for name in ("data", "output"):
+            for role, path in getattr(self, name).items():
+                if not isinstance(role, str) or not isinstance(path, str) or not path:
+                    raise ParameterError(f"job field {name!r} maps role names to file paths, not {role!r}: {path!r}")
+        if not isinstance(self.timeout, (int, float)) or isinstance(self.timeout, bool) or not 0 < self.timeout < 1e6:
+            raise ParameterError(f"job timeout must be a positive number of seconds, not {self.timeout!r}")
+
+    @property
+    def parties(self) -> tuple[str, ...]:
+        """The SMPC parties, in protocol order (data owner first, model owner second)."""
+        return party_names(int(self.backend_options.get("n_parties", 2)))
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """Every role of the job, in rank order (rank 0 hosts the rendezvous)."""
+        return self.parties + (DEALER,)
+
+    # -- identity ----------------------------------------------------------------------
+    def public(self) -> dict[str, Any]:
+        """What every role must agree on: everything but the local file paths."""
+        return {
+            "kind": self.kind,
+            "estimator": self.estimator,
+            "params": dict(self.params),
+            "backend_options": dict(self.backend_options),
+            "data_owners": sorted(self.data),
+            "output_owners": sorted(self.output),
+            "timeout": self.timeout,
+            "he_learn": __version__,
+            "protocol": PROTOCOL_VERSION,
+        }
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.public(), sort_keys=True).encode()).hexdigest()
+
+    # -- files ---------------------------------------------------------------------------
+    def to_json(self) -> str:
+        return json.dumps({name: getattr(self, name) for name in _FIELDS}, indent=2, sort_keys=True, default=dict)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "JobSpec":
+        unknown = sorted(set(raw) - set(_FIELDS))
+        if unknown:
+            raise ParameterError(f"unknown job field(s) {', '.join(unknown)}; known: {', '.join(_FIELDS)}")
+        try:
+            return cls(**raw)
+        except TypeError as exc:
+            raise ParameterError(f"malformed job: {exc}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> "JobSpec":
+        """Read a job file; relative data and output paths are taken from its folder."""
+        path = Path(path)
+        try:
+            raw_bytes = path.read_bytes()
+        except OSError as exc:
+            raise ParameterError(f"cannot read the job file {path}: {exc}") from None
+        if len(raw_bytes) > _MAX_JOB_BYTES:
+            raise ParameterError(f"the job file {path} is larger than {_MAX_JOB_BYTES} bytes")
+        try:
+            raw = wire.parse_header(raw_bytes)  # the bounded JSON parser of every message
+        except CommunicationError as exc:
+            raise ParameterError(f"the job file {path} is not a valid job: {exc}") from None
+        spec = cls.from_dict(raw)
+        base = path.resolve().parent
+
+        def absolute(paths: Mapping[str, str]) -> dict[str, str]:
+            return {role: str(base / p) for role, p in paths.items()}
+
+        return cls(spec.kind, spec.estimator, spec.params, spec.backend_options, absolute(spec.data),
+                   absolute(spec.output), spec.timeout)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.to_json() + "\n")
+        return path
