@@ -1,6 +1,6 @@
 """The architecture rules from DESIGN.md, checked on the source rather than trusted.
 
-- Layers import downward only.
+- Layers import downward only, and no package's modules import each other in a circle.
 - ``he`` is the only package that imports tenseal; the core never needs torch.
 - No ``assert`` guards anything in the library (asserts vanish under ``python -O``).
 - Crypto packages never draw randomness from a non-cryptographic generator.

@@ -10,10 +10,10 @@ counter; every draw starts at a fresh block.
 
 Threat model
 ------------
-A seed is a secret: whoever holds it can replay the stream. The one way CTR mode fails
-is a counter block used twice under one key, which hands out the same "random" words
-twice (two parties' masks that cancel, a share that equals another). Each way of
-getting there is closed:
+A seed is a secret: whoever holds it can replay the stream. What breaks counter mode
+is a counter block used twice under one key: the same "random" words handed out twice
+(two masks that cancel, a share that equals another). Each way of getting there is
+closed:
 
 * **Copies.** ``copy.copy``, ``copy.deepcopy`` and pickling raise
   :class:`~he_learn.errors.SecurityError`: a copy would replay the original's future
@@ -25,9 +25,9 @@ getting there is closed:
   reseeds itself from ``os.urandom`` in the child; an explicitly seeded one (a dealer
   seed, replayable by design) raises ``SecurityError`` in the child, since any stream
   it draws there either repeats the parent's or silently breaks the replay its seed
-  promised. Limitation: the check is by pid, so a descendant that reuses the pid of
-  an ancestor that has exited, from a copy nobody drew from in between, is not told
-  apart (the same check OpenSSL's RAND used before 1.1.1).
+  promised. Limitation: the check is by pid. If the creating process exits and a
+  descendant holding an inherited copy, never drawn from in between, is later given
+  the same pid, the two are not told apart.
 * **Threads.** Every draw reserves its counter blocks under a per-generator lock
   *before* the native call, which releases the GIL, so concurrent draws get disjoint
   keystream; a reservation that overlapped another would give both threads the same
