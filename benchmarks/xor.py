@@ -7,12 +7,10 @@ Usage: python benchmarks/xor.py [--quick] [--json PATH] [--plots DIR]
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-# Run from a source checkout without installing: the package sits next to this folder.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from he_learn.bench.run import main  # noqa: E402
+# The installed he_learn (README: `pip install .`), never this checkout's source tree,
+# which has no compiled extension unless built in place with `pip install -e .`.
+from he_learn.bench.run import main
 
 if __name__ == "__main__":
     raise SystemExit(main(["--only", "xor", *sys.argv[1:]]))

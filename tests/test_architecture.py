@@ -1,6 +1,6 @@
 """The architecture rules from DESIGN.md, checked on the source rather than trusted.
 
-- Layers import downward only.
+- Layers import downward only, and no package's modules import each other in a circle.
 - ``he`` is the only package that imports tenseal; the core never needs torch.
 - No ``assert`` guards anything in the library (asserts vanish under ``python -O``).
 - Crypto packages never draw randomness from a non-cryptographic generator.
@@ -133,3 +133,133 @@ def test_lazy_exports_resolve() -> None:
         assert callable(getattr(he_learn, name))
     with pytest.raises(AttributeError):
         he_learn.no_such_name  # noqa: B018
+
+
+# ---------------------------------------------------------------- cycles inside a package
+# Packages whose internal import cycles other engineers are removing right now:
+# smpc (shared, comparison, protocols, session) and he (envelope, evaluator, keys).
+# Their cycles are still reported (as xfail, with the cycle), every other package must
+# have none, and a package whose cycle is gone fails until its name is taken out of
+# here, so that no new cycle can hide behind a stale entry. Add no name to this set.
+KNOWN_CYCLES_BEING_FIXED = {"smpc", "he"}
+
+
+def _packages() -> list[Path]:
+    return sorted(p for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
+
+
+def _internal_imports(path: Path, modules: set[str]) -> set[str]:
+    """The modules of ``path``'s own package (``__init__`` included) that it imports:
+    absolute or relative, at the top or inside a function, ``TYPE_CHECKING`` blocks
+    too (an import that exists only for annotations is still a dependency)."""
+    own = ("he_learn", path.parent.name)
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = tuple(alias.name.split("."))
+                if parts[:2] != own:
+                    continue
+                if len(parts) == 2:
+                    found.add("__init__")
+                elif parts[2] in modules:  # else a compiled extension, which imports nothing here
+                    found.add(parts[2])
+        elif isinstance(node, ast.ImportFrom):
+            # Every module sits directly in its package (and __init__'s package is the
+            # package itself), so level 1 is he_learn.<package>, level 2 he_learn.
+            base = own[: len(own) - node.level + 1] if node.level else ()
+            target = base + tuple(node.module.split(".") if node.module else ())
+            if target == own[:1]:  # `from he_learn import <package>`: its __init__
+                if any(alias.name == own[1] for alias in node.names):
+                    found.add("__init__")
+                continue
+            if target[:2] != own:
+                continue
+            if len(target) > 2:
+                if target[2] in modules:
+                    found.add(target[2])
+            else:  # `from he_learn.<package> import name`: a submodule, or a name of __init__
+                found.update(alias.name if alias.name in modules else "__init__" for alias in node.names)
+    found.discard(path.stem)
+    return found
+
+
+def _import_graph(package_dir: Path) -> dict[str, set[str]]:
+    modules = {p.stem for p in package_dir.glob("*.py")}
+    return {m: _internal_imports(package_dir / f"{m}.py", modules) for m in sorted(modules)}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One concrete cycle ``[a, b, ..., a]`` per group of modules that import each other
+    (a strongly connected component with more than one module)."""
+
+    def reachable(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph[todo.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    reach = {m: reachable(m) for m in graph}
+    cycles, placed = [], set()
+    for m in sorted(graph):
+        if m in placed or m not in reach[m]:
+            continue
+        group = {n for n in reach[m] if m in reach[n]}
+        placed |= group
+        # Shortest way back to m inside the group, for a readable message.
+        paths, path = {m: [m]}, None
+        frontier = [m]
+        while path is None:
+            nxt_frontier = []
+            for node in frontier:
+                for nxt in sorted(graph[node] & group):
+                    if nxt == m:
+                        path = paths[node] + [m]
+                        break
+                    if nxt not in paths:
+                        paths[nxt] = paths[node] + [nxt]
+                        nxt_frontier.append(nxt)
+                if path:
+                    break
+            frontier = nxt_frontier
+        cycles.append(path + [f"(group: {', '.join(sorted(group))})"])
+    return cycles
+
+
+@pytest.mark.parametrize("package_dir", _packages(), ids=lambda p: p.name)
+def test_no_import_cycle_inside_a_package(package_dir: Path) -> None:
+    cycles = _cycles(_import_graph(package_dir))
+    report = "; ".join(" -> ".join(c[:-1]) + " " + c[-1] for c in cycles)
+    if package_dir.name in KNOWN_CYCLES_BEING_FIXED:
+        if not cycles:
+            pytest.fail(f"he_learn.{package_dir.name} has no import cycle any more: "
+                        "remove it from KNOWN_CYCLES_BEING_FIXED")
+        pytest.xfail(f"known cycles in he_learn.{package_dir.name}, being fixed: {report}")
+    assert not cycles, f"import cycles in he_learn.{package_dir.name}: {report}"
+
+
+def test_known_cycles_name_real_packages() -> None:
+    assert KNOWN_CYCLES_BEING_FIXED <= {p.name for p in _packages()}
+
+
+def test_cycle_finder_sees_every_kind_of_import(tmp_path: Path) -> None:
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    sources = {
+        "__init__": "from .d import y\n",
+        "a": "def f():\n    from . import b\n",  # relative, inside a function
+        "b": "from he_learn.fake.c import x\n",  # absolute from-import
+        "c": "import he_learn.fake.a\n",  # absolute import
+        "d": "from he_learn.fake import thing\n",  # a name of __init__
+        "e": "from .a import z\nimport he_learn.other.a\nfrom .. import fake, other\n",  # no cycle
+    }
+    for name, text in sources.items():
+        (fake / f"{name}.py").write_text(text)
+    graph = _import_graph(fake)
+    assert graph["a"] == {"b"} and graph["c"] == {"a"} and graph["d"] == {"__init__"}
+    assert graph["e"] == {"a", "__init__"}
+    found = _cycles(graph)
+    assert [c[:-1] for c in found] == [["__init__", "d", "__init__"], ["a", "b", "c", "a"]]

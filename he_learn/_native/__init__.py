@@ -11,9 +11,19 @@ signature and the same errors; the tests compare the two.
 Threat model: these are arithmetic building blocks, not protocols. They keep no
 secrets between calls and make no network calls. The CSPRNG is AES-128 in counter
 mode keyed by the caller; its output is as unpredictable as the key, and
-:class:`Csprng` draws keys from ``os.urandom`` unless given a seed. The AES-NI/VAES
+:class:`Csprng` draws keys from ``os.urandom`` unless given a seed. It is the one
+stateful object here: it refuses to be copied or pickled, reseeds or refuses after a
+fork, and gives concurrent threads disjoint keystream (see its module). The AES-NI/VAES
 paths are constant-time; the portable fallback (CPUs without AES instructions) uses
-table lookups and is not.
+table lookups and is not. No error message carries a key, a counter or a share.
+
+Modules, in dependency order
+----------------------------
+* ``_validate``: argument checks shared by both implementations;
+* ``extension``: imports the compiled ``_core`` once and maps its errors (``call_kernel``);
+* ``csprng``: :class:`Csprng`, which calls the AES-CTR kernel through ``extension``;
+* this package: the validated kernel wrappers, and the re-export of the above;
+* ``reference``: the numpy twins (depends on ``_validate`` only).
 
 Code paths
 ----------
@@ -42,7 +52,7 @@ party adds ``(c >>> bits) - (2**62 >>> bits)``. The shares sum to
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -59,15 +69,8 @@ from he_learn._native._validate import (
     check_scalar_below,
 )
 from he_learn._native.csprng import Csprng
-from he_learn.errors import BackendUnavailableError, ParameterError
-
-try:
-    from he_learn._native import _core
-except ImportError as _exc:  # not built yet: every kernel call explains how to build it
-    _core = None
-    _IMPORT_ERROR: ImportError | None = _exc
-else:
-    _IMPORT_ERROR = None
+from he_learn._native.extension import call_kernel, native_available
+from he_learn.errors import ParameterError
 
 __all__ = [
     "mod_add",
@@ -90,34 +93,14 @@ __all__ = [
 ]
 
 
-def native_available() -> bool:
-    """True when the compiled extension imported."""
-    return _core is not None
-
-
-def _call(name: str, *args: Any) -> Any:
-    if _core is None:
-        raise BackendUnavailableError(
-            "he_learn._native._core is not built; run `pip install -e .` in the "
-            f"he_learn checkout (import failed: {_IMPORT_ERROR})"
-        )
-    fn: Callable[..., Any] = getattr(_core, name)
-    try:
-        return fn(*args)
-    except ParameterError:
-        raise
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise ParameterError(str(exc)) from exc
-
-
 def _binary(op: str, x: Any, y: Any, q: Any) -> np.ndarray:
     q = check_modulus(q, op)
     x = check_int64(x, op, "x")
     if isinstance(y, np.ndarray):
         y = check_int64(y, op, "y")
         check_same_shape(op, x, "x", y=y)
-        return _call(op, x, y, q)
-    return _call(op + "_scalar", x, check_scalar_below(y, q, op), q)
+        return call_kernel(op, x, y, q)
+    return call_kernel(op + "_scalar", x, check_scalar_below(y, q, op), q)
 
 
 def mod_add(x: np.ndarray, y: np.ndarray | int, q: int) -> np.ndarray:
@@ -138,7 +121,7 @@ def mod_mul(x: np.ndarray, y: np.ndarray | int, q: int) -> np.ndarray:
 def mod_neg(x: np.ndarray, q: int) -> np.ndarray:
     """(-x) mod q."""
     q = check_modulus(q, "mod_neg")
-    return _call("mod_neg", check_int64(x, "mod_neg", "x"), q)
+    return call_kernel("mod_neg", check_int64(x, "mod_neg", "x"), q)
 
 
 def mod_sum(shares: np.ndarray, q: int) -> np.ndarray:
@@ -147,13 +130,13 @@ def mod_sum(shares: np.ndarray, q: int) -> np.ndarray:
     shares = check_int64(shares, "mod_sum", "shares")
     if shares.ndim < 1:
         raise ParameterError("mod_sum: shares must have a leading share axis, got a 0-d array")
-    return _call("mod_sum", shares, q)
+    return call_kernel("mod_sum", shares, q)
 
 
 def mod_reduce(x: np.ndarray, q: int) -> np.ndarray:
     """Any int64 to its residue in [0, q) with floor semantics (-1 -> q - 1)."""
     q = check_modulus(q, "mod_reduce")
-    return _call("mod_reduce", check_int64(x, "mod_reduce", "x"), q)
+    return call_kernel("mod_reduce", check_int64(x, "mod_reduce", "x"), q)
 
 
 def ring_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -165,7 +148,7 @@ def ring_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise ParameterError(
             f"ring_matmul: inner dimensions differ: a is {a.shape}, b is {b.shape}"
         )
-    return _call("ring_matmul", a, b)
+    return call_kernel("ring_matmul", a, b)
 
 
 def _beaver_args(op: str, arrays: dict[str, Any], include_ef: Any) -> tuple[Any, ...]:
@@ -185,7 +168,7 @@ def beaver_mul(
     args = _beaver_args("beaver_mul", {"a": a, "b": b, "c": c, "e": e, "f": f}, include_ef)
     ref = args[0]
     check_same_shape("beaver_mul", ref, "a", b=args[1], c=args[2], e=args[3], f=args[4])
-    return _call("beaver_mul", *args)
+    return call_kernel("beaver_mul", *args)
 
 
 def beaver_matmul(
@@ -210,13 +193,13 @@ def beaver_matmul(
         raise ParameterError(
             f"beaver_matmul: c has shape {c_.shape}, expected {(a_.shape[0], b_.shape[1])}"
         )
-    return _call("beaver_matmul", *args)
+    return call_kernel("beaver_matmul", *args)
 
 
 def ring_shift_right(x: np.ndarray, bits: int) -> np.ndarray:
     """Arithmetic shift right: floor(x / 2**bits) for 0 <= bits < 64."""
     bits = check_bits(bits, "ring_shift_right")
-    return _call("ring_shift_right", check_int64(x, "ring_shift_right", "x"), bits)
+    return call_kernel("ring_shift_right", check_int64(x, "ring_shift_right", "x"), bits)
 
 
 def trunc_share(
@@ -230,14 +213,14 @@ def trunc_share(
     r_trunc = check_int64(r_trunc, op, "r_trunc")
     r_msb = check_int64(r_msb, op, "r_msb")
     check_same_shape(op, c, "c", r_trunc=r_trunc, r_msb=r_msb)
-    return _call(op, c, r_trunc, r_msb, bits, lead)
+    return call_kernel(op, c, r_trunc, r_msb, bits, lead)
 
 
 def aes_ctr_bytes(key16: bytes, counter16: bytes, n_bytes: int) -> np.ndarray:
     """AES-128-CTR keystream as uint8 (n_bytes,); equals ``cryptography``'s
     ``Cipher(AES(key), CTR(counter)).encryptor().update(bytes(n_bytes))``."""
     op = "aes_ctr_bytes"
-    return _call(
+    return call_kernel(
         op, check_key(key16, op, "key16"), check_key(counter16, op, "counter16"),
         check_count(n_bytes, op, "n_bytes"),
     )
@@ -246,7 +229,7 @@ def aes_ctr_bytes(key16: bytes, counter16: bytes, n_bytes: int) -> np.ndarray:
 def aes_ctr_ring(key16: bytes, counter16: bytes, n: int) -> np.ndarray:
     """n keystream words as int64 (little-endian), uniform over Z_2^64."""
     op = "aes_ctr_ring"
-    return _call(
+    return call_kernel(
         op, check_key(key16, op, "key16"), check_key(counter16, op, "counter16"),
         check_count(n, op),
     )
@@ -260,10 +243,10 @@ def aes_ctr_mod(key16: bytes, counter16: bytes, n: int, q: int) -> tuple[np.ndar
     counter16 = check_key(counter16, op, "counter16")
     n = check_count(n, op)
     q = check_modulus(q, op)
-    values, used = _call(op, key16, counter16, n, q)
+    values, used = call_kernel(op, key16, counter16, n, q)
     return values, int(used)
 
 
 def cpu_features() -> dict[str, bool]:
     """Vector units the kernels use on this CPU: {"aesni", "avx2", "avx512", "vaes"}."""
-    return dict(_call("cpu_features"))
+    return dict(call_kernel("cpu_features"))

@@ -11,10 +11,9 @@ configuration, then measures:
 - ``bytes_sent``, ``bytes_per_epoch``, ``rounds``, ``refreshes`` and every other
   numeric counter the backend's report carries (dealer bytes, rotations, ...);
 - ``peak_memory``: growth of the process's resident-set high-water mark during
-  training (Linux ``VmHWM`` after resetting it through ``/proc/self/clear_refs``).
-  Unlike ``tracemalloc`` it sees C++ allocations (SEAL, the native kernels). Run
-  in a fresh process (``isolate=True``) it is not masked by memory an earlier job
-  freed but kept; in-process it is a lower bound;
+  training (:class:`~he_learn.bench.memory.PeakMemory`, which sees C++ allocations
+  too). Run in a fresh process (``isolate=True``) it is not masked by memory an
+  earlier job freed but kept; in-process it is a lower bound;
 - ``accuracy`` on the workload's test split (the XOR workload tests on its 4 rows).
 
 With ``isolate=True`` each job runs in a fresh process forked from a
@@ -34,10 +33,12 @@ from typing import Any
 import numpy as np
 
 from he_learn.approximations import resolve_sigmoid
+from he_learn.bench.memory import PeakMemory
 from he_learn.bench.records import Record
+from he_learn.bench.tutorial import tutorial_baseline_records
 from he_learn.bench.workloads import Dataset, Workload, load_data
 
-__all__ = ["JobOutcome", "PeakMemory", "run_job", "run_isolated", "peak_memory_supported", "accuracy"]
+__all__ = ["JobOutcome", "run_job", "run_isolated", "accuracy"]
 
 # Report keys that are not counters (lists, or already recorded under another name).
 _SKIPPED_REPORT_KEYS = {"loss_history", "loss_steps", "seconds", "seconds_per_iter", "n_iter"}
@@ -59,47 +60,6 @@ JobOutcome = tuple[list[Record], str | None]
 # the best time is kept; memory and accuracy come from the first run.
 _SHORT_RUN_SECONDS = 0.5
 _SHORT_RUN_REPEATS = 5
-
-
-# ---------------------------------------------------------------- peak memory
-def _status_kib(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _reset_peak() -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0); False where unsupported."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-    except OSError:
-        return False
-    return True
-
-
-def peak_memory_supported() -> bool:
-    return _status_kib("VmHWM") is not None and _reset_peak()
-
-
-class PeakMemory:
-    """Context manager: bytes by which the RSS high-water mark rose inside it."""
-
-    def __enter__(self) -> PeakMemory:
-        self.supported = _reset_peak()
-        self.start = _status_kib("VmRSS") if self.supported else None
-        self.delta: int | None = None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        peak = _status_kib("VmHWM")
-        if self.start is not None and peak is not None:
-            self.delta = max(0, peak - self.start) * 1024
 
 
 # ---------------------------------------------------------------- helpers
@@ -215,18 +175,12 @@ def _sklearn(workload: Workload, data: Dataset) -> list[Record]:
     ]
 
 
-def _tenseal_tutorial(workload: Workload, data: Dataset) -> list[Record]:
-    from he_learn.bench.tutorial import tutorial_baseline_records
-
-    return tutorial_baseline_records(workload, data)
-
-
 def _run_in_process(workload: Workload, backend: str) -> list[Record]:
     data = load_data(workload)
     if backend == "sklearn":
         return _sklearn(workload, data)
     if backend == "tenseal_tutorial":
-        return _tenseal_tutorial(workload, data)
+        return tutorial_baseline_records(workload, data)
     return _train_backend(workload, backend, data)
 
 

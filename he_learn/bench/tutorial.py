@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 
+from he_learn.bench.memory import PeakMemory
 from he_learn.bench.records import Record
 from he_learn.bench.workloads import Dataset, Workload
 
@@ -27,7 +28,6 @@ BACKEND = "tenseal_tutorial"
 
 def tutorial_baseline_records(workload: Workload, data: Dataset) -> list[Record]:
     """Run the per-sample loop on ``data`` and return its records."""
-    from he_learn.bench.harness import PeakMemory
     from he_learn.he.tutorial_baseline import run_tutorial_baseline
 
     epochs = int(workload.params.get("tutorial_epochs") or 1)
