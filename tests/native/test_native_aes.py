@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import he_learn._native as native
 import he_learn._native.reference as reference
-from conftest import requires_native
+from native_cases import requires_native
 
 cryptography = pytest.importorskip("cryptography")
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: E402

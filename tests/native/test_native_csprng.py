@@ -7,7 +7,7 @@ import pytest
 
 from he_learn._native import Csprng
 from he_learn.errors import ParameterError
-from conftest import requires_native
+from native_cases import requires_native
 
 pytestmark = requires_native
 

@@ -19,7 +19,7 @@ import pytest
 
 from he_learn._native import Csprng
 from he_learn.errors import SecurityError
-from conftest import requires_native
+from native_cases import requires_native
 
 # Python >= 3.12 warns when a process with threads forks; these tests fork on
 # purpose, and their children touch nothing but the generator and a pipe.

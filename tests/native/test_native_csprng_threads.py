@@ -25,7 +25,7 @@ import pytest
 
 import he_learn._native.csprng as csprng_module
 from he_learn._native import Csprng
-from conftest import requires_native
+from native_cases import requires_native
 
 pytestmark = requires_native
 

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 import he_learn._native as native
-from conftest import requires_native
+from native_cases import requires_native
 
 pytestmark = requires_native
 

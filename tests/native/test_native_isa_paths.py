@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import requires_native
+from native_cases import requires_native
 
 pytestmark = requires_native
 

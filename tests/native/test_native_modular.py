@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 import he_learn._native as native
 import he_learn._native.reference as reference
-from conftest import EDGE_MODULI, INT64_MAX, INT64_MIN, requires_native, residues
+from native_cases import EDGE_MODULI, INT64_MAX, INT64_MIN, requires_native, residues
 
 pytestmark = requires_native
 

@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 import he_learn._native as native
 import he_learn._native.reference as reference
-from conftest import INT64_MAX, INT64_MIN, requires_native, ring_values
+from native_cases import INT64_MAX, INT64_MIN, requires_native, ring_values
 
 pytestmark = requires_native
 
