@@ -79,7 +79,7 @@ def test_demo_smpc_parties(capsys) -> None:
 def test_unavailable_backend_is_a_one_line_error(no_ckks, capsys) -> None:
     assert main(["demo", "--backend", "ckks", "--no-progress"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("he-learn: error: backend 'ckks' is not available")
+    assert err.startswith("he-learn: error: BackendUnavailableError: backend 'ckks' is not available")
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 

@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HeLearnError as exc:
         if args.debug:
             raise
-        print(f"he-learn: error: {exc}", file=sys.stderr)
+        print(f"he-learn: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         if args.debug:

@@ -328,7 +328,11 @@ class MessageCommunicator:
         self._check_group(self.roles, *clients)
         waiting = set(clients)
         while waiting:
-            frame = wire.load_frame(self._pop_request(service), _REQUEST_MAGIC, _VERSION)
+            try:
+                data = self._pop_request(service)
+            except CommunicationError as exc:
+                raise CommunicationError(f"{exc}; still waiting for {', '.join(sorted(waiting))}") from None
+            frame = wire.load_frame(data, _REQUEST_MAGIC, _VERSION)
             client, kind = frame.header.get("from"), frame.header.get("kind")
             if client not in waiting or not isinstance(kind, str) or len(frame.chunks) != 1:
                 raise CommunicationError(f"{service} received a request from an unknown or finished client: {client!r}")

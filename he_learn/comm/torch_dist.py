@@ -46,10 +46,15 @@ from he_learn.errors import BackendUnavailableError, CommunicationError, Paramet
 __all__ = ["TorchCommunicator", "DEFAULT_MASTER_ADDR"]
 
 DEFAULT_MASTER_ADDR = "127.0.0.1"
+# Seconds every role may take to join: processes on several hosts start apart.
+DEFAULT_JOIN_TIMEOUT = 300.0
 # Keys in the store: one FIFO per ordered pair, one request queue per service.
 _CHANNEL = "he_learn/q/{}>{}"
 _REQUESTS = "he_learn/r/{}"
 _HELLO = "he_learn/hello/{}"
+_HELLO_READ = "he_learn/hello-read"
+_HELLO_DONE = "he_learn/hello-done"
+_LEFT = "he_learn/left"
 _REPOP_SECONDS = 1e-4
 
 
@@ -81,6 +86,7 @@ class TorchCommunicator(MessageCommunicator):
         master_addr: str | None = None,
         master_port: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        join_timeout: float | None = None,
         job_hash: str = "",
     ) -> None:
         super().__init__(roles, (role,), timeout)
@@ -98,17 +104,22 @@ class TorchCommunicator(MessageCommunicator):
         self._group_ready = False
         self._closed = False
         self._failed = False
+        # Roles start on their own hosts and clocks: joining may take much longer
+        # than any message of the running job.
+        self.join_timeout = float(join_timeout if join_timeout is not None else max(self.timeout, DEFAULT_JOIN_TIMEOUT))
         delta = datetime.timedelta(seconds=self.timeout)
         try:
             self._store = self._dist.TCPStore(
-                addr, port, len(self.roles), self.rank == 0, timeout=delta, wait_for_workers=True
+                addr, port, len(self.roles), self.rank == 0,
+                timeout=datetime.timedelta(seconds=self.join_timeout), wait_for_workers=False,
             )
         except Exception as exc:  # torch raises DistNetworkError/RuntimeError/TimeoutError
             raise CommunicationError(
-                f"{role}: cannot reach the job's rendezvous at {addr}:{port} within {self.timeout:g} s ({exc})"
+                f"{role}: cannot reach the job's rendezvous at {addr}:{port} within {self.join_timeout:g} s ({exc})"
             ) from None
         try:
             self._handshake(job_hash)
+            self._store.set_timeout(delta)
             self._dist.init_process_group("gloo", store=self._store, rank=self.rank, world_size=len(self.roles), timeout=delta)
             self._group_ready = True
             self._barrier("start")
@@ -120,8 +131,22 @@ class TorchCommunicator(MessageCommunicator):
     def _handshake(self, job_hash: str) -> None:
         mine = json.dumps({"job": job_hash, "roles": list(self.roles)}, sort_keys=True)
         self._store.set(_HELLO.format(self.role), mine)
+        keys = [_HELLO.format(other) for other in self.roles]
+        try:
+            self._store.wait(keys)
+        except Exception:  # noqa: BLE001 - name who is missing instead
+            missing = [r for r, k in zip(self.roles, keys) if not self._store.check([k])]
+            raise CommunicationError(
+                f"{self.role}: {', '.join(missing)} did not join the job within {self.join_timeout:g} s"
+            ) from None
+        hellos = {other: self._store_call(lambda: self._store.get(_HELLO.format(other)), other) for other in self.roles}
+        # Nobody may leave (rank 0 would take the store with it) before every
+        # rank has read every hello, so a refused job is refused on every rank.
+        if self._store.add(_HELLO_READ, 1) == len(self.roles):
+            self._store.set(_HELLO_DONE, "1")
+        self._store_call(lambda: self._store.wait([_HELLO_DONE]), "the other roles")
         for other in self.roles:
-            theirs = self._store_call(lambda: self._store.get(_HELLO.format(other)), other).decode("utf-8", "replace")
+            theirs = hellos[other].decode("utf-8", "replace")
             if theirs != mine:
                 raise ProtocolError(
                     f"{self.role}: {other} joined with a different job, parameter set or he_learn version "
@@ -154,6 +179,8 @@ class TorchCommunicator(MessageCommunicator):
 
     def _release(self) -> None:
         self._closed = True
+        if self._store is not None:
+            self._wait_for_leavers()
         if self._group_ready:
             self._group_ready = False
             try:
@@ -161,6 +188,18 @@ class TorchCommunicator(MessageCommunicator):
             except Exception:  # noqa: BLE001 - releasing after a failure must not raise anew
                 pass
         self._store = None
+
+    def _wait_for_leavers(self) -> None:
+        """Rank 0 hosts the store: it leaves last, so that no rank loses the store
+        while it still reads a last message or an error (bounded by the timeout)."""
+        try:
+            left = self._store.add(_LEFT, 1)
+            deadline = time.monotonic() + self.timeout
+            while self.rank == 0 and left < len(self.roles) and time.monotonic() < deadline:
+                time.sleep(0.01)
+                left = self._store.add(_LEFT, 0)
+        except Exception:  # noqa: BLE001 - the store is gone already; nothing to wait for
+            pass
 
     # -- bytes ---------------------------------------------------------------------------
     def _store_call(self, action: Any, peer: str, passthrough: Any = ()) -> Any:

@@ -9,6 +9,7 @@ file it writes itself; :func:`run_local` reads those files back as JSON.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from he_learn.jobs.spec import JobSpec
 __all__ = ["run_role", "connect", "run_connected", "run_local", "party_command"]
 
 _RUNNERS = {"smpc-fit": run_smpc_fit}
+logger = logging.getLogger(__name__)
 
 
 def connect(spec: JobSpec, role: str, *, master_addr: str | None = None, master_port: int | None = None) -> TorchCommunicator:
@@ -52,6 +54,7 @@ def run_connected(spec: JobSpec, role: str, *, master_addr: str | None = None, m
     report: dict[str, Any] = {"role": role}
     try:
         comm = connect(spec, role, master_addr=master_addr, master_port=master_port)
+        logger.info("%s joined the job (%s, %d roles)", role, spec.kind, len(spec.roles))
         report["result"] = run_role(spec, role, comm)
         comm.close()
         report["ledger"] = comm.ledger.to_dict()
@@ -69,10 +72,11 @@ def run_connected(spec: JobSpec, role: str, *, master_addr: str | None = None, m
 
 
 def party_command(job_path: str | Path, role: str, roles: int, port: int, report: str | Path,
-                  master_addr: str = LOOPBACK) -> list[str]:
-    """The ``he-learn party`` command line of one role."""
+                  master_addr: str = LOOPBACK, verbose: bool = False) -> list[str]:
+    """The ``he-learn party`` command line of one role (``verbose``: log progress to stderr)."""
     return [
-        sys.executable, "-m", "he_learn.cli", "party", "--role", role, "--world-size", str(roles),
+        sys.executable, "-m", "he_learn.cli", *(["-v"] if verbose else []), "party", "--role", role,
+        "--world-size", str(roles),
         "--master-addr", master_addr, "--master-port", str(port), "--report", str(report), str(job_path),
     ]
 
