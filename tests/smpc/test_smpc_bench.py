@@ -1,4 +1,7 @@
-"""The SMPC benchmark module runs and writes well-formed records (never checks timings)."""
+"""The SMPC benchmark module runs and writes well-formed records (never checks timings).
+
+The benchmark builds its own in-process sessions: in-process only (the protocols
+it measures run in both modes in the other test files)."""
 
 from __future__ import annotations
 

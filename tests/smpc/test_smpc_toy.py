@@ -1,5 +1,7 @@
 """The numpy toy: shares of 2 and 5 mod Q, their sum, a public product, and the
-uniformity of any strict subset of shares."""
+uniformity of any strict subset of shares.
+
+Plain numpy arithmetic mod Q, with no session or communication: in-process only."""
 
 from __future__ import annotations
 
