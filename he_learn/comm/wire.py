@@ -163,7 +163,7 @@ def expect_fields(header: Mapping[str, Any], names: set[str] | frozenset[str], w
     if set(header) != set(names):
         missing = sorted(set(names) - set(header))
         extra = sorted(str(k)[:40] for k in set(header) - set(names))
-        raise CommunicationError(f"{what}: header fields disagree with the format (missing {missing}, unexpected {extra})")
+        raise CommunicationError(f"{what}: header fields disagree with the format (missing {missing}, extra {extra})")
 
 
 def int_field(header: Mapping[str, Any], name: str, low: int, high: int, what: str) -> int:
@@ -280,6 +280,7 @@ def unpack_arrays(data: Any, kind: str | None = None) -> tuple[dict[str, Any], l
         if (
             not isinstance(spec, list)
             or len(spec) != 2
+            or not isinstance(spec[0], str)  # a dict here made `in _DTYPES` raise TypeError
             or spec[0] not in _DTYPES
             or not isinstance(spec[1], list)
             or len(spec[1]) > _MAX_NDIM
