@@ -99,7 +99,8 @@ def pack(value: CkksCiphertext, *, layout: dict[str, Any] | None = None, n_value
     if value.pending_rescale:
         raise CommunicationError("rescale the ciphertext before sending it (its scale is not canonical)")
     size = int(n_values) if n_values is not None else int(value.seal.poly_modulus_degree() // 2)
-    return pack_seal_bytes(save_seal(value.seal), value.level, value.scale, value.fingerprint, layout=layout, n_values=size)
+    seal_bytes = save_seal(value.seal)
+    return pack_seal_bytes(seal_bytes, value.level, value.scale, value.fingerprint, layout=layout, n_values=size)
 
 
 def pack_seal_bytes(
@@ -186,7 +187,7 @@ def load(engine: CkksEngine, data: bytes) -> CkksCiphertext:
     if len(ciphertexts) != 1 or sizes != [n_values]:
         raise CommunicationError(f"{_WHAT}: the payload must be one ciphertext of {n_values} values")
     if not (_is_canonical(float(header["scale"]), canonical) and _is_canonical(payload_scale, canonical)):
-        raise CommunicationError(f"{_WHAT}: the declared scale is not the canonical scale {canonical:.6g} of level {level}")
+        raise CommunicationError(f"{_WHAT}: the declared scale is not level {level}'s canonical scale {canonical:.6g}")
     # Checked before SEAL parses: a level-l ciphertext holds 2 polynomials of l+1 primes.
     bound = seal_size_bound(_CIPHERTEXT_SIZE, engine.params.poly_modulus_degree, level + 1)
     seal = load_ciphertext(engine.seal_context, ciphertexts[0], bound)
@@ -203,7 +204,7 @@ def _check_loaded(engine: CkksEngine, seal: Any, level: int) -> None:
     if found != level:
         raise CommunicationError(f"{_WHAT}: the header says level {level}, the ciphertext is at level {found}")
     if seal.size() != _CIPHERTEXT_SIZE:
-        raise CommunicationError(f"{_WHAT}: a ciphertext of size {seal.size()}; he_learn sends size {_CIPHERTEXT_SIZE} only")
+        raise CommunicationError(f"{_WHAT}: a ciphertext of size {seal.size()}; he_learn sends size 2 only")
     if not seal.is_ntt_form() or seal.is_transparent():
         raise CommunicationError(f"{_WHAT}: the ciphertext is not in NTT form or is transparent")
     if not _is_canonical(float(seal.scale), engine.scale_at(level)):

@@ -143,7 +143,8 @@ def _load_into(target: Any, seal_context: Any, data: bytes, what: str) -> Any:
         try:
             target.load(seal_context, path)
         except Exception as exc:  # any failure of SEAL or its binding means the bytes are bad
-            raise CommunicationError(f"malformed or truncated {what}: SEAL refused it ({type(exc).__name__}: {exc})") from exc
+            reason = f"{type(exc).__name__}: {exc}"
+            raise CommunicationError(f"malformed or truncated {what}: SEAL refused it ({reason})") from exc
         return target
     finally:
         os.unlink(path)
@@ -307,7 +308,13 @@ def split_context(context_bytes: bytes) -> ContextParts:
     scale = struct.unpack("<d", public[3])[0] if 3 in public else 0.0
     if not math.isfinite(scale):
         raise CommunicationError("public context: non-finite global scale")
-    return ContextParts(top[1], public.get(PUBLIC_KEY_FIELD, b""), public.get(RELIN_KEYS_FIELD, b""), public.get(GALOIS_KEYS_FIELD, b""), scale)
+    return ContextParts(
+        encryption_parameters=top[1],
+        public_key=public.get(PUBLIC_KEY_FIELD, b""),
+        relin_keys=public.get(RELIN_KEYS_FIELD, b""),
+        galois_keys=public.get(GALOIS_KEYS_FIELD, b""),
+        scale=scale,
+    )
 
 
 def set_context_keys(context_bytes: bytes, keys: dict[int, bytes]) -> bytes:
