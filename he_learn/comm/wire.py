@@ -36,7 +36,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from he_learn import errors
-from he_learn.errors import CommunicationError, HeLearnError
+from he_learn.errors import CommunicationError, HeLearnError, ParameterError
 
 __all__ = [
     "MAX_HEADER_BYTES",
@@ -45,6 +45,10 @@ __all__ = [
     "dump_frame",
     "load_frame",
     "parse_header",
+    "expect_fields",
+    "int_field",
+    "number_field",
+    "hex_field",
     "pack_arrays",
     "unpack_arrays",
     "ARRAYS_MAGIC",
@@ -151,11 +155,50 @@ def parse_header(raw: bytes) -> dict[str, Any]:
     return header
 
 
+# -- typed header fields -------------------------------------------------------------
+# parse_header bounds the syntax; these check what a field must be, so each message
+# type states its schema in a few lines instead of hand-writing the same checks.
+def expect_fields(header: Mapping[str, Any], names: set[str] | frozenset[str], what: str) -> None:
+    """Refuse a header whose keys are not exactly ``names``."""
+    if set(header) != set(names):
+        missing = sorted(set(names) - set(header))
+        extra = sorted(str(k)[:40] for k in set(header) - set(names))
+        raise CommunicationError(f"{what}: header fields disagree with the format (missing {missing}, extra {extra})")
+
+
+def int_field(header: Mapping[str, Any], name: str, low: int, high: int, what: str) -> int:
+    """``header[name]`` as an int in ``[low, high]`` (a bool is not an int here)."""
+    value = header.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise CommunicationError(f"{what}: {name} must be an integer in [{low}, {high}], not {str(value)[:40]}")
+    return value
+
+
+def number_field(header: Mapping[str, Any], name: str, what: str) -> float:
+    """``header[name]`` as a finite, strictly positive float."""
+    value = header.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < float(value) < math.inf):
+        raise CommunicationError(f"{what}: {name} must be a finite positive number, not {str(value)[:40]}")
+    return float(value)
+
+
+def hex_field(header: Mapping[str, Any], name: str, digits: int, what: str) -> str:
+    """``header[name]`` as a string of exactly ``digits`` lowercase hex digits."""
+    value = header.get(name)
+    if not isinstance(value, str) or len(value) != digits or value.strip("0123456789abcdef"):
+        raise CommunicationError(f"{what}: {name} must be {digits} lowercase hex digits, not {str(value)[:80]!r}")
+    return value
+
+
 def dump_frame(magic: bytes, version: int, header: Mapping[str, Any], chunks: Sequence[bytes] = ()) -> bytes:
     """One frame: ``header`` (JSON-serialisable, without ``"chunks"``) and ``chunks``."""
     if "chunks" in header:
         raise CommunicationError("'chunks' is the framing's own header field")
-    body = json.dumps({**header, "chunks": [len(c) for c in chunks]}, sort_keys=True, allow_nan=False).encode()
+    try:
+        body = json.dumps({**header, "chunks": [len(c) for c in chunks]}, sort_keys=True, allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        # The sender's own mistake (a NaN, an object json cannot write): said before anything is sent.
+        raise ParameterError(f"message header cannot be sent: {exc}") from None
     if len(body) > MAX_HEADER_BYTES:
         raise CommunicationError(f"message header of {len(body)} bytes exceeds {MAX_HEADER_BYTES}")
     return b"".join([_PREFIX.pack(magic, version, len(body)), body, *chunks])
@@ -237,6 +280,7 @@ def unpack_arrays(data: Any, kind: str | None = None) -> tuple[dict[str, Any], l
         if (
             not isinstance(spec, list)
             or len(spec) != 2
+            or not isinstance(spec[0], str)  # a dict here made `in _DTYPES` raise TypeError
             or spec[0] not in _DTYPES
             or not isinstance(spec[1], list)
             or len(spec[1]) > _MAX_NDIM

@@ -1,8 +1,10 @@
 """The CKKS engine, on TenSEAL / Microsoft SEAL. The only package that imports tenseal.
 
-Threat model: see DESIGN.md roles 2 (HE training) and 3 (encrypted inference).
+Threat model: see docs/design.md roles 2 (HE training) and 3 (encrypted inference).
 The key holder (data owner) keeps the secret key; every computing party gets a
-:class:`~he_learn.he.keys.PublicContext` and refuses a secret key.
+:class:`~he_learn.he.public_context.PublicContext` and refuses a secret key. Bytes
+from another process (envelopes, public contexts) end in a checked object or a
+he_learn error ("Untrusted bytes" in docs/design.md).
 
 Modules in dependency order:
 
@@ -11,8 +13,9 @@ Modules in dependency order:
 - ``seal_io``: bytes in and out of SEAL objects, TenSEAL's protobuf messages;
 - ``ciphertext``: the encrypted value (level, exact scale, key fingerprint);
 - ``evaluator``: arithmetic with level and scale accounting, rotations via ``tenseal.sealapi``;
-- ``keys``: ``KeyHolder`` and ``PublicContext`` (only the Galois keys a computation needs);
-- ``envelope``: the wire format (header + stock TenSEAL payload);
+- ``envelope``: the wire format of a ciphertext (header + stock TenSEAL payload), checked on load;
+- ``public_context``: ``PublicContext``, what the computing party receives, checked on load;
+- ``keys``: ``KeyHolder`` (makes public contexts with only the Galois keys a computation needs);
 - ``packed``: packed X @ w and X.T @ r (layout in ``he_learn.encoding.ckks_layout``);
 - ``polynomial``: minimal-depth polynomial activations;
 - ``refresh``: masked refresh through the key holder;

@@ -42,8 +42,7 @@ they become ``ParameterError`` (bad input) or ``PrecisionError``.
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import tenseal.sealapi as sealapi
@@ -51,8 +50,10 @@ import tenseal.sealapi as sealapi
 from he_learn.errors import ParameterError, PrecisionError, SecurityError
 from he_learn.he.ciphertext import CkksCiphertext, OpCounts
 from he_learn.he.presets import CkksParameters
+from he_learn.he.seal_io import seal_errors
+from he_learn.he.security import require_public
 
-__all__ = ["CkksEngine", "galois_element", "MAX_VALUE_FRACTION", "MIN_PLAIN_FACTOR_BITS"]
+__all__ = ["CkksEngine", "ServerContext", "galois_element", "MAX_VALUE_FRACTION", "MIN_PLAIN_FACTOR_BITS"]
 
 # The canonical scale may drift from 2^scale_bits by at most this many bits
 # before the engine refuses the preset: beyond it the headroom stated by the
@@ -71,20 +72,18 @@ MAX_VALUE_FRACTION = 9 / 16
 MIN_PLAIN_FACTOR_BITS = 10
 
 
-@contextmanager
-def _seal_errors(what: str) -> Iterator[None]:
-    """SEAL/TenSEAL raise builtin ValueError/RuntimeError/TypeError; re-raise them
-    as he_learn errors naming the operation."""
-    try:
-        yield
-    except (ParameterError, PrecisionError, SecurityError):
-        raise
-    except (ValueError, TypeError) as exc:
-        raise ParameterError(f"{what}: SEAL refused the input ({exc})") from exc
-    except RuntimeError as exc:
-        raise PrecisionError(
-            f"{what}: SEAL failed ({exc}); the values or factors are out of range for the scale and modulus"
-        ) from exc
+@runtime_checkable
+class ServerContext(Protocol):
+    """What a server-side engine is built from: public metadata and a loader of
+    the TenSEAL context (:class:`he_learn.he.keys.PublicContext` is the one
+    implementation). Whether the context is public is decided by its loaded
+    content (:func:`~he_learn.he.security.require_public`), not by its Python type."""
+
+    params: CkksParameters
+    fingerprint: str
+    rotation_steps: tuple[int, ...]
+
+    def load(self) -> Any: ...
 
 
 def galois_element(step: int, poly_modulus_degree: int) -> int:
@@ -150,15 +149,15 @@ class CkksEngine:
             )
 
     @classmethod
-    def for_server(cls, public_context: Any) -> "CkksEngine":
+    def for_server(cls, public_context: ServerContext) -> "CkksEngine":
         """An engine for the computing party, from a key holder's ``PublicContext``."""
-        from he_learn.he.keys import PublicContext  # keys imports this module
-
-        if not isinstance(public_context, PublicContext):
+        if not isinstance(public_context, ServerContext):
             raise SecurityError(
                 f"server-side engines take a PublicContext (no secret key), not {type(public_context).__name__}"
             )
-        return public_context.engine()
+        context = public_context.load()
+        require_public(context, "a server-side engine")
+        return cls(context, public_context.params, public_context.fingerprint, public_context.rotation_steps)
 
     # -- bookkeeping -----------------------------------------------------
     @property
@@ -249,12 +248,12 @@ class CkksEngine:
             if not math.isfinite(values):
                 raise ParameterError("cannot encode NaN or infinity")
             self._check_magnitude(abs(float(values)), level)
-            with _seal_errors("encoding"):
+            with seal_errors("encoding"):
                 self._encoder.encode(float(values), parms, self._scales[level], plaintext)
         else:
             array = self._slot_values(values)
             self._check_magnitude(float(np.max(np.abs(array))) if array.size else 0.0, level)
-            with _seal_errors("encoding"):
+            with seal_errors("encoding"):
                 self._encoder.encode(array.tolist(), parms, self._scales[level], plaintext)
         return plaintext
 
@@ -263,7 +262,7 @@ class CkksEngine:
         level = self.top_level if level is None else level
         plaintext = self.encode(values, level)  # validates the level
         ciphertext = sealapi.Ciphertext(self.seal_context)
-        with _seal_errors("encryption"):
+        with seal_errors("encryption"):
             self._encryptor.encrypt(plaintext, ciphertext)
         self.counts.encryptions += 1
         return self._wrap(ciphertext, level)
@@ -294,7 +293,7 @@ class CkksEngine:
     def add(self, a: CkksCiphertext, b: CkksCiphertext) -> CkksCiphertext:
         a, b = self._align(a, b)
         out = sealapi.Ciphertext()
-        with _seal_errors("addition"):
+        with seal_errors("addition"):
             self._evaluator.add(a.seal, b.seal, out)
         self.counts.additions += 1
         return self._wrap(out, a.level, a.pending_rescale)
@@ -302,7 +301,7 @@ class CkksEngine:
     def sub(self, a: CkksCiphertext, b: CkksCiphertext) -> CkksCiphertext:
         a, b = self._align(a, b)
         out = sealapi.Ciphertext()
-        with _seal_errors("subtraction"):
+        with seal_errors("subtraction"):
             self._evaluator.sub(a.seal, b.seal, out)
         self.counts.additions += 1
         return self._wrap(out, a.level, a.pending_rescale)
@@ -319,7 +318,7 @@ class CkksEngine:
         a = self._check_rescaled(a, "adding a plaintext")
         plaintext = self.encode(values, a.level)
         out = sealapi.Ciphertext()
-        with _seal_errors("adding a plaintext"):
+        with seal_errors("adding a plaintext"):
             self._evaluator.add_plain(a.seal, plaintext, out)
         self.counts.additions += 1
         return self._wrap(out, a.level)
@@ -328,7 +327,7 @@ class CkksEngine:
         a = self._check_rescaled(a, "subtracting a plaintext")
         plaintext = self.encode(values, a.level)
         out = sealapi.Ciphertext()
-        with _seal_errors("subtracting a plaintext"):
+        with seal_errors("subtracting a plaintext"):
             self._evaluator.sub_plain(a.seal, plaintext, out)
         self.counts.additions += 1
         return self._wrap(out, a.level)
@@ -341,7 +340,7 @@ class CkksEngine:
             raise ParameterError("multiplying needs rescaled ciphertexts: call engine.rescale() first")
         self._need_level(a, "a ciphertext multiplication")
         out = sealapi.Ciphertext()
-        with _seal_errors("a ciphertext multiplication"):
+        with seal_errors("a ciphertext multiplication"):
             if a is b:
                 self._evaluator.square(a.seal, out)
             else:
@@ -353,7 +352,7 @@ class CkksEngine:
     def _finish(self, seal: Any, level: int, rescale: bool) -> CkksCiphertext:
         if not rescale:
             return self._wrap(seal, level, pending=True)
-        with _seal_errors("a rescale"):
+        with seal_errors("a rescale"):
             self._evaluator.rescale_to_next_inplace(seal)
         return self._wrap(seal, level - 1)
 
@@ -363,7 +362,7 @@ class CkksEngine:
         if not a.pending_rescale:
             raise ParameterError("this ciphertext has no pending rescale")
         out = sealapi.Ciphertext()
-        with _seal_errors("a rescale"):
+        with seal_errors("a rescale"):
             self._evaluator.rescale_to_next(a.seal, out)
         return self._wrap(out, a.level - 1)
 
@@ -388,7 +387,7 @@ class CkksEngine:
             )
         plaintext = self.encode(values, a.level)
         out = sealapi.Ciphertext()
-        with _seal_errors("a plaintext multiplication"):
+        with seal_errors("a plaintext multiplication"):
             self._evaluator.multiply_plain(a.seal, plaintext, out)
         self.counts.plain_multiplications += 1
         return self._finish(out, a.level, rescale)
@@ -396,7 +395,7 @@ class CkksEngine:
     def negate(self, a: CkksCiphertext) -> CkksCiphertext:
         a = self._check(a)
         out = sealapi.Ciphertext()
-        with _seal_errors("a negation"):
+        with seal_errors("a negation"):
             self._evaluator.negate(a.seal, out)
         return self._wrap(out, a.level, a.pending_rescale)
 
@@ -435,7 +434,7 @@ class CkksEngine:
         seal = a.seal
         for part in self.rotation_path(step):
             out = sealapi.Ciphertext()
-            with _seal_errors("a rotation"):
+            with seal_errors("a rotation"):
                 self._evaluator.rotate_vector(seal, part, self._galois_keys, out)
             self.counts.rotations += 1
             seal = out

@@ -1,105 +1,44 @@
-"""The key holder and the public context it hands to the computing party.
+"""The key holder: the one party that holds the CKKS secret key.
 
-Threat model (DESIGN.md, roles 2 and 3): the data owner is the key holder and
+Threat model (docs/design.md, roles 2 and 3): the data owner is the key holder and
 keeps the CKKS secret key. The trainer (or evaluator, or aggregator) receives a
-:class:`PublicContext`: the public key, the relinearisation keys and Galois keys
-for exactly the rotation steps its computation uses, and no secret key. Both are
-honest-but-curious. SEAL generates every key with its own cryptographic PRNG
-(Blake2xb seeded from the operating system); he_learn's own randomness (refresh
-masks) comes from ``he_learn._native.Csprng``.
+:class:`~he_learn.he.public_context.PublicContext` (re-exported here): the
+public key, the relinearisation keys and Galois keys for exactly the rotation
+steps its computation uses, and no secret key. Both are honest-but-curious. SEAL
+generates every key with its own cryptographic PRNG (Blake2xb seeded from the
+operating system); he_learn's own randomness (refresh masks) comes from
+``he_learn._native.Csprng``.
 
 The public context travels as a stock TenSEAL context serialisation, so
 ``tenseal.context_from(public_context.data)`` loads it. Its Galois keys are made
 with SEAL's ``KeyGenerator.create_galois_keys(galois_elements)`` in the seeded
 form (half of each key is regenerated from a seed on load) and spliced into the
-TenSEAL message (the relinearisation keys likewise), because TenSEAL's own ``generate_galois_keys()`` makes the full
-set (about 35 MB at N=8192). A key *fingerprint* (truncated SHA-256 of the
-serialised public key) identifies the key pair everywhere, and
-``PublicContext.data_sha256`` (SHA-256 of the whole serialisation) detects a
-corrupted or truncated relinearisation or Galois key, which the fingerprint does
-not cover and which SEAL loads without complaint (it then computes garbage). As
-with envelopes, this is integrity against accidents, not a MAC: the parties are
-honest-but-curious.
+TenSEAL message (the relinearisation keys likewise), because TenSEAL's own
+``generate_galois_keys()`` makes the full set (about 35 MB at N=8192). A key
+*fingerprint* (truncated SHA-256 of the serialised public key) identifies the key
+pair everywhere; how a receiver checks a public context is in
+:mod:`he_learn.he.public_context`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterable
-
 import hashlib
+from typing import Any, Iterable
 
 import numpy as np
 import tenseal as ts
 import tenseal.sealapi as sealapi
 
-from he_learn.errors import CommunicationError, ParameterError, PrecisionError, SecurityError
+from he_learn.errors import ParameterError, PrecisionError, SecurityError
 from he_learn.he import envelope
 from he_learn.he.ciphertext import CkksCiphertext
-from he_learn.he.evaluator import MAX_VALUE_FRACTION, CkksEngine, _seal_errors, galois_element
+from he_learn.he.evaluator import MAX_VALUE_FRACTION, CkksEngine, galois_element
 from he_learn.he.presets import TRAINING, CkksParameters, get_preset
-from he_learn.he.seal_io import GALOIS_KEYS_FIELD, RELIN_KEYS_FIELD, save_seal, set_context_keys
-from he_learn.he.security import check_security, fingerprint_bytes, require_public
+from he_learn.he.public_context import PublicContext, normalise_steps
+from he_learn.he.seal_io import GALOIS_KEYS_FIELD, RELIN_KEYS_FIELD, save_seal, seal_errors, set_context_keys
+from he_learn.he.security import check_security, fingerprint_bytes
 
 __all__ = ["KeyHolder", "PublicContext", "decrypt"]
-
-
-def _normalise_steps(steps: Iterable[int], slot_count: int) -> tuple[int, ...]:
-    out = set()
-    for step in steps:
-        if not isinstance(step, (int, np.integer)) or isinstance(step, bool):
-            raise ParameterError(f"rotation steps must be integers, not {step!r}")
-        if step % slot_count == 0 or abs(int(step)) >= slot_count:
-            raise ParameterError(f"rotation step {step} is not in (-{slot_count}, {slot_count}) \\ {{0}}")
-        out.add(int(step))
-    return tuple(sorted(out))
-
-
-@dataclass(frozen=True)
-class PublicContext:
-    """What the computing party receives: a TenSEAL context without secret key.
-
-    ``data`` is a stock TenSEAL serialisation; the other fields are public
-    metadata. ``data_sha256`` is the SHA-256 of ``data`` as the key holder made
-    it. Build engines with :meth:`engine` (it checks the hash, that no secret key
-    is inside and that the fingerprint matches the key in ``data``; a context
-    without a hash is refused).
-    """
-
-    params: CkksParameters
-    rotation_steps: tuple[int, ...]
-    fingerprint: str
-    data: bytes = field(repr=False)
-    data_sha256: str | None = None
-
-    @property
-    def nbytes(self) -> int:
-        return len(self.data)
-
-    def load(self) -> Any:
-        """The TenSEAL context (checked intact, public and matching the fingerprint)."""
-        if not isinstance(self.data, (bytes, bytearray)):
-            raise CommunicationError(f"a public context is bytes, not {type(self.data).__name__}")
-        digest = hashlib.sha256(self.data).hexdigest()
-        if self.data_sha256 is not None and digest != self.data_sha256:
-            raise CommunicationError("public context is truncated or corrupted (SHA-256 mismatch)")
-        try:
-            context = ts.context_from(bytes(self.data))
-        except Exception as exc:  # TenSEAL raises bare ValueError/RuntimeError on bad bytes
-            raise CommunicationError(f"malformed public context: {exc}") from exc
-        require_public(context, "a PublicContext")
-        if fingerprint_bytes(save_seal(context.data.public_key())) != self.fingerprint:
-            raise SecurityError("the public context's key does not match its fingerprint")
-        if self.data_sha256 is None:
-            # Checked last so the secret-key and fingerprint errors above keep priority.
-            raise SecurityError(
-                "the public context carries no data_sha256: its relinearisation and Galois keys cannot be checked. "
-                "Use the PublicContext that KeyHolder.public_context() returns"
-            )
-        return context
-
-    def engine(self) -> CkksEngine:
-        return CkksEngine(self.load(), self.params, self.fingerprint, self.rotation_steps)
 
 
 class KeyHolder:
@@ -137,7 +76,7 @@ class KeyHolder:
     # -- contexts ----------------------------------------------------------
     def public_context(self, rotation_steps: Iterable[int] = ()) -> PublicContext:
         """Public, relinearisation and only the requested Galois keys; no secret key."""
-        steps = _normalise_steps(rotation_steps, self.params.slot_count)
+        steps = normalise_steps(rotation_steps, self.params.slot_count)
         data = self._context.serialize(
             save_public_key=True, save_secret_key=False, save_galois_keys=False, save_relin_keys=False
         )
@@ -177,7 +116,7 @@ class KeyHolder:
         engine = self.engine()
         level = engine.top_level if level is None else level
         plaintext = engine.encode(values, level)
-        with _seal_errors("encryption"):
+        with seal_errors("encryption"):
             seeded = self._symmetric.encrypt_symmetric(plaintext)
         return envelope.pack_seal_bytes(
             save_seal(seeded), level, engine.scale_at(level), self.fingerprint, layout=layout, n_values=self.params.slot_count
@@ -195,7 +134,7 @@ class KeyHolder:
         engine = self.engine()
         level = engine.level_of(value.seal)
         plaintext = sealapi.Plaintext()
-        with _seal_errors("decryption"):
+        with seal_errors("decryption"):
             self._decryptor.decrypt(value.seal, plaintext)
             slots = np.asarray(self._encoder.decode_double(plaintext), dtype=np.float64)
         self._check_plausible(slots, engine.headroom_at(level, value.seal.scale), level)

@@ -95,3 +95,40 @@ def test_foreign_errors_cross_as_protocol_errors() -> None:
     with pytest.raises(CommunicationError):
         wire.raise_error({"error": "SystemExit", "message": "x"}, "bob")
     wire.raise_error({"ok": True}, "bob")  # no error: nothing raised
+
+
+def test_an_unhashable_dtype_code_is_refused():
+    # Found by the fuzz test: a dict as dtype code made `in _DTYPES` raise TypeError.
+    data = wire.dump_frame(wire.ARRAYS_MAGIC, 1, {"kind": "k", "arrays": [[{"a": 1}, [1]]]}, [b"\0" * 8])
+    with pytest.raises(TypeError):
+        {"a": 1} in {"i8": 1}  # noqa: B015 (the standard behaviour the check guards against)
+    with pytest.raises(CommunicationError):
+        wire.unpack_arrays(data)
+
+
+def test_a_header_the_sender_cannot_write_is_a_parameter_error():
+    with pytest.raises(ParameterError):
+        wire.dump_frame(MAGIC, 1, {"x": float("nan")})
+    with pytest.raises(ParameterError):
+        wire.dump_frame(MAGIC, 1, {"x": object()})
+
+
+def test_typed_field_helpers():
+    header = {"n": 3, "b": True, "s": 2.5, "h": "ab" * 16, "nan": float("nan")}
+    assert wire.int_field(header, "n", 0, 3, "t") == 3
+    assert wire.number_field(header, "s", "t") == 2.5
+    assert wire.hex_field(header, "h", 32, "t") == "ab" * 16
+    for call in (
+        lambda: wire.int_field(header, "n", 4, 9, "t"),
+        lambda: wire.int_field(header, "b", 0, 9, "t"),  # a bool is not an int here
+        lambda: wire.number_field(header, "nan", "t"),
+        lambda: wire.number_field({"s": -1.0}, "s", "t"),
+        lambda: wire.number_field({"s": 0}, "s", "t"),
+        lambda: wire.hex_field({"h": "AB" * 16}, "h", 32, "t"),
+        lambda: wire.hex_field(header, "h", 64, "t"),
+        lambda: wire.expect_fields(header, {"n"}, "t"),
+        lambda: wire.int_field({}, "n", 0, 1, "t"),
+    ):
+        with pytest.raises(CommunicationError):
+            call()
+    wire.expect_fields(header, set(header), "t")

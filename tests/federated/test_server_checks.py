@@ -231,3 +231,39 @@ def test_key_holder_refuses_a_second_client_set_for_a_round(holder):
     np.testing.assert_allclose(holder.decrypt_aggregate(aggregates[0], spec), first, atol=1e-4)
     with pytest.raises(SecurityError, match="already decrypted"):
         holder.decrypt_aggregate(aggregates[1], spec)
+
+
+# -- a poisoned first update -----------------------------------------------------
+@pytest.mark.parametrize("scale", [float("nan"), float("inf")])
+def test_a_non_finite_scale_update_cannot_poison_the_round(holder, scale):
+    """Fuzzing found it: a ciphertext whose SEAL scale is NaN passed envelope.load
+    (a comparison with NaN is false); as the first update of a round it became the
+    running sum, and every honest client's addition then failed."""
+    from he_learn.he import seal_io
+    from he_learn.he.ciphertext import CkksCiphertext
+
+    # Its own round id: the session's key holder decrypts one client set per round.
+    spec = RoundSpec.for_context(holder.public_context(), round_id=f"poison-{scale}", n_values=5, total_samples=10)
+    engine = holder.public_context().engine()
+    bad = engine.encrypt(np.ones(5), level=spec.level)
+    bad.seal.scale = scale
+    chunk = envelope.pack_seal_bytes(
+        seal_io.save_seal(bad.seal), spec.level, spec.scale, spec.fingerprint, layout=spec.layout(UPDATE_KIND, 0), n_values=5
+    )
+    poisoned = EncryptedUpdate(spec.round_id, "mallory", 5, (chunk,))
+    honest = [_update(holder, spec, "a", n=5), _update(holder, spec, "b", n=5)]
+
+    # Without the check: SEAL loads it, and as the running sum it refuses every honest update.
+    payload = seal_io.decode_ckks_vector(envelope.envelope_payload(chunk))[1][0]
+    bound = seal_io.seal_size_bound(2, spec.params.poly_modulus_degree, spec.level + 1)
+    running_sum = CkksCiphertext(seal_io.load_ciphertext(engine.seal_context, payload, bound), spec.level, spec.fingerprint)
+    with pytest.raises(ParameterError, match="scale"):
+        engine.add(running_sum, envelope.load(engine, honest[0].chunks[0]))
+
+    # With it: the server refuses the poisoned update, and the honest round completes.
+    server = Aggregator(holder.public_context(), spec)
+    with pytest.raises(CommunicationError, match="scale"):
+        server.submit(poisoned)
+    for update in honest:
+        server.submit(update)
+    np.testing.assert_allclose(holder.decrypt_aggregate(server.aggregate(), spec), np.arange(5) / 5, atol=1e-4)
