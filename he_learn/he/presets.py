@@ -27,6 +27,7 @@ __all__ = [
     "TRAINING",
     "TRAINING_LINEAR",
     "AGGREGATION",
+    "AGGREGATION_FLOODED",
     "TUTORIAL1",
     "PRESETS",
     "get_preset",
@@ -130,6 +131,23 @@ AGGREGATION = CkksParameters(
     source="NVIDIA FLARE HE model encryptor defaults (N=8192, [60,40,40] -> here [60,40,60] with P last), 2^40",
 )
 
+# Aggregation whose decryption is released (he_learn.he.release): flooding to
+# s = 30 bits over V = 2^20 values costs 24.5 bits above the error bound
+# 9 * sqrt(k) * N / 6 / scale, so the scale must be large. N=8192 allows 218
+# bits; [60, 60] with scale 2^52 keeps the compact preset's 6 bits of headroom
+# (|value| < 2^(60-52-2) = 64) and leaves, for k = 16 clients, a flooding
+# std of 2^(12.4 + 3.2 + 24.5 - 52) = 2^-11.9 ~ 2.6e-4 per value.
+AGGREGATION_FLOODED = CkksParameters(
+    name="aggregation-flooded",
+    poly_modulus_degree=8192,
+    coeff_mod_bit_sizes=(60, 60),
+    scale_bits=52,
+    source=(
+        "he_learn: released aggregates, room for 30-bit noise flooding (he_learn.he.release); "
+        "120 bits within the HE standard's 218-bit limit for N=8192 (Albrecht et al. 2018, table 1)"
+    ),
+)
+
 # TenSEAL Tutorial 1, "Training and Evaluation of Logistic Regression on
 # Encrypted Data" (OpenMined/TenSEAL tutorials), as described in
 # ../shared/data/README.md. Used by the per-sample baseline only (see module doc).
@@ -141,7 +159,7 @@ TUTORIAL1 = CkksParameters(
     source="TenSEAL Tutorial 1 (N=8192, [40,21,21,21,21,21,21,40], 2^21)",
 )
 
-PRESETS = {p.name: p for p in (INFERENCE, TRAINING, TRAINING_LINEAR, AGGREGATION, TUTORIAL1)}
+PRESETS = {p.name: p for p in (INFERENCE, TRAINING, TRAINING_LINEAR, AGGREGATION, AGGREGATION_FLOODED, TUTORIAL1)}
 
 
 def get_preset(preset: str | CkksParameters) -> CkksParameters:

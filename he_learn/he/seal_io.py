@@ -39,6 +39,7 @@ from he_learn.errors import CommunicationError
 __all__ = [
     "save_seal",
     "load_ciphertext",
+    "load_plaintext",
     "encode_ckks_vector",
     "decode_ckks_vector",
     "set_context_keys",
@@ -85,6 +86,11 @@ def _load_into(target: Any, seal_context: Any, data: bytes, what: str) -> Any:
 def load_ciphertext(seal_context: Any, data: bytes) -> Any:
     """A ``sealapi.Ciphertext`` from SEAL bytes (validated by SEAL against the context)."""
     return _load_into(sealapi.Ciphertext(), seal_context, data, "ciphertext")
+
+
+def load_plaintext(seal_context: Any, data: bytes) -> Any:
+    """A ``sealapi.Plaintext`` from SEAL bytes (e.g. :func:`he_learn.he.rns.plaintext_bytes`)."""
+    return _load_into(sealapi.Plaintext(), seal_context, data, "plaintext")
 
 
 def load_galois_keys(seal_context: Any, data: bytes) -> Any:
