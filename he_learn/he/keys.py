@@ -192,12 +192,28 @@ class KeyHolder:
         """
         engine = self.engine()
         level = engine.top_level if level is None else level
-        plaintext = engine.encode(values, level)
+        return self.encrypt_plaintext_envelope(engine.encode(values, level), level, layout=layout)
+
+    def encrypt_plaintext_envelope(self, plaintext: Any, level: int, layout: dict[str, Any] | None = None) -> bytes:
+        """:meth:`encrypt_envelope` of a ready ``sealapi.Plaintext`` at ``level``
+        (the coefficient-domain refresh builds its plaintext from integers)."""
         with _seal_errors("encryption"):
             seeded = self._symmetric.encrypt_symmetric(plaintext)
         return envelope.pack_seal_bytes(
-            save_seal(seeded), level, engine.scale_at(level), self.fingerprint, layout=layout, n_values=self.params.slot_count
+            save_seal(seeded), level, float(plaintext.scale), self.fingerprint, layout=layout,
+            n_values=self.params.slot_count,
         )
+
+    def decrypt_internal_plaintext(self, value: CkksCiphertext) -> Any:
+        """The raw decrypted ``sealapi.Plaintext`` (NTT form), for the
+        coefficient-domain refresh: same rule as :meth:`decrypt_internal`, it
+        never leaves the key holder."""
+        if not isinstance(value, CkksCiphertext) or value.fingerprint != self.fingerprint:
+            raise SecurityError("only ciphertexts made under this key holder's key can be decrypted here")
+        plaintext = sealapi.Plaintext()
+        with _seal_errors("decryption"):
+            self._decryptor.decrypt(value.seal, plaintext)
+        return plaintext
 
     def decrypt_internal(self, value: CkksCiphertext) -> np.ndarray:
         """All ``slot_count`` slot values (real parts), decrypted *exactly*.
