@@ -97,7 +97,7 @@ def _parms_id(engine: CkksEngine, level: int) -> list[int]:
 def _plaintext(engine: CkksEngine, coefficients: list[int], level: int, scale: float) -> object:
     parms_id = _parms_id(engine, level)
     primes = rns.level_primes(engine.seal_context, parms_id)
-    residues = [rns.ntt(rns.residues_of(coefficients, q), q) for q in primes]
+    residues = [rns.ntt(r, q) for r, q in zip(rns.residues_many(coefficients, primes), primes)]
     return load_plaintext(engine.seal_context, rns.plaintext_bytes(parms_id, residues, scale))
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "ntt",
     "intt",
     "residues_of",
+    "residues_many",
     "crt_lift",
     "plaintext_bytes",
     "read_plaintext",
@@ -122,6 +123,24 @@ def intt(values: np.ndarray, q: int) -> np.ndarray:
 def residues_of(coefficients: Sequence[int], q: int) -> np.ndarray:
     """Signed Python-int coefficients reduced into [0, q) (int64)."""
     return np.fromiter((int(c) % q for c in coefficients), dtype=np.int64, count=len(coefficients))
+
+
+def residues_many(coefficients: Sequence[int], primes: Sequence[int]) -> list[np.ndarray]:
+    """:func:`residues_of` for several primes at once: one bytes conversion, then
+    Horner's rule over 16-bit limbs in numpy (the Python loop per prime was most
+    of a coefficient-domain refresh)."""
+    n = len(coefficients)
+    width = max(1, -(-max(abs(int(c)).bit_length() for c in coefficients) // 16)) * 2
+    raw = b"".join(abs(int(c)).to_bytes(width, "little") for c in coefficients)
+    limbs = np.frombuffer(raw, dtype="<u2").reshape(n, width // 2).astype(np.int64)
+    negative = np.fromiter((int(c) < 0 for c in coefficients), dtype=bool, count=n)
+    out = []
+    for q in primes:
+        r = np.zeros(n, dtype=np.int64)
+        for k in range(limbs.shape[1] - 1, -1, -1):
+            r = mod_add(mod_mul(r, (1 << 16) % q, q), limbs[:, k] % q, q)
+        out.append(np.where(negative & (r != 0), q - r, r))
+    return out
 
 
 def crt_lift(residues: Sequence[np.ndarray], primes: Sequence[int]) -> list[int]:

@@ -51,3 +51,12 @@ def test_out_of_range_residue_is_refused(holder):
     bad = np.full(n, q, dtype=np.int64)
     with pytest.raises(CommunicationError):
         seal_io.load_plaintext(context, rns.plaintext_bytes(context.first_parms_id(), [bad], 1.0))
+
+
+def test_residues_many_matches_python_modulo():
+    primes = [1099511480321, 1152921504606830593, 65537]
+    rng = np.random.default_rng(5)
+    values = [int(v) for v in rng.integers(-2**62, 2**62, size=64)] + [0, -1, 1, 2**110 - 1, -(2**110)]
+    values = [v * (3**k) for k, v in enumerate(values[:10])] + values
+    for q, r in zip(primes, rns.residues_many(values, primes)):
+        assert r.tolist() == [v % q for v in values]
