@@ -6,7 +6,12 @@ keeps the CKKS secret key. The trainer (or evaluator, or aggregator) receives a
 for exactly the rotation steps its computation uses, and no secret key. Both are
 honest-but-curious. SEAL generates every key with its own cryptographic PRNG
 (Blake2xb seeded from the operating system); he_learn's own randomness (refresh
-masks) comes from ``he_learn._native.Csprng``.
+masks, flooding noise) comes from ``he_learn._native.Csprng``.
+
+Exact decryptions (:meth:`KeyHolder.decrypt_internal`) never leave the key
+holder: a ciphertext plus its exact decryption reveals the secret key (Li and
+Micciancio 2021). Whatever is sent goes through :func:`he_learn.he.release.release`,
+which spends this key's :class:`~he_learn.he.flooding.ReleaseBudget`.
 
 The public context travels as a stock TenSEAL context serialisation, so
 ``tenseal.context_from(public_context.data)`` loads it. Its Galois keys are made
