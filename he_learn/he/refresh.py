@@ -41,7 +41,7 @@ refreshes scores one level higher, where B reaches the float64 cap 2^26.
 A larger q0 for 'training' does not fit: SEAL's special prime must be at least
 as large as q0 and the five 26-bit primes leave 218 - 130 = 88 bits for both.
 
-Over a run the key holder does not learn nothing: every refresh hands it a
+Over a run the hiding wears off: every refresh hands the key holder a
 fresh masked copy of every slot, and every weight occupies ``group`` slots.
 The masks are independent across slots and refreshes, so by the hybrid
 argument (statistical distance of a sequence of adaptively chosen, freshly
@@ -54,11 +54,11 @@ of its view for any other values in [-R, R] (:data:`HIDDEN_MAGNITUDE` = R = 1);
 :class:`RefreshLedger` adds it up (``mask_distance``; ``mask_distance_per_slot``
 is the same sum for one slot position, and a weight's bound is ``group`` times
 that). A 250-refresh Framingham run with 'training' (group 256) reaches
-250 * 256 * 2^-15 = 1.95 per weight and 62 for the whole view: no hiding at all
+250 * 256 * 2^-15 = 1.95 per weight and 250 * 4096 * 2^-15 = 31 for the whole view: no hiding at all
 over the run. The bound is reported as ``training_report_["mask_distance_bound"]``.
 Presets with ``mask_domain="coefficients"`` (:mod:`he_learn.he.coefficient_mask`,
 'training-masked-40') mask the plaintext polynomial's integer coefficients with
-~110-bit uniform masks instead, which no float64 decoding limits, and reach
+83- to 89-bit uniform masks instead, which no float64 decoding limits, and reach
 below 2^-40 for the whole view of a run.
 
 Activation range (logistic objective): the trainer cannot see whether the
