@@ -9,6 +9,11 @@ generates every key with its own cryptographic PRNG (Blake2xb seeded from the
 operating system); he_learn's own randomness (refresh masks) comes from
 ``he_learn._native.Csprng``.
 
+Exact decryptions (:meth:`KeyHolder.decrypt_internal`) never leave the key
+holder: a ciphertext plus its exact decryption reveals the secret key (Li and
+Micciancio 2021). Whatever is sent goes through :func:`he_learn.he.release.release`,
+which spends this key's :class:`~he_learn.he.flooding.ReleaseBudget`.
+
 The public context travels as a stock TenSEAL context serialisation, so
 ``tenseal.context_from(public_context.data)`` loads it. Its Galois keys are made
 with SEAL's ``KeyGenerator.create_galois_keys(galois_elements)`` in the seeded
@@ -29,9 +34,11 @@ import numpy as np
 import tenseal as ts
 import tenseal.sealapi as sealapi
 
+from he_learn._native import Csprng
 from he_learn.errors import ParameterError, PrecisionError, SecurityError
 from he_learn.he import envelope
 from he_learn.he.ciphertext import CkksCiphertext
+from he_learn.he.flooding import FloodingPolicy, ReleaseBudget
 from he_learn.he.evaluator import MAX_VALUE_FRACTION, CkksEngine, galois_element
 from he_learn.he.presets import TRAINING, CkksParameters, get_preset
 from he_learn.he.public_context import PublicContext, normalise_steps
@@ -45,9 +52,23 @@ class KeyHolder:
     """Holds the secret key: creates public contexts, encrypts, decrypts, refreshes.
 
     ``allow_insecure=True`` skips the 128-bit parameter check (explicit opt-out).
+    ``release_policy`` fixes, for the lifetime of this key, the statistical
+    security and the number of values :func:`he_learn.he.release.release` may
+    release (``release_budget`` counts them; ``noise_stream`` is the private
+    ``Csprng`` the flooding noise comes from: it never leaves this object).
     """
 
-    def __init__(self, params: CkksParameters | str = TRAINING, *, allow_insecure: bool = False) -> None:
+    def __init__(
+        self,
+        params: CkksParameters | str = TRAINING,
+        *,
+        allow_insecure: bool = False,
+        release_policy: FloodingPolicy | None = None,
+    ) -> None:
+        if release_policy is not None and not isinstance(release_policy, FloodingPolicy):
+            raise ParameterError(f"release_policy must be a FloodingPolicy, not {type(release_policy).__name__}")
+        self.release_budget = ReleaseBudget(release_policy or FloodingPolicy())
+        self.noise_stream = Csprng()
         self.params = get_preset(params)
         check_security(self.params, allow_insecure=allow_insecure)
         try:
@@ -115,15 +136,51 @@ class KeyHolder:
         """
         engine = self.engine()
         level = engine.top_level if level is None else level
-        plaintext = engine.encode(values, level)
+        return self.encrypt_plaintext_envelope(engine.encode(values, level), level, layout=layout)
+
+    def encrypt_plaintext_envelope(self, plaintext: Any, level: int, layout: dict[str, Any] | None = None) -> bytes:
+        """:meth:`encrypt_envelope` of a ready ``sealapi.Plaintext`` at ``level``
+        (the coefficient-domain refresh builds its plaintext from integers)."""
         with seal_errors("encryption"):
             seeded = self._symmetric.encrypt_symmetric(plaintext)
         return envelope.pack_seal_bytes(
-            save_seal(seeded), level, engine.scale_at(level), self.fingerprint, layout=layout, n_values=self.params.slot_count
+            save_seal(seeded), level, float(plaintext.scale), self.fingerprint, layout=layout,
+            n_values=self.params.slot_count,
         )
 
-    def decrypt(self, value: CkksCiphertext) -> np.ndarray:
-        """All ``slot_count`` slot values of a ciphertext made under this key."""
+    def decrypt_internal_plaintext(self, value: CkksCiphertext) -> Any:
+        """The raw decrypted ``sealapi.Plaintext`` (NTT form), for the
+        coefficient-domain refresh: same rule as :meth:`decrypt_internal`, it
+        never leaves the key holder."""
+        if not isinstance(value, CkksCiphertext) or value.fingerprint != self.fingerprint:
+            raise SecurityError("only ciphertexts made under this key holder's key can be decrypted here")
+        plaintext = sealapi.Plaintext()
+        with seal_errors("decryption"):
+            self._decryptor.decrypt(value.seal, plaintext)
+        return plaintext
+
+    def decrypt_internal(self, value: CkksCiphertext) -> np.ndarray:
+        """All ``slot_count`` slot values (real parts), decrypted *exactly*.
+
+        The result must not leave the key holder: a ciphertext together with its
+        exact decryption gives linear equations in the secret key (Li and
+        Micciancio, EUROCRYPT 2021; ``tests/he/test_release_attack.py`` recovers
+        the key from one aggregate). Use it only where the values stay here,
+        such as the masked refresh, which re-encrypts them. Everything that is
+        sent anywhere goes through :func:`he_learn.he.release.release`.
+        """
+        return self.decrypt_internal_complex(value).real.copy()
+
+    # Kept for the call sites that have not moved to release() yet (see
+    # docs/design.md, "Releases and noise flooding"); same contract as decrypt_internal.
+    decrypt = decrypt_internal
+
+    def decrypt_internal_complex(self, value: CkksCiphertext) -> np.ndarray:
+        """The complex slot values, exactly (same rule as :meth:`decrypt_internal`).
+
+        he_learn encodes real values only, so the imaginary parts are pure
+        decryption error: :mod:`he_learn.he.release` measures its noise bound on
+        them and never releases them."""
         if not isinstance(value, CkksCiphertext):
             raise ParameterError(f"expected a CkksCiphertext, got {type(value).__name__}")
         if value.fingerprint != self.fingerprint:
@@ -136,8 +193,8 @@ class KeyHolder:
         plaintext = sealapi.Plaintext()
         with seal_errors("decryption"):
             self._decryptor.decrypt(value.seal, plaintext)
-            slots = np.asarray(self._encoder.decode_double(plaintext), dtype=np.float64)
-        self._check_plausible(slots, engine.headroom_at(level, value.seal.scale), level)
+            slots = np.asarray(self._encoder.decode_complex(plaintext), dtype=np.complex128)
+        self._check_plausible(slots.real, engine.headroom_at(level, value.seal.scale), level)
         return slots
 
     @staticmethod
@@ -167,7 +224,8 @@ class KeyHolder:
 
 
 def decrypt(holder: Any, value: CkksCiphertext | bytes) -> np.ndarray:
-    """Decrypt a ciphertext or an envelope with a :class:`KeyHolder`.
+    """Decrypt a ciphertext or an envelope with a :class:`KeyHolder`, exactly:
+    the result stays with the key holder (see :meth:`KeyHolder.decrypt_internal`).
 
     Raises ``SecurityError`` for anything that cannot hold the secret key (a
     :class:`PublicContext`, an engine) and for a ciphertext made under another key.
@@ -178,4 +236,4 @@ def decrypt(holder: Any, value: CkksCiphertext | bytes) -> np.ndarray:
         )
     if isinstance(value, (bytes, bytearray, memoryview)):
         value = envelope.load(holder.engine(), bytes(value))
-    return holder.decrypt(value)
+    return holder.decrypt_internal(value)

@@ -26,7 +26,10 @@ __all__ = [
     "INFERENCE",
     "TRAINING",
     "TRAINING_LINEAR",
+    "TRAINING_MASKED_40",
+    "TRAINING_LINEAR_MASKED_40",
     "AGGREGATION",
+    "AGGREGATION_FLOODED",
     "TUTORIAL1",
     "PRESETS",
     "get_preset",
@@ -46,8 +49,14 @@ class CkksParameters:
     coeff_mod_bit_sizes: tuple[int, ...]
     scale_bits: int
     source: str
+    # Where refresh masks go (he_learn.he.refresh): "slots" adds uniform reals to
+    # the slot values; "coefficients" adds uniform integers to the plaintext
+    # polynomial (he_learn.he.coefficient_mask), for whole-run statistical masking.
+    mask_domain: str = "slots"
 
     def __post_init__(self) -> None:
+        if self.mask_domain not in ("slots", "coefficients"):
+            raise ParameterError(f"mask_domain must be 'slots' or 'coefficients', not {self.mask_domain!r}")
         if self.poly_modulus_degree not in _POLY_MODULUS_DEGREES:
             raise ParameterError(
                 f"poly_modulus_degree must be one of {_POLY_MODULUS_DEGREES}, not {self.poly_modulus_degree!r}"
@@ -130,6 +139,53 @@ AGGREGATION = CkksParameters(
     source="NVIDIA FLARE HE model encryptor defaults (N=8192, [60,40,40] -> here [60,40,60] with P last), 2^40",
 )
 
+# Aggregation whose decryption is released (he_learn.he.release): flooding to
+# s = 30 bits over V = 2^20 values costs 24.5 bits above the error bound
+# 9 * sqrt(k) * N / 6 / scale, so the scale must be large. N=8192 allows 218
+# bits; [60, 60] with scale 2^52 keeps the compact preset's 6 bits of headroom
+# (|value| < 2^(60-52-2) = 64) and leaves, for k = 16 clients, a flooding
+# std of 2^(12.4 + 3.2 + 24.5 - 52) = 2^-11.9 ~ 2.6e-4 per value.
+AGGREGATION_FLOODED = CkksParameters(
+    name="aggregation-flooded",
+    poly_modulus_degree=8192,
+    coeff_mod_bit_sizes=(60, 60),
+    scale_bits=52,
+    source=(
+        "he_learn: released aggregates, room for 30-bit noise flooding (he_learn.he.release); "
+        "120 bits within the HE standard's 218-bit limit for N=8192 (Albrecht et al. 2018, table 1)"
+    ),
+)
+
+# Opt-in whole-run refresh masking (he_learn.he.coefficient_mask): the masks
+# are uniform integers added to the plaintext polynomial at the refresh level,
+# bounded only by its modulus, so the refresh level needs two primes: one level
+# more than a step uses, so that the weights are refreshed at level 1 with
+# Q_1 = q0 * q1 ~ 2^86 (logistic) or 2^92 (squared). A refresh then reveals at
+# most sqrt(N) * scale / 2^(log2 Q_1 - 2) ~ 2^-50 in statistical distance for the
+# whole ciphertext (values |v| <= 1), so 2^10 refreshed ciphertexts (four
+# 250-step runs) stay below 2^-40. The extra level does not fit N=8192's 218
+# bits: 60 + 6 * 26 + 60 = 276 and 60 + 4 * 32 + 60 = 248 bits need N=16384
+# (438 bits, Albrecht et al. 2018, table 1).
+TRAINING_MASKED_40 = CkksParameters(
+    name="training-masked-40",
+    poly_modulus_degree=16384,
+    coeff_mod_bit_sizes=(60, 26, 26, 26, 26, 26, 26, 60),
+    scale_bits=26,
+    source="he_learn: 'training' plus one level for coefficient-domain refresh masks; 276 bits <= 438 for N=16384 "
+    "(Albrecht et al. 2018)",
+    mask_domain="coefficients",
+)
+
+TRAINING_LINEAR_MASKED_40 = CkksParameters(
+    name="training-linear-masked-40",
+    poly_modulus_degree=16384,
+    coeff_mod_bit_sizes=(60, 32, 32, 32, 32, 60),
+    scale_bits=32,
+    source="he_learn: 'training-linear' plus one level for coefficient-domain refresh masks; 248 bits <= 438 for "
+    "N=16384 (Albrecht et al. 2018)",
+    mask_domain="coefficients",
+)
+
 # TenSEAL Tutorial 1, "Training and Evaluation of Logistic Regression on
 # Encrypted Data" (OpenMined/TenSEAL tutorials), as described in
 # ../shared/data/README.md. Used by the per-sample baseline only (see module doc).
@@ -141,7 +197,19 @@ TUTORIAL1 = CkksParameters(
     source="TenSEAL Tutorial 1 (N=8192, [40,21,21,21,21,21,21,40], 2^21)",
 )
 
-PRESETS = {p.name: p for p in (INFERENCE, TRAINING, TRAINING_LINEAR, AGGREGATION, TUTORIAL1)}
+PRESETS = {
+    p.name: p
+    for p in (
+        INFERENCE,
+        TRAINING,
+        TRAINING_LINEAR,
+        TRAINING_MASKED_40,
+        TRAINING_LINEAR_MASKED_40,
+        AGGREGATION,
+        AGGREGATION_FLOODED,
+        TUTORIAL1,
+    )
+}
 
 
 def get_preset(preset: str | CkksParameters) -> CkksParameters:

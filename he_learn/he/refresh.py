@@ -17,17 +17,9 @@ encryption", BMC Medical Genomics 2018, and Jiang et al.'s SecureLR):
 4. The trainer subtracts m and continues with a fresh ciphertext of w + e.
 
 What the key holder learns: v per slot. CKKS decryption error is *absolute*, so
-the mask hides w only statistically: for |w| <= W the distributions of w + m for
-two different weights differ by at most W / B in statistical distance, per slot.
-B is bounded two ways:
-
-- modulus headroom at the refresh level: (|w| + B) * S_l < Q_l / 2, else the
-  masked value wraps around. :func:`mask_bound` takes B = 2^(h - 1) where
-  h = floor(log2(Q_l / 2) - log2(S_l)) is the headroom in bits, so any |w| up to
-  B still decrypts correctly;
-- float64 decoding: SEAL decodes through doubles, so the decoded v carries a
-  relative rounding error near 2^-52, an absolute error of about B * 2^-52 on w;
-  :data:`MAX_MASK_BITS` = 26 keeps that at 1.5e-8, below the CKKS noise.
+the mask hides w only statistically: for two values w, w' in [-R, R] the
+distributions of w + m and w' + m differ by |w - w'| / (2B) <= R / B in
+statistical distance, per slot and per refresh. B is bounded two ways:
 
 Every value the key holder decrypts is checked (the review found silent
 wrap-around): :meth:`he_learn.he.keys.KeyHolder.decrypt` refuses values beyond
@@ -42,14 +34,32 @@ holder raises ``PrecisionError`` naming the remedies.
 
 Figures (computed by :func:`mask_bound`, checked in tests): 'training' (q0 = 44
 bits, scale ~2^26.08 at level 0, headroom H = 2^16.9) refreshes at level 0 with
-B = 2^15 and W = 2^14, so weights with |w| <= 1 are hidden up to statistical
-distance 2^-15 ~ 3e-5 per slot; 'training-linear' (q0 = 60 bits, scale 2^32,
-H = 2^27) gets B = 2^25, W = 2^24 and 3e-8. A split step refreshes scores one
-level higher, where B reaches the float64 cap 2^26. Every weight occupies
-``group`` slots, each masked independently, so a key holder averaging them gains
-at most a factor ``group`` in distance (below 1e-2 and 1e-5 respectively).
+B = 2^15 and W = 2^14, so a slot holding a value with |w| <= R = 1 is hidden up
+to statistical distance 2^-15 ~ 3e-5 per refresh; 'training-linear' (q0 = 60
+bits, scale 2^32, H = 2^27) gets B = 2^25, W = 2^24 and 3e-8. A split step
+refreshes scores one level higher, where B reaches the float64 cap 2^26.
 A larger q0 for 'training' does not fit: SEAL's special prime must be at least
 as large as q0 and the five 26-bit primes leave 218 - 130 = 88 bits for both.
+
+Over a run the hiding wears off: every refresh hands the key holder a
+fresh masked copy of every slot, and every weight occupies ``group`` slots.
+The masks are independent across slots and refreshes, so by the hybrid
+argument (statistical distance of a sequence of adaptively chosen, freshly
+masked values is at most the sum of the per-step distances) the key holder's
+whole view of a run is within
+
+    sum over refreshed ciphertexts of  slot_count * R / B
+
+of its view for any other values in [-R, R] (:data:`HIDDEN_MAGNITUDE` = R = 1);
+:class:`RefreshLedger` adds it up (``mask_distance``; ``mask_distance_per_slot``
+is the same sum for one slot position, and a weight's bound is ``group`` times
+that). A 250-refresh Framingham run with 'training' (group 256) reaches
+250 * 256 * 2^-15 = 1.95 per weight and 250 * 4096 * 2^-15 = 31 for the whole view: no hiding at all
+over the run. The bound is reported as ``training_report_["mask_distance_bound"]``.
+Presets with ``mask_domain="coefficients"`` (:mod:`he_learn.he.coefficient_mask`,
+'training-masked-40') mask the plaintext polynomial's integer coefficients with
+83- to 89-bit uniform masks instead, which no float64 decoding limits, and reach
+below 2^-40 for the whole view of a run.
 
 Activation range (logistic objective): the trainer cannot see whether the
 sigmoid's inputs u = X w / s stay in the polynomial's interval [-1, 1], so at
@@ -76,7 +86,7 @@ from he_learn._native import Csprng
 from he_learn.approximations import PolynomialApproximation
 from he_learn.encoding.ckks_layout import FeatureMajorLayout
 from he_learn.errors import ParameterError, PrecisionError, SecurityError
-from he_learn.he import envelope
+from he_learn.he import coefficient_mask, envelope
 from he_learn.he.ciphertext import CkksCiphertext
 from he_learn.he.evaluator import CkksEngine
 from he_learn.he.keys import KeyHolder
@@ -85,9 +95,12 @@ from he_learn.he.polynomial import RangePolicy, report_out_of_interval
 __all__ = [
     "MAX_MASK_BITS",
     "MAX_WEIGHT_FRACTION",
+    "HIDDEN_MAGNITUDE",
     "RANGE_FLAG_BITS",
     "RANGE_SLACK",
     "mask_bound",
+    "mask_bits",
+    "slot_mask_distance",
     "max_refreshed_value",
     "range_flags",
     "KeyHolderChannel",
@@ -104,6 +117,10 @@ MAX_MASK_BITS = 26
 # overgrown or wrapped values are caught (module doc); a weight near W would be
 # poorly hidden (distance W / B) and far beyond any sensible model anyway.
 MAX_WEIGHT_FRACTION = 0.5
+
+# R in the module doc: the statistical-distance bounds are stated for values
+# (weights, scores) with |v| <= R; larger values are hidden proportionally less.
+HIDDEN_MAGNITUDE = 1.0
 
 # Range flags: rho = 2^U with U uniform in [0, RANGE_FLAG_BITS] blurs the
 # magnitude the key holder sees by up to 2^20 ~ 1e6, while rho * u^2 stays far
@@ -128,6 +145,18 @@ def mask_bound(engine: CkksEngine, level: int) -> float:
             "refresh mask: choose a preset whose first prime is at least 10 bits above the scale"
         )
     return float(2**bits)
+
+
+def slot_mask_distance(engine: CkksEngine, level: int) -> float:
+    """Statistical distance bound ``R / B`` for one slot of one slot-domain refresh at ``level``."""
+    return HIDDEN_MAGNITUDE / mask_bound(engine, level)
+
+
+def mask_bits(engine: CkksEngine, level: int) -> float:
+    """log2 of the mask half-width in value units, whatever the preset's mask domain."""
+    if engine.params.mask_domain == "coefficients":
+        return coefficient_mask.coefficient_mask_bits(engine, level) - math.log2(engine.scale_at(level))
+    return math.log2(mask_bound(engine, level))
 
 
 def max_refreshed_value(engine: CkksEngine, level: int) -> float:
@@ -169,6 +198,11 @@ class RefreshLedger:
 
     refreshes: int = 0
     rounds: int = 0
+    # Statistical-distance bounds on what the key holder's refresh decryptions
+    # reveal, summed over the run (module doc): the whole view, and one slot
+    # position (a weight's bound is ``group`` times the latter).
+    mask_distance: float = 0.0
+    mask_distance_per_slot: float = 0.0
     refresh_bytes: int = 0
     loss_bytes: int = 0
     result_bytes: int = 0
@@ -207,6 +241,9 @@ class KeyHolderService:
         out = []
         for message in masked:
             value = envelope.load(self._engine, message)
+            if self._engine.params.mask_domain == "coefficients":
+                out.append(coefficient_mask.reencrypt_masked(self._key_holder, value))
+                continue
             slots = self._decrypt(value, "refresh")
             limit = max_refreshed_value(self._engine, value.level)
             largest = float(np.max(np.abs(slots)))
@@ -286,17 +323,35 @@ def masked_refresh(
     in the same round."""
     if not values:
         raise ParameterError("nothing to refresh")
-    masks = []
+    coefficients = engine.params.mask_domain == "coefficients"
+    masks: list = []
     outgoing = []
     for value in values:
-        bound = mask_bound(engine, value.level)
-        mask = np.asarray(stream.uniform((engine.slot_count,), -bound, bound), dtype=np.float64)
+        if coefficients:
+            mask = coefficient_mask.draw_mask(engine, value.level, stream)
+            masked = coefficient_mask.add_mask(engine, value, mask)
+            distance = coefficient_mask.coefficient_mask_distance(engine, value.level, HIDDEN_MAGNITUDE)
+            # a bound for the whole ciphertext bounds every slot of it too
+            ledger.mask_distance += distance
+            ledger.mask_distance_per_slot += distance
+        else:
+            bound = mask_bound(engine, value.level)
+            mask = np.asarray(stream.uniform((engine.slot_count,), -bound, bound), dtype=np.float64)
+            masked = engine.add_plain(value, mask)
+            ledger.mask_distance += engine.slot_count * slot_mask_distance(engine, value.level)
+            ledger.mask_distance_per_slot += slot_mask_distance(engine, value.level)
         masks.append(mask)
-        outgoing.append(envelope.pack(engine.add_plain(value, mask)))
+        outgoing.append(envelope.pack(masked))
     replies = channel.refresh(outgoing, flags) if flags else channel.refresh(outgoing)
     if len(replies) != len(outgoing):
         raise ParameterError(f"the key holder returned {len(replies)} ciphertexts for {len(outgoing)}")
-    fresh = [engine.sub_plain(envelope.load(engine, reply), mask) for reply, mask in zip(replies, masks)]
+    if coefficients:
+        fresh = [
+            coefficient_mask.remove_mask(engine, envelope.load(engine, reply), mask, value.level)
+            for reply, mask, value in zip(replies, masks, values)
+        ]
+    else:
+        fresh = [engine.sub_plain(envelope.load(engine, reply), mask) for reply, mask in zip(replies, masks)]
     ledger.refreshes += 1
     ledger.rounds += 1
     ledger.refresh_bytes += sum(map(len, outgoing)) + sum(map(len, replies))

@@ -54,6 +54,7 @@ __all__ = [
     "check_seal_blob",
     "seal_size_bound",
     "load_ciphertext",
+    "load_plaintext",
     "encode_ckks_vector",
     "decode_ckks_vector",
     "set_context_keys",
@@ -155,6 +156,11 @@ def load_ciphertext(seal_context: Any, data: bytes, max_bytes: int) -> Any:
     (SEAL validates it against the context; the caller checks size, form and scale)."""
     check_seal_blob(data, max_bytes, "ciphertext")
     return _load_into(sealapi.Ciphertext(), seal_context, data, "ciphertext")
+
+
+def load_plaintext(seal_context: Any, data: bytes) -> Any:
+    """A ``sealapi.Plaintext`` from SEAL bytes (e.g. :func:`he_learn.he.rns.plaintext_bytes`)."""
+    return _load_into(sealapi.Plaintext(), seal_context, data, "plaintext")
 
 
 # -- protobuf wire format -----------------------------------------------------

@@ -6,8 +6,11 @@ X and y and sends them with a public context to the trainer. The trainer
 computes on ciphertexts. Interaction with the key holder happens only through
 :class:`he_learn.he.refresh.KeyHolderChannel`, each call one counted round:
 
-- a masked refresh whenever the weights run out of levels (the key holder learns
-  nothing useful about w, see :mod:`he_learn.he.refresh` for the bound);
+- a masked refresh whenever the weights run out of levels: the key holder sees
+  w + mask, statistically close to uniform per refresh, but each refresh adds to
+  the distance; the report's ``mask_distance_bound`` is the run's cumulative
+  bound (see :mod:`he_learn.he.refresh`; the '*-masked-40' presets keep it
+  below 2^-40);
 - range flags for the activation's inputs at every logistic step, riding on the
   next refresh or the final weights (no extra round): the key holder learns which
   samples' scores left the polynomial's interval, so ``activation_policy`` works
@@ -55,7 +58,7 @@ from he_learn.he.refresh import (
     KeyHolderChannel,
     KeyHolderService,
     RefreshLedger,
-    mask_bound,
+    mask_bits,
     masked_refresh,
     range_flags,
 )
@@ -167,7 +170,7 @@ class EncryptedTrainer:
         return flags
 
     def _refresh(self, value: PackedVector) -> PackedVector:
-        self.mask_bits.extend(float(np.log2(mask_bound(self.engine, b.level))) for b in value.blocks)
+        self.mask_bits.extend(mask_bits(self.engine, b.level) for b in value.blocks)
         fresh = masked_refresh(
             self.engine, value.blocks, self.channel, self._stream, self.ledger, flags=self.take_range_flags()
         )
@@ -324,6 +327,15 @@ def train_encrypted(
         "rotation_keys": len(public.rotation_steps),
         "ciphertexts_per_matrix": layout.n_ciphertexts,
         "mask_bits": min(trainer.mask_bits) if trainer.mask_bits else None,
+        "mask_domain": params.mask_domain,
+        # statistical distance of the key holder's whole view from one for any
+        # other values in [-1, 1], summed over the run (he_learn.he.refresh)
+        "mask_distance_bound": ledger.mask_distance,
+        "mask_distance_bound_per_weight": (
+            ledger.mask_distance
+            if trainer.split_step
+            else min(ledger.mask_distance, layout.group * ledger.mask_distance_per_slot)
+        ),
         "activation_out_of_interval": service.out_of_interval,
     }
     return weights, report

@@ -82,3 +82,21 @@ def test_the_key_holder_refuses_masked_values_beyond_the_headroom(request, holde
     for value in (grown, engine.multiply(root, root)):
         with pytest.raises(PrecisionError, match="learning rate"):
             masked_refresh(engine, [value], service, Csprng(), RefreshLedger())
+
+
+def test_the_ledger_adds_up_the_mask_distance_over_refreshes(training_holder):
+    """The bound is cumulative: every refresh hands the key holder fresh copies of every slot."""
+    holder = training_holder
+    layout = FeatureMajorLayout(4, 8, holder.params.slot_count)
+    engine = holder.public_context(layout.rotation_steps).engine()
+    service = KeyHolderService(holder, layout, np.zeros(4))
+    ledger = RefreshLedger()
+    value = engine.encrypt(np.zeros(engine.slot_count))
+    for _ in range(3):
+        while value.level > 0:
+            value = engine.multiply_plain(value, 1.0)
+        value, = masked_refresh(engine, [value], service, Csprng(), ledger)
+    per_slot = 1.0 / mask_bound(engine, 0)
+    assert per_slot == 2.0**-15
+    assert ledger.mask_distance_per_slot == pytest.approx(3 * per_slot)
+    assert ledger.mask_distance == pytest.approx(3 * engine.slot_count * per_slot)
