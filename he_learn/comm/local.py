@@ -96,6 +96,10 @@ class InProcessCommunicator(MessageCommunicator):
         self.ledger.record_service(reply.kind, reply.payload)
         return Pending.ready(reply.data)
 
+    def service(self, role: str) -> Handler | None:
+        """The handler that serves ``role`` here (None if nothing does yet)."""
+        return self._services.get(role)
+
     def serve(self, service: str, handler: Handler, clients: Sequence[str]) -> None:
         """Register ``handler``: in one process the clients' calls run it directly."""
         self._check_group(self.roles, service, *clients)

@@ -16,10 +16,11 @@ make c. Each request costs one message to the dealer and one correction back
 to the last party; the session sends it before the round whose opening it
 overlaps, so the dealer's reply is usually waiting when it is needed.
 
-One code path: in-process the session calls :func:`answer` on its own
-:class:`~he_learn.smpc.dealer.TrustedDealer`; across processes the dealer's
-:class:`DealerService` decodes the same :class:`DealerRequest` and calls the
-same :func:`answer`.
+One code path: every session sends its requests through ``comm.call``. In one
+process the :class:`DealerService` is registered on the in-process
+communicator and answers inside the call; across processes it runs in the
+dealer's own process. Either way it keeps one :class:`TrustedDealer` per
+session label, so two sessions of one job can never share a dealer stream.
 """
 
 from __future__ import annotations
@@ -163,8 +164,15 @@ class DealerService:
 
     def __init__(self, parties: Sequence[str], insecure_seed: InsecureSeed | None = None) -> None:
         self.parties = tuple(parties)
-        self._insecure_seed = insecure_seed
-        self._sessions: dict[str, TrustedDealer] = {}
+        self.insecure_seed = insecure_seed
+        self._sessions: dict[str, TripleProvider] = {}
+        self._provided: dict[str, TripleProvider] = {}
+
+    def provide(self, label: str, provider: TripleProvider) -> None:
+        """Use ``provider`` (in-process only) for the session ``label`` instead of a TrustedDealer."""
+        if label in self._sessions or label in self._provided:
+            raise ProtocolError(f"session {label!r} has its dealer already")
+        self._provided[label] = provider
 
     def handle(self, client: str, data: bytes) -> Reply | None:
         request = DealerRequest.from_bytes(data)
@@ -174,7 +182,10 @@ class DealerService:
             if request.args[0] != client:
                 raise ProtocolError(f"{client} asked for {request.args[0]}'s seed; a party gets only its own")
             if request.session not in self._sessions:
-                self._sessions[request.session] = TrustedDealer(self.parties, dealer_seed(self._insecure_seed, request.session))
+                provider = self._provided.pop(request.session, None)
+                self._sessions[request.session] = provider or TrustedDealer(
+                    self.parties, dealer_seed(self.insecure_seed, request.session)
+                )
         elif client != self.parties[-1]:
             raise ProtocolError(f"only the last party ({self.parties[-1]}) receives corrections, not {client}")
         provider = self._sessions.get(request.session)
@@ -185,7 +196,9 @@ class DealerService:
             return None  # a notice: nothing to ship
         return Reply(encode_corrections(arrays), _CORRECTIONS, sum(int(a.nbytes) for a in arrays))
 
+    __call__ = handle  # a service is its own handler
+
 
 def serve_dealer(comm: Communicator, parties: Sequence[str], insecure_seed: InsecureSeed | None = None) -> None:
     """Run the dealer's loop on ``comm`` until every party has said goodbye."""
-    comm.serve(DEALER, DealerService(parties, insecure_seed).handle, parties)
+    comm.serve(DEALER, DealerService(parties, insecure_seed), parties)

@@ -38,8 +38,8 @@ from he_learn.comm.local import InProcessCommunicator
 from he_learn.comm.ledger import Ledger
 from he_learn.encoding.fixed_point import FixedPointEncoder
 from he_learn.errors import ParameterError, ProtocolError
-from he_learn.smpc.dealer import SEED_BYTES, CorrelatedStream, TripleProvider, TrustedDealer
-from he_learn.smpc.dealer_service import DEALER, DealerRequest, answer, decode_corrections, dealer_seed
+from he_learn.smpc.dealer import SEED_BYTES, CorrelatedStream, TripleProvider
+from he_learn.smpc.dealer_service import DEALER, DealerRequest, DealerService, decode_corrections
 
 __all__ = ["Session", "Corrections", "DEFAULT_PARTY_NAMES", "party_names", "TRUNCATION_CHOICES", "DEALER"]
 
@@ -181,8 +181,7 @@ class Session:
         self._private = {
             name: Csprng(derive_insecure_seed(self.insecure_seed, "smpc", label, name, "private")) for name in self.local
         }
-        self._provider: TripleProvider | None = None
-        self._remote_dealer = False
+        self._has_dealer = False
         self._masks: dict[int, tuple[int, int]] = {}
         if dealer is not None:
             # A session that can multiply must never let an in-range product wrap
@@ -193,21 +192,33 @@ class Session:
         self._streams = {name: self._stream_for(name) for name in self.local} if self.has_dealer else {}
 
     def _connect_dealer(self, dealer: object) -> None:
-        if dealer == "auto":
-            if DEALER not in self.comm.roles:
-                raise ProtocolError(f"this job has no {DEALER!r} role; pass dealer=None for linear work only")
-            if DEALER in self.comm.local_roles:
-                self._provider = TrustedDealer(self.parties, seed=dealer_seed(self.insecure_seed, self.label))
-            else:
-                self._remote_dealer = True
-            return
-        if not isinstance(dealer, TripleProvider):
-            raise ParameterError("dealer must implement TripleProvider, be 'auto' or None")
-        if tuple(dealer.party_names) != self.parties:
-            raise ProtocolError(f"the dealer serves {tuple(dealer.party_names)!r}, the session has {self.parties!r}")
-        if set(self.local) != set(self.parties):
-            raise ProtocolError("an in-process TripleProvider needs every party in this process")
-        self._provider = dealer
+        """One path to the dealer whatever the deployment: requests go through
+        ``comm.call``. In one process the dealer's service is registered on the
+        communicator (once per communicator, so two sessions of one job with the
+        same label are refused as they are across processes). The dealer's
+        streams follow the job's first session's ``insecure_seed``, as a dealer
+        process follows the one it was started with."""
+        if DEALER not in self.comm.roles:
+            raise ProtocolError(f"this job has no {DEALER!r} role; pass dealer=None for linear work only")
+        if dealer != "auto":
+            if not isinstance(dealer, TripleProvider):
+                raise ParameterError("dealer must implement TripleProvider, be 'auto' or None")
+            if tuple(dealer.party_names) != self.parties:
+                raise ProtocolError(f"the dealer serves {tuple(dealer.party_names)!r}, the session has {self.parties!r}")
+        if DEALER in self.comm.local_roles:
+            if not isinstance(self.comm, InProcessCommunicator):
+                raise ProtocolError("a process that runs the dealer and a party needs the in-process communicator")
+            service = self.comm.service(DEALER)
+            if service is None:
+                service = DealerService(self.parties, self.insecure_seed)
+                self.comm.serve(DEALER, service, self.parties)
+            if not isinstance(service, DealerService) or service.parties != self.parties:
+                raise ProtocolError(f"this communicator's dealer serves other parties than {self.parties!r}")
+            if dealer != "auto":
+                service.provide(self.label, dealer)  # type: ignore[arg-type]
+        elif dealer != "auto":
+            raise ProtocolError("an explicit TripleProvider needs the dealer in this process")
+        self._has_dealer = True
 
     def _stream_for(self, name: str) -> CorrelatedStream:
         slots: list = [None] * len(self.local)
@@ -260,7 +271,7 @@ class Session:
     # -- the dealer -------------------------------------------------------------------
     @property
     def has_dealer(self) -> bool:
-        return self._provider is not None or self._remote_dealer
+        return self._has_dealer
 
     def require_dealer(self) -> None:
         if not self.has_dealer:
@@ -293,12 +304,6 @@ class Session:
         expected = _expected_shapes(request, self._masks)
         if asker not in self.local:
             return Corrections(self, asker, [])
-        if self._provider is not None:
-            arrays = answer(self._provider, request)
-            self.ledger.record_request(name)
-            if arrays:
-                self.ledger.record_service("dealer", sum(int(a.nbytes) for a in arrays))
-            return Corrections(self, asker, arrays)
         pending = self.comm.call(asker, DEALER, name, request.to_bytes())
         if name == "register_mask":
             return Corrections(self, asker, [])

@@ -28,15 +28,12 @@ def test_mixing_sessions_is_refused(mpc) -> None:
     mpc.run(fn, insecure_seed=b"a")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="in-process, every Session makes its own TrustedDealer, so nothing stops two sessions of one job "
-    "from sharing a label (and, under one insecure seed, every stream); the dealer service refuses it",
-)
 def test_a_job_refuses_two_sessions_with_one_label_in_process() -> None:
+    # The in-process communicator hosts one dealer service per job, as a dealer process does.
     a = Session(("alice", "bob"), insecure_seed=b"label")
-    with pytest.raises(ProtocolError):
+    with pytest.raises(ProtocolError, match="exactly one session"):
         Session(a.parties, comm=a.comm, label=a.label, insecure_seed=b"label")
+    Session(a.parties, comm=a.comm, label="another", insecure_seed=b"label")
 
 
 def test_a_job_refuses_two_sessions_with_one_label_in_threads() -> None:

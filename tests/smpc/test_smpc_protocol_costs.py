@@ -179,7 +179,6 @@ def test_merged_ledgers_equal_the_in_process_ledger(mpc, n_parties: int) -> None
 def test_the_dealer_only_ever_sees_shapes(mpc, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every request to the dealer carries shapes, bit counts and ids: never data."""
     import he_learn.smpc.dealer_service as dealer_service
-    import he_learn.smpc.session as session_module
     from he_learn.smpc import TrustedDealer
 
     seen: list[object] = []
@@ -197,8 +196,7 @@ def test_the_dealer_only_ever_sees_shapes(mpc, monkeypatch: pytest.MonkeyPatch) 
                 return wrapped
             return attr
 
-    # The dealer in-process (the session's own) and the dealer service's, in threads.
-    monkeypatch.setattr(session_module, "TrustedDealer", Recording)
+    # One dealer service in every mode: registered in-process, its own thread otherwise.
     monkeypatch.setattr(dealer_service, "TrustedDealer", Recording)
 
     def job(s: Session) -> None:
