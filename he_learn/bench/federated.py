@@ -27,6 +27,8 @@ Workloads: k in {2, 8} clients, update sizes {1k, 100k} float values. Records:
 
 from __future__ import annotations
 
+import itertools
+import time
 from typing import Sequence
 
 import numpy as np
@@ -71,7 +73,7 @@ def _ckks_records(
     total = int(samples.sum())
     expected = (updates * samples[:, None]).sum(axis=0) / total
     public = holder.public_context()
-    spec = holder.announce(round_id=f"k{k}-d{d}", n_values=d, total_samples=total)
+    spec = holder.announce(round_id=f"k{k}-d{d}", n_values=d, max_samples=int(samples.max()), max_clients=k)
     clients = [FederatedClient(f"client{i}", public) for i in range(k)]
     encrypt = best_time(lambda: clients[0].encrypt_update(updates[0], int(samples[0]), spec), repeat=repeat)
     sent = [c.encrypt_update(u, int(n), spec) for c, u, n in zip(clients, updates, samples)]
@@ -84,8 +86,24 @@ def _ckks_records(
 
     server_seconds = best_time(aggregate, repeat=repeat)
     result = aggregate()
-    decrypt = best_time(lambda: holder.decrypt_aggregate(result, spec), repeat=repeat)
-    error = float(np.max(np.abs(holder.decrypt_aggregate(result, spec) - expected)))
+    # The key holder decrypts a round once: each timed decryption gets its own round.
+    rounds = itertools.count()
+
+    def decrypt_fresh_round():
+        fresh = holder.announce(round_id=f"{spec.round_id}-{next(rounds)}", n_values=d,
+                                max_samples=spec.max_samples, max_clients=k)
+        server = Aggregator(public, fresh)
+        for index, (u, n) in enumerate(zip(updates, samples)):
+            server.submit(clients[index].encrypt_update(u, int(n), fresh))
+        aggregate = server.aggregate()
+        start = time.perf_counter()
+        released = holder.decrypt_aggregate(aggregate)
+        return time.perf_counter() - start, released
+
+    timings = [decrypt_fresh_round() for _ in range(repeat)]
+    decrypt = min(t for t, _ in timings)
+    released = holder.decrypt_aggregate(result)
+    error = float(np.max(np.abs(released.average - expected)))
     per_float = sent[0].nbytes / (FLOAT32_BYTES * d)
     name = f"federated_k{k}_d{d}"
     # The baseline is NVIDIA FLARE's parameter set measured in this run; the
@@ -106,7 +124,8 @@ def _ckks_records(
         Record(name, "ckks", "round_seconds", k * encrypt + server_seconds + decrypt, "s",
                params={**params, "note": "k client encryptions (sequential) + aggregate + decrypt"}),
         Record(name, "ckks", "max_abs_error", error, "abs",
-               params={**params, "stated_bound": aggregation_error_bound(spec.params, k, spec.scale)}),
+               params={**params, "stated_bound": aggregation_error_bound(
+                   spec.params, k, spec.scale, weight_sum=released.weight_sum, max_abs=1.0)}),
     ]
 
 
