@@ -1,6 +1,8 @@
 """he_learn's aggregation on a real Flower deployment: a SuperLink and SuperNode
-processes on loopback (no Ray), several rounds, a client that dies mid-run,
-and nothing left running afterwards."""
+processes on loopback (no Ray), several rounds, a client that fails mid-run,
+and nothing left running afterwards. About 80 s on 2 cores: Flower starts a
+ClientApp process per message, so it runs in the slow suite; the same apps run
+in-process in test_flower_inprocess.py."""
 
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ def _state(pid: int) -> str:
         return "zombie"
 
 
+@pytest.mark.slow
 def test_rounds_with_a_dropout_on_a_real_deployment(deployment, tmp_path):
     result_path = tmp_path / "result.json"
     app = write_app(tmp_path / "app", TASK, {

@@ -25,7 +25,6 @@ in the node's ``context.state``.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -148,11 +147,14 @@ def _local_delta(task: FederatedTask, model: bytes, context: Any) -> tuple[np.nd
 
 
 def _maybe_drop_out(message: Any, context: Any) -> None:
-    """Test hook: node config ``he-learn-drop-from-round=N`` makes this client die
-    (the process ends without a reply) from server round N on, as a crashed client would."""
+    """Test hook: node config ``he-learn-drop-from-round=N`` makes this client's
+    ClientApp fail from server round N on, so Flower answers with an error instead
+    of an update, as for a client that crashed; the ServerApp counts it as a
+    dropout, exactly as a client that never answers within the timeout. (Not an
+    he_learn error on purpose: it stands for a failure outside the library.)"""
     start = context.node_config.get("he-learn-drop-from-round")
     if isinstance(start, int) and str(message.metadata.group_id).isdigit() and int(message.metadata.group_id) >= start:
-        os._exit(1)
+        raise ConnectionAbortedError(f"client dropped out in round {message.metadata.group_id} (test hook)")
 
 
 def _train_he(task: FederatedTask, message: Any, context: Any) -> dict[str, Any]:
@@ -239,7 +241,8 @@ def make_client_app(task: FederatedTask) -> Any:
     def train(message: Any, context: Any) -> Any:
         mode = message.content.config_records.get("he_learn", {}).get("mode", "he") if message.has_content() else "he"
         work = _train_shared if mode == "shared" else _train_he
-        _maybe_drop_out(message, context)
+        if _role(context) == "client":
+            _maybe_drop_out(message, context)
         return _handler("client", lambda m, c: work(task, m, c))(message, context)
 
     app.train()(train)

@@ -88,7 +88,9 @@ class HeFedAvg:
         for server_round in range(1, self.rounds + 1):
             round_id = f"{run_id}-{server_round}"
             step = self._he_round if self.mode == "he" else self._shared_round
+            started = time.perf_counter()
             delta, record = step(grid, roles, clients, round_id, server_round, parameters)
+            record["round_seconds"] = time.perf_counter() - started
             vector, shapes = flatten_arrays(parameters)
             parameters = unflatten_arrays(vector + delta, shapes)
             record.update(round=server_round, metrics=self.task.evaluate(parameters))
