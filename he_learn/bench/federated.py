@@ -18,6 +18,10 @@ Workloads: k in {2, 8} clients, update sizes {1k, 100k} float values. Records:
 - ``federated_k{k}_d{d}`` / ``smpc``: the secret-shared round (2 aggregators):
   seconds, bytes counted by the session ledger, bytes per float32 byte uploaded
   per client, and the largest error;
+- ``federated_targets``: bytes per parameter, 16 x 10^6 server aggregation and
+  relative error, per aggregation preset (:mod:`he_learn.bench.federated_targets`);
+- ``federated_flower``: CKKS, sealed sharing and Flower's SecAgg+ on one real
+  Flower deployment (:mod:`he_learn.bench.federated_flower`; not in ``--quick``);
 - ``federated_traffic_steps``: what each traffic measure buys, for one full
   ciphertext: NVIDIA FLARE's parameters at the top level, the same switched
   down to the last level, and the compact preset; each zstd-compressed as SEAL
@@ -33,6 +37,7 @@ from typing import Sequence
 
 import numpy as np
 
+from he_learn.bench import federated_flower, federated_targets
 from he_learn.bench.records import Record, best_time
 from he_learn.bench.script import run_script
 from he_learn.federated import (
@@ -206,6 +211,10 @@ def run(quick: bool = False) -> list[Record]:
             he_round = next(r.value for r in ckks if r.metric == "round_seconds")
             he_bytes = next(r.value for r in ckks if r.metric == "bytes_per_float32_byte")
             records += ckks + _smpc_records(k, d, repeat, he_round, he_bytes)
+    # The issue-12 targets (in-process), then the three paths on a real Flower
+    # deployment (skipped in --quick or without flwr, with a message).
+    records += federated_targets.run(quick=quick)
+    records += federated_flower.run(quick=quick)
     return records
 
 

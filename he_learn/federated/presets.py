@@ -55,20 +55,20 @@ AGGREGATION_COMPACT = CkksParameters(
     ),
 )
 
-# Precision for the key holder's division and for noise flooding: a 60-bit last
-# prime at scale 2^50 leaves 2^8 of headroom and 2^50 of resolution, so the
-# relative error of an aggregate is about 1e-10 before flooding, and a flooding
-# noise up to about 2^30 times the encryption noise still leaves 1e-6. The
-# upload is 60/64 of a 64-bit word per coefficient, about 7.6 bytes per float32
-# byte after zstd (measured in benchmarks/federated.py).
+# Precision for the key holder's division (and room for noise flooding): a
+# 50-bit last prime at scale 2^40 leaves 2^8 of headroom and 2^40 of resolution,
+# so an aggregate's relative error is about 1e-7 before flooding. The special
+# prime is 59 bits: 109 bits in all, the HE standard's limit for N=4096. The
+# upload is about 30 bytes per parameter after zstd (7.6x float32; measured in
+# benchmarks/federated.py), against 24 for AGGREGATION_COMPACT.
 AGGREGATION_PRECISE = CkksParameters(
     name="aggregation-precise",
-    poly_modulus_degree=8192,
-    coeff_mod_bit_sizes=(60, 60),
-    scale_bits=50,
+    poly_modulus_degree=4096,
+    coeff_mod_bit_sizes=(50, 59),
+    scale_bits=40,
     source=(
-        "he_learn: additions only; a 60-bit last prime at scale 2^50 for precision after division and "
-        "flooding; 120 bits within the HE standard's 218-bit limit for N=8192 (Albrecht et al. 2018, table 1)"
+        "he_learn: additions only; a 50-bit last prime at scale 2^40 for precision after the key holder's "
+        "division; 109 bits, the HE standard's limit for N=4096 (Albrecht et al. 2018, table 1)"
     ),
 )
 

@@ -78,9 +78,10 @@ def _toml_value(value: Any) -> str:
 
 
 def write_app(directory: str | os.PathLike[str], module: str | os.PathLike[str], config: Mapping[str, Any],
-              *, name: str = "helearnapp") -> Path:
-    """A Flower App directory: ``module`` (a .py file defining ``server_app`` and
-    ``client_app``) copied in, and a pyproject.toml whose run config is ``config``."""
+              *, name: str = "helearnapp", server: str = "server_app", client: str = "client_app") -> Path:
+    """A Flower App directory: ``module`` (a .py file defining the ServerApp
+    ``server`` and the ClientApp ``client``) copied in, and a pyproject.toml whose
+    run config is ``config``."""
     directory, module = Path(directory), Path(module)
     if module.suffix != ".py" or not module.is_file():
         raise ParameterError(f"{module} is not a Python module file")
@@ -92,7 +93,7 @@ def write_app(directory: str | os.PathLike[str], module: str | os.PathLike[str],
         "dependencies = []\n",
         '[tool.hatch.build.targets.wheel]\npackages = ["."]\n',
         '[tool.flwr.app]\npublisher = "helearn"\n',
-        f'[tool.flwr.app.components]\nserverapp = "{module.stem}:server_app"\nclientapp = "{module.stem}:client_app"\n',
+        f'[tool.flwr.app.components]\nserverapp = "{module.stem}:{server}"\nclientapp = "{module.stem}:{client}"\n',
         "[tool.flwr.app.config]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in config.items()),
     ]
     (directory / "pyproject.toml").write_text("\n".join(lines))

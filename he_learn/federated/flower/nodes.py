@@ -34,11 +34,11 @@ from he_learn._native import Csprng
 from he_learn.comm import wire
 from he_learn.errors import CommunicationError, HeLearnError, ParameterError, SecurityError
 from he_learn.federated.client import FederatedClient
-from he_learn.federated.flower.records import ROLE_KEY, error_reply, read_fields, reply
+from he_learn.federated.flower.records import ROLE_KEY, error_reply, metrics_mod, read_fields, reply
 from he_learn.federated.flower.task import FederatedTask
 from he_learn.federated.keyholder import AggregationKeyHolder
 from he_learn.federated.messages import EncryptedAggregate
-from he_learn.federated.presets import AGGREGATION_COMPACT, preset_by_name
+from he_learn.federated.presets import AGGREGATION_PRECISE, preset_by_name
 from he_learn.federated.registry import RoundRegistry
 from he_learn.federated.sealed_shares import AggregatorKey, SealedShareSum, seal_share, split_update
 from he_learn.federated.spec import RoundSpec
@@ -93,7 +93,7 @@ def _key_dir(context: Any) -> Path:
 
 def _key_holder(context: Any) -> AggregationKeyHolder:
     directory = _key_dir(context)
-    params = preset_by_name(context.node_config.get("he-learn-preset", AGGREGATION_COMPACT.name))
+    params = preset_by_name(context.node_config.get("he-learn-preset", AGGREGATION_PRECISE.name))
     key_file = directory / "secret-context.bin"
     if key_file.exists():
         holder = load_key_holder(key_file, params)
@@ -224,12 +224,16 @@ def _handler(role: str, work: Callable[..., dict[str, Any]]) -> Callable[[Any, A
 
 
 def make_client_app(task: FederatedTask) -> Any:
-    """The ClientApp every he_learn SuperNode runs; its node config picks the role."""
+    """The ClientApp every he_learn SuperNode runs; its node config picks the role.
+
+    It carries :func:`~he_learn.federated.flower.records.metrics_mod`, which
+    measures only when the run config names a ``metrics-dir``.
+    """
     from flwr.clientapp import ClientApp
 
     if not isinstance(task, FederatedTask):
         raise ParameterError("make_client_app needs a FederatedTask (initial_parameters, train, evaluate)")
-    app = ClientApp()
+    app = ClientApp(mods=[metrics_mod])
 
     @app.query("role")
     def role(message: Any, context: Any) -> Any:

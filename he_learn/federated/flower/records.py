@@ -11,12 +11,15 @@ importing this module needs no Flower.
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
 from typing import Any, Mapping
 
 from he_learn.comm import wire
 from he_learn.errors import CommunicationError, HeLearnError
 
-__all__ = ["RECORD", "ROLE_KEY", "request", "reply", "error_reply", "read_fields", "content_bytes"]
+__all__ = ["RECORD", "ROLE_KEY", "request", "reply", "error_reply", "read_fields", "content_bytes", "metrics_mod"]
 
 RECORD = "he_learn"
 ROLE_KEY = "he-learn-role"
@@ -99,3 +102,20 @@ def content_bytes(message: Any) -> int:
             for item in items:
                 total += len(item) if isinstance(item, (bytes, str)) else 8
     return total
+
+
+def metrics_mod(message: Any, context: Any, call_next: Any) -> Any:
+    """A ClientApp mod: time each call and count its payload, as JSON lines in the
+    run config's ``metrics-dir`` (nothing is written without it). Measurement only:
+    the ``metrics-dir`` is a local path of a benchmark on one machine."""
+    start = time.perf_counter()
+    answer = call_next(message, context)
+    seconds = time.perf_counter() - start
+    directory = context.run_config.get("metrics-dir")
+    if directory:
+        line = {"node": str(context.node_id), "type": message.metadata.message_type,
+                "round": message.metadata.group_id, "seconds": seconds, "reply_bytes": content_bytes(answer),
+                "request_bytes": content_bytes(message)}
+        with open(Path(str(directory)) / f"{context.node_id}.jsonl", "a") as out:
+            out.write(json.dumps(line) + "\n")
+    return answer
