@@ -46,8 +46,10 @@ def deployment(tmp_path):
     nodes[3]["he-learn-drop-from-round"] = 2  # dies from round 2 on: a real dropout
     nodes.append({"he-learn-role": "keyholder", "he-learn-key-dir": str(tmp_path / "keyholder")})
     with LocalDeployment(nodes, tmp_path / "deployment") as running:
-        pids = list(running.alive())
         yield running
+        pids = running.alive()
+        pids += [child for pid in list(pids) for child in descendants(pid)]
+        assert len(pids) >= 2 * (N_CLIENTS + 2)  # SuperLink, SuperNodes and their SuperExecs were up
     # Teardown ran (also after a failure): no process it started, nor their children, is alive.
     left = [pid for pid in pids if Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid)]
     assert not left, f"processes left running: {left}"

@@ -11,7 +11,6 @@ from he_learn.errors import ParameterError, PrecisionError, ProtocolError
 from he_learn.federated import (
     AGGREGATION_ENCODER,
     SecretSharedAggregation,
-    aggregation_error_bound,
     aggregation_session,
 )
 from he_learn.smpc import Session

@@ -43,9 +43,8 @@ from he_learn.federated.registry import RoundRegistry
 from he_learn.federated.sealed_shares import AggregatorKey, SealedShareSum, seal_share, split_update
 from he_learn.federated.spec import RoundSpec
 from he_learn.federated.updates import flatten_arrays
-from he_learn.he.keys import PublicContext
+from he_learn.he.keys import KeyHolder, PublicContext
 from he_learn.he.keystore import load_key_holder, save_key_holder
-from he_learn.he.keys import KeyHolder
 
 __all__ = ["make_client_app", "MODEL_KIND", "ROLES", "pack_model", "unpack_model", "public_fields", "public_from"]
 
