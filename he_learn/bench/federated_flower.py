@@ -5,8 +5,8 @@ Records (``federated_flower``, backends ``ckks``, ``shared``, ``secaggplus``):
 ``bytes_per_parameter`` (one client's upload per round, payload bytes over the
 model size), ``client_seconds`` (a client's ClientApp time per round, training
 included, summed over SecAgg+'s four stages), ``server_seconds`` (the server's
-own aggregation work: ``Aggregator`` for CKKS, adding the aggregators' sums for
-sharing, the unmask stage for SecAgg+), ``round_seconds`` (wall time of a
+own work per round, messaging excluded: ``Aggregator`` for CKKS, forwarding and
+adding the aggregators' sums for sharing, the four SecAgg+ stages for SecAgg+), ``round_seconds`` (wall time of a
 round, Flower's process start-up per message included) and
 ``dropouts_survived`` (clients that failed in round 2 while the round still
 released an aggregate); ``params`` states each path's tolerance. Baselines:
@@ -53,14 +53,29 @@ def _client_stats(metrics_dir: Path, client_nodes: list[str], kinds: tuple[str, 
     return statistics.median(v[0] for v in full), statistics.median(v[1] for v in full)
 
 
+def _secagg_dropouts(metrics_dir: Path, client_nodes: list[str]) -> int:
+    """Clients that answered every SecAgg+ stage of round 1 but not of the last round."""
+    calls: dict[tuple[str, str], int] = {}
+    for node in client_nodes:
+        path = metrics_dir / f"{node}.jsonl"
+        for line in path.read_text().splitlines() if path.exists() else []:
+            entry = json.loads(line)
+            calls[(node, entry["round"])] = calls.get((node, entry["round"]), 0) + 1
+    first = {n for (n, r), c in calls.items() if r == "1"}
+    last = {(n, c) for (n, r), c in calls.items() if r == str(ROUNDS)}
+    most = max((c for _, c in last), default=0)
+    return len(first - {n for n, c in last if c == most})
+
+
 def _records(backend: str, result: dict[str, Any], metrics: tuple[float, float], d: int, tolerance: str,
-             baseline: dict[str, float] | None) -> list[Record]:
+             baseline: dict[str, float] | None, dropped_secagg: int = 0) -> list[Record]:
     client_seconds, upload = metrics
     if backend == "secaggplus":
         stages = result["stage_seconds"]
-        server = statistics.median(s.get("unmask", float("nan")) for s in stages)
+        # The server's own work over the four stages, without the time spent waiting on messages.
+        server = statistics.median(sum(v for k, v in s.items() if not k.endswith("_messaging")) for s in stages)
         round_seconds = result["seconds"] / max(1, len(stages))
-        survived = N_CLIENTS - 1 if len(stages) == ROUNDS else 0
+        survived = float(dropped_secagg) if len(stages) == ROUNDS else 0.0
     else:
         rounds = result["rounds"]
         server = statistics.median(r["server_aggregate_seconds"] for r in rounds)
@@ -123,7 +138,8 @@ def run(quick: bool = False) -> list[Record]:
         clients = results["he"][0]["roles"]["client"]
         secagg = _client_stats(results["secaggplus"][1], clients, ("train", "query", "evaluate"))
         records = _records("secaggplus", results["secaggplus"][0], secagg, d,
-                           f"up to num_shares - threshold = {N_CLIENTS - 3} clients; the server must stay", None)
+                           f"up to num_shares - threshold = {N_CLIENTS - 3} clients; the server must stay", None,
+                           _secagg_dropouts(results["secaggplus"][1], clients))
         baseline = {r.metric: r.value for r in records}
         records += _records("ckks", results["he"][0], _client_stats(results["he"][1], clients, ("train",)), d,
                             "any clients while >= min_clients answer; the key holder must answer", baseline)

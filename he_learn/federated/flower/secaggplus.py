@@ -9,7 +9,8 @@ This module only wires Flower's ``SecAggPlusWorkflow`` and ``secaggplus_mod``
 to a :class:`~he_learn.federated.flower.task.FederatedTask`, restricted to the
 client nodes the run config names, and measures what the comparison reports:
 per-client time and payload bytes (a ClientApp mod, written as JSON lines to
-``metrics-dir``), and the server's time per SecAgg+ stage.
+``metrics-dir``), and the server's own time per SecAgg+ stage (wall time less
+the time spent sending and waiting for messages).
 """
 
 from __future__ import annotations
@@ -23,6 +24,24 @@ from he_learn.federated.flower.records import metrics_mod
 from he_learn.federated.flower.task import FederatedTask
 
 __all__ = ["make_secaggplus_server_app", "make_secaggplus_client_app"]
+
+
+class _TimedGrid:
+    """A Flower Grid that counts the seconds spent sending and waiting for messages."""
+
+    def __init__(self, grid: Any) -> None:
+        self._inner = grid
+        self.waiting = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def send_and_receive(self, messages: Any, *, timeout: float | None = None) -> Any:
+        start = time.perf_counter()
+        try:
+            return list(self._inner.send_and_receive(messages, timeout=timeout))
+        finally:
+            self.waiting += time.perf_counter() - start
 
 
 def make_secaggplus_client_app(task: FederatedTask) -> Any:
@@ -83,12 +102,15 @@ def make_secaggplus_server_app(task: FederatedTask) -> Any:
 
         def __call__(self, grid: Any, context: Any) -> None:
             self.stage_seconds.append({})
-            super().__call__(grid, context)
+            self._grid = _TimedGrid(grid)
+            super().__call__(self._grid, context)
 
         def _timed(self, name: str, stage: Any, *args: Any) -> bool:
-            start = time.perf_counter()
-            ok = stage(*args)
-            self.stage_seconds[-1][name] = time.perf_counter() - start
+            # The stage's own work: its wall time less the time spent waiting on messages.
+            start, waited = time.perf_counter(), self._grid.waiting
+            ok = stage(self._grid, *args[1:])
+            self.stage_seconds[-1][name] = time.perf_counter() - start - (self._grid.waiting - waited)
+            self.stage_seconds[-1][name + "_messaging"] = self._grid.waiting - waited
             return ok
 
         def setup_stage(self, *args: Any) -> bool:

@@ -178,13 +178,18 @@ class HeFedAvg:
         asks = [request(node, "query.sum", {"round_id": round_id, "n_values": n_values, "clients": order,
                                              "sealed": [uploads[c][i] for c in order]})
                 for i, node in enumerate(aggregators)]
+        server_seconds = time.perf_counter() - start
+        start = time.perf_counter()
         sums = [read_fields(m, {"sum": bytes}, f"aggregator node {m.metadata.src_node_id}")["sum"]
                 for m in grid.send_and_receive(asks, timeout=self.timeout)]
+        round_trip = time.perf_counter() - start
+        start = time.perf_counter()
         combined = combine_sums(sums, round_id=round_id, aggregators=names, max_clients=len(clients))
         return combined.average, {
             "round_id": round_id, "clients": list(combined.client_ids), "dropped": _named(dropped),
             "rejected": _named(rejected), "upload_bytes": upload, "n_values": n_values,
-            "server_aggregate_seconds": time.perf_counter() - start,
+            "server_aggregate_seconds": server_seconds + time.perf_counter() - start,
+            "aggregators_round_trip_seconds": round_trip,
             "total_samples": round(combined.weight_sum * self.max_samples * len(clients)),
         }
 
