@@ -6,13 +6,8 @@ Usage: python benchmarks/release.py --json PATH [--quick]
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run from a source checkout without installing: the package sits next to this folder.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from he_learn.bench.release import main  # noqa: E402
+# The installed he_learn (README: `pip install .`), never this checkout's source tree.
+from he_learn.bench.release import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

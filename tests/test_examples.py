@@ -31,7 +31,7 @@ def run_example(name: str, *args: str) -> str:
 
 
 def test_every_example_has_a_smoke_test() -> None:
-    tested = {"xor_reservoir.py", "breast_cancer_logreg.py", "encrypted_inference.py"}
+    tested = {"xor_reservoir.py", "breast_cancer_logreg.py", "encrypted_inference.py", "federated_flower.py"}
     present = {path.name for path in EXAMPLES.glob("*.py")}
     assert present <= tested, f"examples without a smoke test: {sorted(present - tested)}"
 
@@ -70,3 +70,11 @@ def test_encrypted_inference() -> None:
     args = ("--quick",) if script.exists() and "--quick" in script.read_text() else ()
     out = run_example("encrypted_inference.py", *args)
     assert "accuracy" in out.lower()
+
+
+@pytest.mark.slow
+def test_federated_flower_matches_centralised_training() -> None:
+    pytest.importorskip("flwr")
+    out = run_example("federated_flower.py")
+    assert out.count("test accuracy") >= 11  # ten rounds, then the federated and centralised lines
+    assert "(within 1 point)" in out

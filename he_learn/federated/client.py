@@ -9,11 +9,17 @@ level, the last one: SEAL encrypts one level up and divides by the dropped prime
 (``divide_and_round_q_last``, what ``mod_switch_to_next`` does), so the
 ciphertext is as small as a mod-switched one and its noise lower.
 
-Protocol (FedAvg, McMahan et al., AISTATS 2017, with encrypted upload):
+Protocol (FedAvg, McMahan et al., AISTATS 2017, with encrypted upload and the
+normalisation left to the key holder, see :mod:`he_learn.federated.spec`):
 1. train locally on the plaintext data (e.g. :func:`train_local_linear`);
-2. weight the update by ``n_samples / total_samples`` (public metadata);
+2. with ``w = spec.weight(n_samples)``, form ``[w * update, w, 1 / max_clients]``;
 3. split it into chunks of ``slot_count`` values and encrypt each at the round's level;
-4. send the envelopes with ``(round_id, client_id, n_samples)`` to the server.
+4. send the envelopes with ``(round_id, client_id)`` to the server.
+
+A client answers a round once per model it was given: re-encrypting the same
+update for a second round would let the server difference two aggregates of
+the same updates. The Flower client helpers (:mod:`he_learn.federated.flower.client`)
+refuse a second round for a model they already answered, remembered in the node's state.
 """
 
 from __future__ import annotations
@@ -90,10 +96,11 @@ class FederatedClient:
                 "scale: the aggregate would wrap around. Rescale the update (send a delta), or use a preset "
                 "with a larger last prime"
             )
-        weighted = values * spec.weight(n_samples)
+        weight = spec.weight(n_samples)
+        weighted = np.concatenate([values * weight, [weight, spec.client_slot_value]])
         chunks = []
         for index, size in enumerate(spec.chunk_sizes()):
             part = weighted[index * spec.slots : index * spec.slots + size]
             ciphertext = self._engine.encrypt(part, level=spec.level)
             chunks.append(envelope.pack(ciphertext, layout=spec.layout(UPDATE_KIND, index), n_values=size))
-        return EncryptedUpdate(spec.round_id, self.client_id, int(n_samples), tuple(chunks))
+        return EncryptedUpdate(spec.round_id, self.client_id, tuple(chunks))

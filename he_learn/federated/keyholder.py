@@ -1,19 +1,34 @@
-"""The aggregation key holder: decrypts aggregates, and nothing else.
+"""The aggregation key holder: announces rounds, and decrypts each round's aggregate once.
 
-Threat model (DESIGN.md, role 4): the key holder owns the CKKS secret key and is
-honest-but-curious. It must learn the weighted average of at least
-``min_clients`` updates and never an individual update. The API enforces what it
-can: :meth:`AggregationKeyHolder.decrypt_aggregate` is the only decrypt entry
-point, it accepts only an :class:`~he_learn.federated.messages.EncryptedAggregate`
-(an :class:`EncryptedUpdate`, raw envelope bytes or a ciphertext raise
-``SecurityError``), and it refuses an aggregate that names fewer clients than the
-round's minimum or whose sample counts do not make up the announced total. It
-decrypts one set of clients per round id: a second aggregate of the same round
-over other clients (one more or one fewer) would reveal the difference, that
-is, one client's update. (Differences across rounds are FedAvg's own leakage
-and out of scope; differential privacy is the usual answer.) That
-the aggregate really sums the clients it names rests on the server following the
-protocol (honest-but-curious); a colluding server and key holder see everything.
+Threat model (docs/design.md, "Federated roles"): the key holder owns the CKKS
+secret key and is honest-but-curious; the server is honest-but-curious too and
+holds only the public context. The key holder must release the FedAvg of at
+least ``min_clients`` updates and never an individual update, and it decides
+this from its *own* state, never from what the server hands it:
+
+- it announces every round itself (:meth:`AggregationKeyHolder.announce`): the
+  id, length, caps and ``min_clients >= 2`` are recorded in its
+  :class:`~he_learn.federated.registry.RoundRegistry`, and a round id cannot be
+  re-announced with other parameters;
+- :meth:`AggregationKeyHolder.decrypt_aggregate` is the only decrypt entry point.
+  It takes an :class:`~he_learn.federated.messages.EncryptedAggregate` (an update,
+  raw envelope bytes or a ciphertext raise ``SecurityError``), looks the round up
+  in its registry (an unknown round is refused), decrypts each round at most
+  once (a replay, or a second aggregate of the same round over other clients,
+  is refused), and checks the decrypted client-count slot against the clients
+  the aggregate names (an aggregate that claims more clients than it holds is
+  refused before anything is released);
+- the released average is ``sum w_i u_i / sum w_i`` over exactly those clients
+  (:mod:`he_learn.federated.spec`), so a dropout costs no second round.
+
+What remains on trust: a server that *forges* ciphertexts with the public key
+(adds encryptions of its own to fake the count) is malicious, out of scope;
+a key holder colluding with the server sees everything. The accept/refuse
+decision of the count check is itself one bit about an exact decryption, kept
+inside the key holder otherwise.
+
+Every decryption goes through :meth:`AggregationKeyHolder._release_chunk`,
+the single point where a decrypted value leaves the secret-key side.
 """
 
 from __future__ import annotations
@@ -21,29 +36,41 @@ from __future__ import annotations
 import numpy as np
 
 from he_learn.errors import ParameterError, ProtocolError, SecurityError
-from he_learn.federated.messages import EncryptedAggregate
+from he_learn.federated.messages import AggregateResult, EncryptedAggregate
 from he_learn.federated.presets import AGGREGATION_COMPACT
+from he_learn.federated.registry import RoundRegistry
 from he_learn.federated.server import AGGREGATE_KIND
 from he_learn.federated.spec import MIN_CLIENTS_DEFAULT, RoundSpec
 from he_learn.he import envelope
+from he_learn.he.ciphertext import CkksCiphertext
 from he_learn.he.keys import KeyHolder, PublicContext
 from he_learn.he.presets import CkksParameters
 
-__all__ = ["AggregationKeyHolder"]
+__all__ = ["AggregationKeyHolder", "COUNT_TOLERANCE"]
+
+# The client-count slot decrypts to k / max_clients; k is an integer, so any
+# error below half a client is noise, anything above is a wrong count.
+COUNT_TOLERANCE = 0.25
 
 
 class AggregationKeyHolder:
-    """Owns the aggregation key pair; hands out the public context, decrypts aggregates.
+    """Owns the aggregation key pair; announces rounds and decrypts their aggregates.
 
     ``params`` is a preset (default :data:`~he_learn.federated.presets.AGGREGATION_COMPACT`,
     checked against the 128-bit table by :class:`~he_learn.he.keys.KeyHolder`) or an
-    existing ``KeyHolder`` to reuse.
+    existing ``KeyHolder`` to reuse. ``registry`` is the key holder's memory of
+    rounds (in memory by default; a file-backed one for a key holder that runs
+    as one process per message).
     """
 
-    def __init__(self, params: CkksParameters | str | KeyHolder = AGGREGATION_COMPACT) -> None:
+    def __init__(
+        self, params: CkksParameters | str | KeyHolder = AGGREGATION_COMPACT, *, registry: RoundRegistry | None = None
+    ) -> None:
         self._holder = params if isinstance(params, KeyHolder) else KeyHolder(params)
         self._public: PublicContext | None = None
-        self._decrypted: dict[str, tuple[str, ...]] = {}
+        self._registry = registry if registry is not None else RoundRegistry()
+        if not isinstance(self._registry, RoundRegistry):
+            raise ParameterError("registry must be a RoundRegistry")
 
     def __repr__(self) -> str:
         return f"AggregationKeyHolder(params={self.params.name!r}, key={self.fingerprint[:8]})"
@@ -63,60 +90,95 @@ class AggregationKeyHolder:
         return self._public
 
     def announce(
-        self, *, round_id: str, n_values: int, total_samples: int, min_clients: int = MIN_CLIENTS_DEFAULT
+        self, *, round_id: str, n_values: int, max_samples: int, max_clients: int,
+        min_clients: int = MIN_CLIENTS_DEFAULT,
     ) -> RoundSpec:
-        """A round spec for this key (the server may build the same from the public context)."""
-        return RoundSpec.for_context(
-            self.public_context(),
-            round_id=round_id,
-            n_values=n_values,
-            total_samples=total_samples,
-            min_clients=min_clients,
+        """Fix one round's parameters in the key holder's registry and return them.
+
+        Announcing the same id again returns the same spec; with other parameters
+        it raises ``SecurityError``, as does ``min_clients < 2``.
+        """
+        if isinstance(min_clients, bool) or not isinstance(min_clients, int) or min_clients < MIN_CLIENTS_DEFAULT:
+            raise SecurityError(
+                f"min_clients={min_clients!r}: the key holder decrypts aggregates of at least {MIN_CLIENTS_DEFAULT} "
+                "clients, since one client's aggregate is its update"
+            )
+        engine = self.public_context().engine()
+        spec = RoundSpec(
+            round_id=round_id, params=self.params, fingerprint=self.fingerprint, level=0,
+            scale=float(engine.scale_at(0)), n_values=n_values, max_samples=max_samples,
+            max_clients=max_clients, min_clients=min_clients,
         )
+        self._registry.register(spec.round_id, spec.to_dict())
+        return spec
 
-    def decrypt_aggregate(self, aggregate: EncryptedAggregate, spec: RoundSpec) -> np.ndarray:
-        """The weighted average (float64, ``spec.n_values`` values).
+    def _own_spec(self, round_id: str, offered: RoundSpec | None) -> RoundSpec:
+        known = self._registry.announced(round_id)
+        if known is None:
+            raise SecurityError(f"round {round_id!r} was never announced by this key holder")
+        if offered is not None:
+            if not isinstance(offered, RoundSpec):
+                raise ParameterError(f"spec must be a RoundSpec, not {type(offered).__name__}")
+            if offered.to_dict() != known:
+                raise SecurityError(f"the spec offered for round {round_id!r} differs from the one this key holder announced")
+        return RoundSpec.from_dict(known)
 
-        Steps: 1. refuse anything but an aggregate of this round with at least
-        ``spec.min_clients`` clients and the announced sample total, over the same
-        clients as any earlier decryption of this round; 2. check every
-        chunk's key, level, length and role; 3. decrypt and concatenate.
+    def _release_chunk(self, ciphertext: CkksCiphertext) -> np.ndarray:
+        """Decrypt one aggregate ciphertext for release: the single decryption point.
+
+        Every value the federated key holder releases passes through here. It
+        decrypts exactly for now; at merge it becomes the project's noise-flooded
+        release (``he_learn.he.release``), with its per-key release budget, and
+        nothing else in this module changes.
+        """
+        return self._holder.decrypt(ciphertext)
+
+    def decrypt_aggregate(self, aggregate: EncryptedAggregate, spec: RoundSpec | None = None) -> AggregateResult:
+        """The FedAvg of the aggregate's clients, decided from the key holder's own state.
+
+        Steps: 1. refuse anything but an aggregate of a round this key holder
+        announced and has not decrypted, naming between ``min_clients`` and
+        ``max_clients`` clients (a ``spec`` passed along must equal the announced
+        one); 2. check every chunk's key, level, length and role; 3. mark the
+        round decrypted, decrypt every chunk through :meth:`_release_chunk`;
+        4. check the client-count slot, divide by the weight slot.
         """
         if not isinstance(aggregate, EncryptedAggregate):
             raise SecurityError(
                 f"the key holder decrypts only an EncryptedAggregate, never {type(aggregate).__name__}: "
                 "individual updates stay encrypted"
             )
-        if not isinstance(spec, RoundSpec):
-            raise ParameterError(f"spec must be a RoundSpec, not {type(spec).__name__}")
-        if spec.fingerprint != self.fingerprint:
-            raise SecurityError("the round was announced for another key")
-        if aggregate.round_id != spec.round_id:
-            raise ProtocolError(f"aggregate of round {aggregate.round_id!r}, expected {spec.round_id!r}")
-        if aggregate.n_clients < spec.min_clients:
+        spec = self._own_spec(aggregate.round_id, spec)
+        if self._registry.was_decrypted(spec.round_id):
+            raise SecurityError(f"round {spec.round_id!r} was already decrypted: one decryption per round")
+        if not spec.min_clients <= aggregate.n_clients <= spec.max_clients:
             raise SecurityError(
-                f"the aggregate sums {aggregate.n_clients} client(s), fewer than the round's minimum "
-                f"{spec.min_clients}: decrypting it could reveal an individual update"
+                f"the aggregate names {aggregate.n_clients} client(s); the round allows {spec.min_clients} to "
+                f"{spec.max_clients}: fewer could reveal an individual update"
             )
-        previous = self._decrypted.get(spec.round_id)
-        if previous is not None and sorted(previous) != sorted(aggregate.client_ids):
-            raise SecurityError(
-                f"round {spec.round_id!r} was already decrypted over other clients; a second aggregate of the "
-                "same round would reveal the difference between the two client sets"
-            )
-        if aggregate.total_samples != spec.total_samples or aggregate.n_values != spec.n_values:
-            raise ProtocolError("the aggregate's sample total or length disagrees with the round")
+        if aggregate.n_values != spec.n_values:
+            raise ProtocolError(f"the aggregate holds {aggregate.n_values} values, the round {spec.n_values}")
         sizes = spec.chunk_sizes()
         if len(aggregate.chunks) != len(sizes):
             raise ProtocolError(f"the aggregate has {len(aggregate.chunks)} ciphertexts, the round {len(sizes)}")
         engine = self._holder.engine()
-        out = []
+        loaded = []
         for index, (data, size) in enumerate(zip(aggregate.chunks, sizes)):
             header = envelope.unpack_header(data)
             if header.get("layout") != spec.layout(AGGREGATE_KIND, index) or header.get("n_values") != size:
                 raise ProtocolError(f"aggregate chunk {index} is not chunk {index} of round {spec.round_id!r}")
             if header.get("level") != spec.level:
                 raise ProtocolError(f"aggregate chunk {index} is at level {header.get('level')}, not {spec.level}")
-            out.append(self._holder.decrypt(envelope.load(engine, data))[:size])
-        self._decrypted[spec.round_id] = aggregate.client_ids
-        return np.concatenate(out)
+            loaded.append(envelope.load(engine, data))
+        self._registry.claim_decryption(spec.round_id)
+        values = np.concatenate([self._release_chunk(c)[:n] for c, n in zip(loaded, sizes)])
+        weight_sum, count = float(values[spec.n_values]), float(values[spec.n_values + 1]) * spec.max_clients
+        if abs(count - aggregate.n_clients) > COUNT_TOLERANCE:
+            raise SecurityError(
+                f"the aggregate names {aggregate.n_clients} clients but its count slot holds {count:.2f}: it does "
+                "not sum the clients it claims, so nothing is released"
+            )
+        if not 0 < weight_sum <= (aggregate.n_clients + COUNT_TOLERANCE) / spec.max_clients:
+            raise SecurityError(f"the aggregate's weight slot ({weight_sum:.3g}) is not a sum of valid client weights")
+        return AggregateResult(spec.round_id, aggregate.client_ids, values[: spec.n_values] / weight_sum, weight_sum)
+

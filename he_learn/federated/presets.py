@@ -29,11 +29,14 @@ from __future__ import annotations
 
 import math
 
-from he_learn.errors import ParameterError
-from he_learn.he.presets import AGGREGATION, CkksParameters
+from he_learn.errors import CommunicationError, ParameterError
+from he_learn.he.presets import AGGREGATION, PRESETS, CkksParameters
 
 __all__ = [
     "AGGREGATION_COMPACT",
+    "AGGREGATION_PRECISE",
+    "FEDERATED_PRESETS",
+    "preset_by_name",
     "NVFLARE_DEFAULTS",
     "HEADROOM_MARGIN_BITS",
     "NOISE_FACTOR",
@@ -52,9 +55,39 @@ AGGREGATION_COMPACT = CkksParameters(
     ),
 )
 
+# Precision for the key holder's division (and room for noise flooding): a
+# 50-bit last prime at scale 2^40 leaves 2^8 of headroom and 2^40 of resolution,
+# so an aggregate's relative error is about 1e-7 before flooding. The special
+# prime is 59 bits: 109 bits in all, the HE standard's limit for N=4096. The
+# upload is about 30 bytes per parameter after zstd (7.6x float32; measured in
+# benchmarks/federated.py), against 24 for AGGREGATION_COMPACT.
+AGGREGATION_PRECISE = CkksParameters(
+    name="aggregation-precise",
+    poly_modulus_degree=4096,
+    coeff_mod_bit_sizes=(50, 59),
+    scale_bits=40,
+    source=(
+        "he_learn: additions only; a 50-bit last prime at scale 2^40 for precision after the key holder's "
+        "division; 109 bits, the HE standard's limit for N=4096 (Albrecht et al. 2018, table 1)"
+    ),
+)
+
 # The CKKS engine's preset that copies NVIDIA FLARE's TenSEAL defaults; the
 # traffic benchmark starts from it.
 NVFLARE_DEFAULTS = AGGREGATION
+
+FEDERATED_PRESETS = {p.name: p for p in (AGGREGATION_COMPACT, AGGREGATION_PRECISE)}
+
+
+def preset_by_name(name: object) -> CkksParameters:
+    """A parameter set named in a message from another process (federated or CKKS presets)."""
+    found = FEDERATED_PRESETS.get(name) if isinstance(name, str) else None
+    if found is None and isinstance(name, str):
+        found = PRESETS.get(name)
+    if found is None:
+        raise CommunicationError(f"unknown CKKS parameter set {str(name)[:60]!r}")
+    return found
+
 
 # One bit for the sign of the centred residue and one of margin for the noise
 # and for the canonical scale drifting from 2^scale_bits (at most one bit, see
@@ -82,10 +115,21 @@ def max_update_abs(params: CkksParameters, scale: float | None = None) -> float:
     return float(2.0 ** (params.coeff_mod_bit_sizes[0] - scale_bits - HEADROOM_MARGIN_BITS))
 
 
-def aggregation_error_bound(params: CkksParameters, n_clients: int, scale: float | None = None) -> float:
-    """The stated bound on |decrypted aggregate - exact weighted average| per value."""
+def aggregation_error_bound(
+    params: CkksParameters, n_clients: int, scale: float | None = None, *, weight_sum: float = 1.0,
+    max_abs: float = 0.0,
+) -> float:
+    """The stated bound on |released average - exact weighted average| per value.
+
+    The sum of ``n_clients`` fresh ciphertexts is off by at most ``e = NOISE_FACTOR
+    * sqrt(N * k) / scale`` per slot, in the weighted values and in the weight
+    slot alike; dividing by the weight sum ``W`` turns that into
+    ``e * (1 + max_abs) / W`` for averages of magnitude at most ``max_abs``.
+    """
     params = _params(params)
     if isinstance(n_clients, bool) or not isinstance(n_clients, int) or n_clients < 1:
         raise ParameterError(f"n_clients must be a positive integer, not {n_clients!r}")
+    if not (isinstance(weight_sum, (int, float)) and math.isfinite(weight_sum) and 0 < weight_sum <= 2):
+        raise ParameterError(f"weight_sum must be in (0, 1] (plus noise), not {weight_sum!r}")
     scale = params.scale if scale is None else float(scale)
-    return NOISE_FACTOR * math.sqrt(params.poly_modulus_degree * n_clients) / scale
+    return NOISE_FACTOR * math.sqrt(params.poly_modulus_degree * n_clients) / scale * (1 + abs(max_abs)) / weight_sum

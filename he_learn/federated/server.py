@@ -9,21 +9,24 @@ public metadata only, and it hands the key holder only the aggregate of at least
 ``min_clients`` updates.
 
 Protocol per round:
-1. announce a :class:`~he_learn.federated.spec.RoundSpec` (key, level, length,
-   total sample count, minimum clients);
+1. receive the key holder's :class:`~he_learn.federated.spec.RoundSpec` (key,
+   level, length, per-client sample cap, cohort size, minimum clients);
 2. for each submission check round, client (once only), chunk count, and for each
-   chunk the key fingerprint (``SecurityError``), level, length and chunk index
-   (``ProtocolError``); then load it (SEAL validates the ciphertext) and add it
-   to the running sum;
-3. once at least ``min_clients`` have submitted and their sample counts add up to
-   the announced total (so the weights sum to 1), pack the sum as an
-   :class:`~he_learn.federated.messages.EncryptedAggregate` and close the round:
-   later submissions raise ``ProtocolError``, because two aggregates of one round
-   that differ by one client would hand the key holder that client's update.
+   chunk the key fingerprint (``SecurityError``), level, scale (finite, the
+   round's), length and chunk index (``ProtocolError``); then load it (SEAL
+   validates the ciphertext) and add it to the running sum. A bad update raises
+   and leaves the sum as it was, so the round goes on with the valid ones;
+3. once at least ``min_clients`` have submitted, pack the sum as an
+   :class:`~he_learn.federated.messages.EncryptedAggregate` naming exactly the
+   clients it holds, and close the round: clients who dropped out are simply
+   absent (their weight is not in the sum), and later submissions raise
+   ``ProtocolError``. The key holder decrypts a round once, so a second
+   aggregate would be refused there too.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from he_learn.errors import CommunicationError, ParameterError, ProtocolError, SecurityError
@@ -56,15 +59,15 @@ class Aggregator:
             raise ParameterError("the round's scale is not the canonical scale of its level in this context")
         self.spec = spec
         self._sum: list[CkksCiphertext] | None = None
-        self._samples: dict[str, int] = {}
+        self._clients: list[str] = []
         self._result: EncryptedAggregate | None = None
 
     def __repr__(self) -> str:
-        return f"Aggregator(round={self.spec.round_id!r}, clients={len(self._samples)})"
+        return f"Aggregator(round={self.spec.round_id!r}, clients={len(self._clients)})"
 
     @property
     def client_ids(self) -> tuple[str, ...]:
-        return tuple(self._samples)
+        return tuple(self._clients)
 
     def _load_chunk(self, data: bytes, index: int, size: int, client: str) -> CkksCiphertext:
         header = envelope.unpack_header(data)
@@ -78,6 +81,16 @@ class Aggregator:
                 f"client {client!r} chunk {index}: ciphertext at level {header.get('level')}, the round "
                 f"expects level {self.spec.level} (switch the modulus down before sending)"
             )
+        scale = header.get("scale")
+        if (
+            not isinstance(scale, (int, float))
+            or isinstance(scale, bool)
+            or not math.isfinite(scale)
+            or abs(scale - self.spec.scale) > 1e-9 * self.spec.scale
+        ):
+            raise ProtocolError(
+                f"client {client!r} chunk {index}: scale {str(scale)[:30]} is not the round's scale {self.spec.scale:g}"
+            )
         if header.get("n_values") != size:
             raise ProtocolError(
                 f"client {client!r} chunk {index}: {header.get('n_values')} values, the round expects {size}"
@@ -87,6 +100,8 @@ class Aggregator:
         value = envelope.load(self._engine, data)
         if value.level != self.spec.level:
             raise ProtocolError(f"client {client!r} chunk {index}: ciphertext level disagrees with the round")
+        if not math.isfinite(value.scale) or abs(value.scale - self.spec.scale) > 1e-9 * self.spec.scale:
+            raise ProtocolError(f"client {client!r} chunk {index}: the ciphertext's own scale is not the round's")
         return value
 
     def submit(self, update: EncryptedUpdate) -> None:
@@ -97,45 +112,40 @@ class Aggregator:
             raise ProtocolError(f"round {self.spec.round_id!r} is closed: its aggregate has been made")
         if update.round_id != self.spec.round_id:
             raise ProtocolError(f"update for round {update.round_id!r}, this is round {self.spec.round_id!r}")
-        if update.client_id in self._samples:
+        if update.client_id in self._clients:
             raise ProtocolError(f"client {update.client_id!r} already submitted in this round")
-        self.spec.weight(update.n_samples)  # range check of the public sample count
         sizes = self.spec.chunk_sizes()
         if len(update.chunks) != len(sizes):
             raise ProtocolError(
                 f"client {update.client_id!r} sent {len(update.chunks)} ciphertexts; an update of "
-                f"{self.spec.n_values} values spans {len(sizes)}"
+                f"{self.spec.n_values} values (plus weight and count) spans {len(sizes)}"
             )
         try:
             loaded = [self._load_chunk(c, i, n, update.client_id) for i, (c, n) in enumerate(zip(update.chunks, sizes))]
         except KeyError as exc:
-            raise CommunicationError(f"envelope header lacks field {exc}") from exc
+            raise CommunicationError(f"envelope header lacks field {exc}") from None
+        except (TypeError, AttributeError) as exc:  # a header field of the wrong JSON type
+            raise CommunicationError(f"malformed envelope header: {exc}") from None
         if self._sum is None:
             self._sum = loaded
         else:
             self._sum = [self._engine.add(a, b) for a, b in zip(self._sum, loaded)]
-        self._samples[update.client_id] = update.n_samples
+        self._clients.append(update.client_id)
 
     def aggregate(self) -> EncryptedAggregate:
-        """Step 3: the encrypted weighted average, for the key holder (closes the round;
-        calling it again returns the same aggregate)."""
+        """Step 3: the encrypted sum over the clients who submitted, for the key holder
+        (closes the round; calling it again returns the same aggregate)."""
         if self._result is not None:
             return self._result
-        if len(self._samples) < self.spec.min_clients or self._sum is None:
+        if len(self._clients) < self.spec.min_clients or self._sum is None:
             raise ProtocolError(
-                f"only {len(self._samples)} client(s) submitted; the round needs at least {self.spec.min_clients} "
+                f"only {len(self._clients)} client(s) submitted; the round needs at least {self.spec.min_clients} "
                 "before anything goes to the key holder"
-            )
-        total = sum(self._samples.values())
-        if total != self.spec.total_samples:
-            raise ProtocolError(
-                f"the submitted sample counts add up to {total}, not the announced {self.spec.total_samples}: "
-                "the weights would not sum to 1 (wait for the missing clients or re-announce the round)"
             )
         sizes = self.spec.chunk_sizes()
         chunks = tuple(
             envelope.pack(value, layout=self.spec.layout(AGGREGATE_KIND, i), n_values=n)
             for i, (value, n) in enumerate(zip(self._sum, sizes))
         )
-        self._result = EncryptedAggregate(self.spec.round_id, self.client_ids, total, self.spec.n_values, chunks)
+        self._result = EncryptedAggregate(self.spec.round_id, self.client_ids, self.spec.n_values, chunks)
         return self._result

@@ -1,31 +1,46 @@
-"""The public description of one aggregation round, announced by the server.
+"""The public description of one aggregation round, announced by the key holder.
 
-Threat model: everything here is public metadata, sent in the clear to every
-client and to the key holder: the round id, the key fingerprint and parameter
-set, the ciphertext level updates travel at, the update length, the minimum
-number of clients, and the *total sample count*. Clients weight their update by
-``n_samples / total_samples`` (FedAvg, McMahan et al., "Communication-Efficient
-Learning of Deep Networks from Decentralized Data", AISTATS 2017), so the sum
-decrypts to the weighted average directly and never leaves the headroom of the
-last prime. Announcing the total (and each client's ``n_samples``, which travels
-with its update) reveals how much data each client holds; FedAvg servers know
-this anyway. A deployment that must hide it needs a secure sum of the counts
-first (the SMPC path can provide one) and is out of scope here.
+Threat model: everything here is public metadata, sent in the clear to the
+server, every client and back to the key holder: the round id, the key
+fingerprint and parameter set, the ciphertext level updates travel at, the
+update length, the per-client sample cap ``max_samples``, the cohort size
+``max_clients`` and the minimum number of clients ``min_clients`` (at least 2:
+one client's "aggregate" is its update).
+
+Dropouts without a second round (FedAvg, McMahan et al., AISTATS 2017, with the
+normalisation moved to the key holder): a client with ``n`` samples encrypts
+``w * update`` and, in two extra slots, ``w`` and ``1 / max_clients``, where
+``w = n / (max_samples * max_clients)`` is its unnormalised weight. The sum over
+whichever clients answered decrypts to ``(sum w_i u_i, sum w_i, k / max_clients)``;
+the key holder divides the first by the second, which is the FedAvg of exactly
+those k clients, and checks the third against the k clients the aggregate names.
+No total has to be known in advance, so a dropout never forces a re-announced
+round (which would let a server difference two aggregates of the same updates).
+Sample counts travel encrypted: the server no longer learns them, the key holder
+learns their sum. Because every weight is at most ``1 / max_clients``, any sum
+of at most ``max_clients`` updates stays within the headroom of the last prime.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
-from he_learn.errors import ParameterError
-from he_learn.federated.presets import max_update_abs
+from he_learn.comm import wire
+from he_learn.errors import CommunicationError, ParameterError
+from he_learn.federated.presets import max_update_abs, preset_by_name
 from he_learn.he.presets import CkksParameters
 
-__all__ = ["RoundSpec", "MIN_CLIENTS_DEFAULT"]
+__all__ = ["RoundSpec", "MIN_CLIENTS_DEFAULT", "EXTRA_SLOTS", "SPEC_MAGIC"]
 
 # Two clients is the least for which the aggregate is not one client's update.
 MIN_CLIENTS_DEFAULT = 2
+# The weight slot and the client-count slot that follow the update's values.
+EXTRA_SLOTS = 2
+SPEC_MAGIC = b"HLFS"
+_SPEC_VERSION = 1
+_FIELDS = ("round_id", "fingerprint", "level", "scale", "n_values", "max_samples", "max_clients", "min_clients")
 
 
 def _positive_int(name: str, value: object, minimum: int = 1) -> int:
@@ -38,8 +53,8 @@ def _positive_int(name: str, value: object, minimum: int = 1) -> int:
 class RoundSpec:
     """One round's public parameters (validated on construction).
 
-    Build it with :meth:`for_context` from the key holder's public context.
-    ``scale`` is the canonical scale of ``level`` in that context's chain.
+    Built by :meth:`~he_learn.federated.keyholder.AggregationKeyHolder.announce`;
+    ``scale`` is the canonical scale of ``level`` in the key holder's chain.
     """
 
     round_id: str
@@ -48,12 +63,13 @@ class RoundSpec:
     level: int
     scale: float
     n_values: int
-    total_samples: int
+    max_samples: int
+    max_clients: int
     min_clients: int = MIN_CLIENTS_DEFAULT
 
     def __post_init__(self) -> None:
-        if not isinstance(self.round_id, str) or not self.round_id:
-            raise ParameterError("round_id must be a non-empty string")
+        if not isinstance(self.round_id, str) or not self.round_id or len(self.round_id) > 200:
+            raise ParameterError("round_id must be a non-empty string of at most 200 characters")
         if not isinstance(self.params, CkksParameters):
             raise ParameterError("params must be CkksParameters")
         if not isinstance(self.fingerprint, str) or not self.fingerprint:
@@ -64,64 +80,73 @@ class RoundSpec:
         if not (isinstance(self.scale, float) and math.isfinite(self.scale) and self.scale > 1):
             raise ParameterError(f"scale must be a finite float > 1, not {self.scale!r}")
         _positive_int("n_values", self.n_values)
-        _positive_int("total_samples", self.total_samples)
-        _positive_int("min_clients", self.min_clients, 1)
-
-    @classmethod
-    def for_context(
-        cls,
-        public_context: object,
-        *,
-        round_id: str,
-        n_values: int,
-        total_samples: int,
-        min_clients: int = MIN_CLIENTS_DEFAULT,
-    ) -> "RoundSpec":
-        """A round whose updates travel at the last level (prime q0 only) of the
-        public context's chain: the smallest ciphertexts, and enough for sums."""
-        from he_learn.he.keys import PublicContext
-
-        if not isinstance(public_context, PublicContext):
-            raise ParameterError(f"expected the key holder's PublicContext, not {type(public_context).__name__}")
-        engine = public_context.engine()
-        return cls(
-            round_id=round_id,
-            params=public_context.params,
-            fingerprint=public_context.fingerprint,
-            level=0,
-            scale=float(engine.scale_at(0)),
-            n_values=n_values,
-            total_samples=total_samples,
-            min_clients=min_clients,
-        )
+        _positive_int("max_samples", self.max_samples)
+        _positive_int("min_clients", self.min_clients, MIN_CLIENTS_DEFAULT)
+        _positive_int("max_clients", self.max_clients, self.min_clients)
 
     @property
     def slots(self) -> int:
         return self.params.slot_count
 
     @property
+    def vector_size(self) -> int:
+        """Values encrypted per update: the update, its weight, its client count."""
+        return self.n_values + EXTRA_SLOTS
+
+    @property
     def n_chunks(self) -> int:
         """Ciphertexts per update (an update longer than one spans several)."""
-        return -(-self.n_values // self.slots)
+        return -(-self.vector_size // self.slots)
 
     def chunk_sizes(self) -> list[int]:
-        return [min(self.slots, self.n_values - c * self.slots) for c in range(self.n_chunks)]
+        return [min(self.slots, self.vector_size - c * self.slots) for c in range(self.n_chunks)]
 
     @property
     def max_abs(self) -> float:
-        """Largest |value| a client may send (weights sum to 1, so the average obeys it too)."""
+        """Largest |value| a client may send (weights sum to at most 1, so any sum obeys it too)."""
         return max_update_abs(self.params, self.scale)
 
+    @property
+    def client_slot_value(self) -> float:
+        """What each client puts in the client-count slot: k clients sum to k / max_clients."""
+        return 1.0 / self.max_clients
+
     def weight(self, n_samples: int) -> float:
-        """FedAvg weight of a client with ``n_samples`` samples."""
+        """Unnormalised FedAvg weight ``n / (max_samples * max_clients)`` (at most 1 / max_clients)."""
         _positive_int("n_samples", n_samples)
-        if n_samples > self.total_samples:
+        if n_samples > self.max_samples:
             raise ParameterError(
-                f"n_samples={n_samples} exceeds the announced total of {self.total_samples}: the weights "
-                "would not sum to 1"
+                f"n_samples={n_samples} exceeds the round's per-client cap of {self.max_samples}: the sum of "
+                "weights could leave the headroom (train on a subsample, or ask for a larger cap)"
             )
-        return n_samples / self.total_samples
+        return n_samples / (self.max_samples * self.max_clients)
 
     def layout(self, kind: str, chunk: int) -> dict[str, object]:
         """The envelope header's layout field for one chunk (public)."""
         return {"kind": kind, "round": self.round_id, "chunk": chunk, "n_chunks": self.n_chunks}
+
+    # -- wire -------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"params": self.params.name, **{name: getattr(self, name) for name in _FIELDS}}
+
+    def to_bytes(self) -> bytes:
+        return wire.dump_frame(SPEC_MAGIC, _SPEC_VERSION, self.to_dict())
+
+    @classmethod
+    def from_bytes(cls, data: Any) -> "RoundSpec":
+        """A spec from untrusted bytes: every problem is a ``CommunicationError``."""
+        return cls.from_dict(wire.load_frame(data, SPEC_MAGIC, _SPEC_VERSION).header)
+
+    @classmethod
+    def from_dict(cls, fields: dict[str, Any]) -> "RoundSpec":
+        """The inverse of :meth:`to_dict`; a bad field is a ``CommunicationError``."""
+        header = dict(fields) if isinstance(fields, dict) else {}
+        if set(header) != {"params", *_FIELDS}:
+            raise CommunicationError(f"round spec has fields {sorted(header)[:12]}, expected {sorted(_FIELDS)}")
+        params = preset_by_name(header.pop("params"))
+        if isinstance(header["scale"], int) and not isinstance(header["scale"], bool):
+            header["scale"] = float(header["scale"])
+        try:
+            return cls(params=params, **header)
+        except ParameterError as exc:
+            raise CommunicationError(f"invalid round spec: {exc}") from None

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from he_learn.federated import AGGREGATION_COMPACT, AggregationKeyHolder, Aggregator, FederatedClient, RoundSpec
+from he_learn.federated import AGGREGATION_COMPACT, AggregationKeyHolder, Aggregator, FederatedClient
 from he_learn.he.keys import KeyHolder
 
 
@@ -28,16 +28,17 @@ def other_holder() -> AggregationKeyHolder:
     return AggregationKeyHolder(AGGREGATION_COMPACT)
 
 
-# Each helper round gets a fresh id: the key holder decrypts one client set per round.
+# Each helper round gets a fresh id: the key holder decrypts each round once.
 _ROUND_IDS = itertools.count()
 
 
-def _run_round(holder, updates, samples, *, min_clients=2):
-    """Encrypt, aggregate and decrypt one round; returns (result, spec, encrypted updates)."""
-    round_id = f"helper-{next(_ROUND_IDS)}"
+def _run_round(holder, updates, samples, *, min_clients=2, max_samples=None):
+    """Announce, encrypt, aggregate and decrypt one round; returns (AggregateResult, spec, encrypted updates)."""
     public = holder.public_context()
-    spec = RoundSpec.for_context(
-        public, round_id=round_id, n_values=len(updates[0]), total_samples=int(sum(samples)), min_clients=min_clients
+    spec = holder.announce(
+        round_id=f"helper-{next(_ROUND_IDS)}", n_values=len(updates[0]),
+        max_samples=int(max(samples)) if max_samples is None else max_samples, max_clients=len(updates),
+        min_clients=min_clients,
     )
     server = Aggregator(public, spec)
     sent = []
@@ -45,7 +46,7 @@ def _run_round(holder, updates, samples, *, min_clients=2):
         message = FederatedClient(f"client{index}", public).encrypt_update(update, int(n), spec)
         server.submit(message)
         sent.append(message)
-    return holder.decrypt_aggregate(server.aggregate(), spec), spec, sent
+    return holder.decrypt_aggregate(server.aggregate()), spec, sent
 
 
 def _weighted_average(updates, samples) -> np.ndarray:
@@ -55,7 +56,7 @@ def _weighted_average(updates, samples) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def run_round():
-    """``run_round(holder, updates, samples)`` -> (decrypted average, spec, encrypted updates)."""
+    """``run_round(holder, updates, samples)`` -> (AggregateResult, spec, encrypted updates)."""
     return _run_round
 
 
@@ -63,3 +64,18 @@ def run_round():
 def weighted_average():
     """``weighted_average(updates, samples)``: the plaintext FedAvg result."""
     return _weighted_average
+
+
+def _bound(result, spec, max_abs=1.0):
+    """The stated error bound of a released result."""
+    from he_learn.federated import aggregation_error_bound
+
+    return aggregation_error_bound(
+        spec.params, len(result.client_ids), spec.scale, weight_sum=result.weight_sum, max_abs=max_abs
+    )
+
+
+@pytest.fixture(scope="session")
+def bound_of():
+    """``bound_of(result, spec, max_abs=1.0)``: the stated error bound of that result."""
+    return _bound

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tenseal as ts
 
-from he_learn.federated import AGGREGATION_COMPACT, Aggregator, FederatedClient, RoundSpec, aggregation_error_bound
+from he_learn.federated import AGGREGATION_COMPACT, Aggregator, FederatedClient, aggregation_error_bound
 from he_learn.he import envelope
 
 # DESIGN.md, "HE aggregation traffic": at most 8 bytes per float32 byte.
@@ -18,8 +18,9 @@ FLOAT32_BYTES = 4
 @pytest.fixture(scope="module")
 def full_round(holder):
     public = holder.public_context()
-    n_values = 2 * AGGREGATION_COMPACT.slot_count
-    spec = RoundSpec.for_context(public, round_id="t", n_values=n_values, total_samples=4)
+    # Two full ciphertexts: the update plus its weight and count slots.
+    n_values = 2 * AGGREGATION_COMPACT.slot_count - 2
+    spec = holder.announce(round_id="interop", n_values=n_values, max_samples=2, max_clients=2)
     rng = np.random.default_rng(3)  # public test values
     updates = rng.uniform(-1, 1, size=(2, n_values))
     server = Aggregator(public, spec)
@@ -33,13 +34,15 @@ def test_stock_tenseal_decrypts_an_update_chunk(base_holder, full_round):
     spec, updates, sent, _ = full_round
     vector = ts.ckks_vector_from(base_holder.tenseal_context, envelope.envelope_payload(sent[0].chunks[1]))
     assert vector.size() == spec.slots
-    expected = updates[0][spec.slots :] * 0.5
+    # Weight 2 / (2 * 2) = 0.5, then the weight slot and the count slot (1 / max_clients).
+    expected = np.concatenate([updates[0][spec.slots :] * 0.5, [0.5, 0.5]])
     np.testing.assert_allclose(vector.decrypt(), expected, atol=aggregation_error_bound(spec.params, 1))
 
 
 def test_stock_tenseal_decrypts_the_aggregate(base_holder, full_round):
     spec, updates, _, aggregate = full_round
     vector = ts.ckks_vector_from(base_holder.tenseal_context, envelope.envelope_payload(aggregate.chunks[0]))
+    # The aggregate holds the weighted sum (weights 0.5 each): the mean.
     np.testing.assert_allclose(
         vector.decrypt(), updates.mean(axis=0)[: spec.slots], atol=aggregation_error_bound(spec.params, 2)
     )

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from he_learn.errors import CommunicationError, HeLearnError, ParameterError
-from he_learn.federated import Aggregator, EncryptedAggregate, EncryptedUpdate, FederatedClient, RoundSpec
+from he_learn.federated import AggregateResult, Aggregator, EncryptedAggregate, EncryptedUpdate, FederatedClient
 
 
 @pytest.fixture(scope="module")
 def messages(holder):
     public = holder.public_context()
-    spec = RoundSpec.for_context(public, round_id="wire", n_values=holder.params.slot_count + 3, total_samples=4)
+    spec = holder.announce(round_id="wire", n_values=holder.params.slot_count + 3, max_samples=2, max_clients=2)
     updates = [FederatedClient(c, public).encrypt_update(np.full(spec.n_values, 0.25), 2, spec) for c in "ab"]
     server = Aggregator(public, spec)
     for update in updates:
@@ -29,7 +29,9 @@ def test_aggregate_round_trips_and_decrypts(holder, messages):
     spec, _, aggregate = messages
     received = EncryptedAggregate.from_bytes(aggregate.to_bytes())
     assert received == aggregate
-    np.testing.assert_allclose(holder.decrypt_aggregate(received, spec), 0.25, atol=1e-4)
+    result = AggregateResult.from_bytes(holder.decrypt_aggregate(received, spec).to_bytes())
+    np.testing.assert_allclose(result.average, 0.25, atol=1e-4)
+    assert result.client_ids == ("a", "b") and result.round_id == "wire"
 
 
 def test_message_kinds_are_not_interchangeable(messages):
@@ -67,10 +69,10 @@ def test_non_bytes_raise():
 @pytest.mark.parametrize(
     "fields",
     [
-        {"round_id": "", "client_ids": ("a",), "total_samples": 1, "n_values": 1},
-        {"round_id": "r", "client_ids": ("",), "total_samples": 1, "n_values": 1},
-        {"round_id": "r", "client_ids": ("a",), "total_samples": 0, "n_values": 1},
-        {"round_id": "r", "client_ids": ("a",), "total_samples": 1, "n_values": True},
+        {"round_id": "", "client_ids": ("a",), "n_values": 1},
+        {"round_id": "r", "client_ids": ("",), "n_values": 1},
+        {"round_id": "r", "client_ids": ["a"], "n_values": 1},
+        {"round_id": "r", "client_ids": ("a",), "n_values": True},
     ],
 )
 def test_aggregate_fields_are_validated(fields):

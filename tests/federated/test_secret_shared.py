@@ -11,7 +11,6 @@ from he_learn.errors import ParameterError, PrecisionError, ProtocolError
 from he_learn.federated import (
     AGGREGATION_ENCODER,
     SecretSharedAggregation,
-    aggregation_error_bound,
     aggregation_session,
 )
 from he_learn.smpc import Session
@@ -29,16 +28,17 @@ def _run(session, updates, samples):
 
 
 @pytest.mark.parametrize("n_aggregators", [2, 3])
-def test_secret_shared_equals_the_he_path(holder, run_round, weighted_average, n_aggregators):
+def test_secret_shared_equals_the_he_path(holder, run_round, weighted_average, bound_of, n_aggregators):
     rng = np.random.default_rng(11)  # public test values
     updates = rng.uniform(-4, 4, size=(3, 300))
     samples = [5, 17, 9]
-    he_result, spec, _ = run_round(holder, updates, samples)
+    released, spec, _ = run_round(holder, updates, samples)
+    he_result = released.average
     smpc_result = _run(aggregation_session(n_aggregators, insecure_seed=b"t"), updates, samples).reveal()
     fixed_point_error = len(samples) * AGGREGATION_ENCODER.resolution
     np.testing.assert_allclose(smpc_result, weighted_average(updates, samples), atol=fixed_point_error)
     np.testing.assert_allclose(
-        smpc_result, he_result, atol=fixed_point_error + aggregation_error_bound(spec.params, len(samples))
+        smpc_result, he_result, atol=fixed_point_error + bound_of(released, spec, 4.0)
     )
 
 

@@ -27,6 +27,7 @@ def test_layers_aggregate_layer_by_layer(holder, run_round):
     layers = [[np.full((2, 3), v), np.full(4, -v)] for v in (1.0, 3.0)]
     vectors, shapes = zip(*(flatten_arrays(layer) for layer in layers))
     result, spec, _ = run_round(holder, np.stack(vectors), [1, 1])
+    result = result.average
     weight, bias = unflatten_arrays(result, shapes[0])
     np.testing.assert_allclose(weight, np.full((2, 3), 2.0), atol=1e-4)
     np.testing.assert_allclose(bias, np.full(4, -2.0), atol=1e-4)
