@@ -45,6 +45,7 @@ from he_learn.he import envelope
 from he_learn.he.ciphertext import CkksCiphertext
 from he_learn.he.keys import KeyHolder, PublicContext
 from he_learn.he.presets import CkksParameters
+from he_learn.he.release import fresh_sum_error_bound, release
 
 __all__ = ["AggregationKeyHolder", "COUNT_TOLERANCE"]
 
@@ -71,6 +72,8 @@ class AggregationKeyHolder:
         self._registry = registry if registry is not None else RoundRegistry()
         if not isinstance(self._registry, RoundRegistry):
             raise ParameterError("registry must be a RoundRegistry")
+        budget = self._holder.release_budget
+        budget.released = max(budget.released, self._registry.released_values())
 
     def __repr__(self) -> str:
         return f"AggregationKeyHolder(params={self.params.name!r}, key={self.fingerprint[:8]})"
@@ -123,15 +126,18 @@ class AggregationKeyHolder:
                 raise SecurityError(f"the spec offered for round {round_id!r} differs from the one this key holder announced")
         return RoundSpec.from_dict(known)
 
-    def _release_chunk(self, ciphertext: CkksCiphertext) -> np.ndarray:
-        """Decrypt one aggregate ciphertext for release: the single decryption point.
+    def _release_chunk(self, ciphertext: CkksCiphertext, size: int, n_clients: int) -> np.ndarray:
+        """Release one aggregate ciphertext's first ``size`` slots: the single decryption point.
 
-        Every value the federated key holder releases passes through here. It
-        decrypts exactly for now; at merge it becomes the project's noise-flooded
-        release (``he_learn.he.release``), with its per-key release budget, and
-        nothing else in this module changes.
+        Through :func:`he_learn.he.release.release`: noise-flooded to the key's
+        statistical security for a sum of ``n_clients`` fresh encryptions, and
+        counted against the key's release budget (restored from the registry
+        after a restart, so a key holder started per message cannot reset it).
         """
-        return self._holder.decrypt(ciphertext)
+        bound = fresh_sum_error_bound(self.params, n_clients, scale=ciphertext.scale)
+        values = release(self._holder, ciphertext, bound, slots=slice(0, size))
+        self._registry.record_released(size)
+        return values
 
     def decrypt_aggregate(self, aggregate: EncryptedAggregate, spec: RoundSpec | None = None) -> AggregateResult:
         """The FedAvg of the aggregate's clients, decided from the key holder's own state.
@@ -171,7 +177,7 @@ class AggregationKeyHolder:
                 raise ProtocolError(f"aggregate chunk {index} is at level {header.get('level')}, not {spec.level}")
             loaded.append(envelope.load(engine, data))
         self._registry.claim_decryption(spec.round_id)
-        values = np.concatenate([self._release_chunk(c)[:n] for c, n in zip(loaded, sizes)])
+        values = np.concatenate([self._release_chunk(c, n, aggregate.n_clients) for c, n in zip(loaded, sizes)])
         weight_sum, count = float(values[spec.n_values]), float(values[spec.n_values + 1]) * spec.max_clients
         if abs(count - aggregate.n_clients) > COUNT_TOLERANCE:
             raise SecurityError(

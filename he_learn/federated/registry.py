@@ -24,7 +24,7 @@ from he_learn.errors import CommunicationError, SecurityError
 
 __all__ = ["RoundRegistry"]
 
-_EMPTY: dict[str, Any] = {"announced": {}, "decrypted": []}
+_EMPTY: dict[str, Any] = {"announced": {}, "decrypted": [], "released_values": 0}
 
 
 class RoundRegistry:
@@ -89,3 +89,19 @@ class RoundRegistry:
     def was_decrypted(self, round_id: str) -> bool:
         with self._state() as state:
             return round_id in state["decrypted"]
+
+    def record_released(self, n_values: int) -> int:
+        """Count ``n_values`` more released values of this key; returns the total.
+
+        The key's noise-flooding budget (:class:`he_learn.he.flooding.ReleaseBudget`)
+        lives in memory; a key holder that runs as one process per message
+        restores it from here, so restarting never resets it."""
+        with self._state() as state:
+            total = state["released_values"]
+            if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+                raise CommunicationError(f"the key holder's round registry {self._path} is malformed")
+            state["released_values"] = total + int(n_values)
+            return state["released_values"]
+
+    def released_values(self) -> int:
+        return self.record_released(0)
