@@ -214,6 +214,11 @@ class MessageCommunicator:
 
     def _receive_arrays(self, dst: str, src: str, kind: str, like: Sequence[np.ndarray] | None = None) -> Arrays:
         _, arrays = wire.unpack_arrays(self._receive(dst, src), kind)
+        return self._check_like(dst, src, kind, arrays, like)
+
+    @staticmethod
+    def _check_like(dst: str, src: str, kind: str, arrays: Arrays, like: Sequence[np.ndarray] | None) -> Arrays:
+        """Arrays whose shapes the protocol knows (an opening's are the receiver's own) must have them."""
         if like is not None:
             expected = [(np.shape(a), np.asarray(a).dtype) for a in like]
             found = [(a.shape, a.dtype) for a in arrays]

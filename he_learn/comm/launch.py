@@ -52,7 +52,7 @@ def free_port(host: str = LOOPBACK) -> int:
 
 
 def _child(target: Callable[..., Any], role: str, roles: Sequence[str], port: int, timeout: float,
-           job_hash: str, args: tuple[Any, ...], connection: Any) -> None:
+           job_hash: str, args: tuple[Any, ...], connection: Any, bulk_transfers: bool = False) -> None:
     # torch's C++ logger repeats every store error on stderr; the errors reach
     # the parent through the pipe, named and typed.
     os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
@@ -60,7 +60,8 @@ def _child(target: Callable[..., Any], role: str, roles: Sequence[str], port: in
 
     comm = None
     try:
-        comm = TorchCommunicator(role, roles, master_addr=LOOPBACK, master_port=port, timeout=timeout, job_hash=job_hash)
+        comm = TorchCommunicator(role, roles, master_addr=LOOPBACK, master_port=port, timeout=timeout,
+                                 job_hash=job_hash, bulk_transfers=bulk_transfers)
         result = target(comm, *args)
         comm.close()
         message = {"result": result, "ledger": comm.ledger.to_dict()}
@@ -81,6 +82,7 @@ def run_roles(
     timeout: float = 300.0,
     comm_timeout: float = DEFAULT_TIMEOUT,
     job_hash: str = "",
+    bulk_transfers: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Run ``target(communicator, *args)`` once per role, each in its own process.
 
@@ -99,7 +101,7 @@ def run_roles(
             receiver, sender = context.Pipe(duplex=False)
             process = context.Process(
                 target=_child,
-                args=(target, role, names, port, comm_timeout, job_hash, tuple(args), sender),
+                args=(target, role, names, port, comm_timeout, job_hash, tuple(args), sender, bulk_transfers),
                 name=f"he_learn-{role}",
                 daemon=True,
             )

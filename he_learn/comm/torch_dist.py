@@ -22,6 +22,14 @@ How messages travel, and why (measured between two loopback processes here):
 - the gloo process group checks that every rank is alive at the start and at
   the end (``monitored_barrier`` names the ranks that did not arrive), so a
   job never ends while a peer still waits for its last message.
+- ``bulk_transfers=True`` (opt-in) sends arrays of 64 KiB and more over gloo's
+  ``isend``/``irecv``: their description goes first on the store and is
+  checked (shapes an opening's receiver knows, a 2 GiB cap), then the receiver
+  posts exactly the announced size. About 7 times the store's bandwidth here
+  (1 MB: 0.5 ms against 3.6 ms), which the range check's 11 MB per check needs.
+  The cost: a peer that *deviates* (announces n bytes and pushes more) makes
+  gloo abort the receiving process. Honest-but-curious peers running the
+  hash-checked job never do; against anything more, leave it off.
 
 Rank 0 hosts the store (``MASTER_ADDR``:``MASTER_PORT``); ranks follow the
 order of ``roles``. Before anything else every rank publishes the job's hash
@@ -40,12 +48,19 @@ import os
 import time
 from typing import Any, Sequence
 
-from he_learn.comm.communicator import DEFAULT_TIMEOUT, MessageCommunicator
+import numpy as np
+
+from he_learn.comm import wire
+from he_learn.comm.communicator import DEFAULT_TIMEOUT, Arrays, MessageCommunicator, payload_bytes
 from he_learn.errors import BackendUnavailableError, CommunicationError, ParameterError, ProtocolError
 
 __all__ = ["TorchCommunicator", "DEFAULT_MASTER_ADDR"]
 
 DEFAULT_MASTER_ADDR = "127.0.0.1"
+# With bulk_transfers, arrays of at least this many bytes travel on gloo.
+BULK_BYTES = 1 << 16
+# Largest bulk message a receiver posts a buffer for (2 GiB).
+MAX_BULK_BYTES = 1 << 31
 # Seconds every role may take to join: processes on several hosts start apart.
 DEFAULT_JOIN_TIMEOUT = 300.0
 # Keys in the store: one FIFO per ordered pair, one request queue per service.
@@ -88,6 +103,7 @@ class TorchCommunicator(MessageCommunicator):
         timeout: float = DEFAULT_TIMEOUT,
         join_timeout: float | None = None,
         job_hash: str = "",
+        bulk_transfers: bool = False,
     ) -> None:
         super().__init__(roles, (role,), timeout)
         self.role = role
@@ -101,9 +117,16 @@ class TorchCommunicator(MessageCommunicator):
         if not 0 < port < 65536:
             raise ParameterError(f"master port must be in 1-65535, not {port}")
         self._dist = _torch_distributed()
+        import torch
+
+        self._torch = torch
         self._group_ready = False
         self._closed = False
         self._failed = False
+        if not isinstance(bulk_transfers, bool):
+            raise ParameterError("bulk_transfers must be True or False")
+        self.bulk_transfers = bulk_transfers
+        self._in_flight: list[tuple[Any, Any]] = []
         # Roles start on their own hosts and clocks: joining may take much longer
         # than any message of the running job.
         self.join_timeout = float(join_timeout if join_timeout is not None else max(self.timeout, DEFAULT_JOIN_TIMEOUT))
@@ -179,6 +202,7 @@ class TorchCommunicator(MessageCommunicator):
 
     def _release(self) -> None:
         self._closed = True
+        self._settle(wait=not self._failed)
         if self._store is not None:
             self._wait_for_leavers()
         if self._group_ready:
@@ -200,6 +224,48 @@ class TorchCommunicator(MessageCommunicator):
                 left = self._store.add(_LEFT, 0)
         except Exception:  # noqa: BLE001 - the store is gone already; nothing to wait for
             pass
+
+    # -- bulk arrays over gloo (opt-in) -----------------------------------------------
+    def _settle(self, wait: bool = False) -> None:
+        """Forget bulk sends gloo has completed (all of them with ``wait``)."""
+        still = []
+        for work, tensor in self._in_flight:
+            try:
+                if wait:
+                    work.wait(datetime.timedelta(seconds=self.timeout))
+                elif not work.is_completed():
+                    still.append((work, tensor))
+            except Exception:  # noqa: BLE001 - a peer that left; its error surfaces on the store
+                pass
+        self._in_flight = still
+
+    def _send_arrays(self, src: str, dst: str, kind: str, arrays: Sequence[np.ndarray]) -> None:
+        payload = payload_bytes(arrays)
+        if not self.bulk_transfers or payload < BULK_BYTES or not self._group_ready:
+            return super()._send_arrays(src, dst, kind, arrays)
+        self._settle()
+        self.ledger.record_message(src, payload)
+        # The description rides on the store; the bytes on gloo, announced first.
+        self._send(src, dst, wire.pack_arrays(kind, arrays, detached=True), 0)
+        tensor = self._torch.frombuffer(bytearray(wire.array_bytes(arrays)), dtype=self._torch.uint8)
+        self._in_flight.append((self._dist.isend(tensor, self.roles.index(dst)), tensor))
+
+    def _receive_arrays(self, dst: str, src: str, kind: str, like: Sequence[np.ndarray] | None = None) -> Arrays:
+        data = self._receive(dst, src)
+
+        def fetch(n_bytes: int) -> bytes:
+            expected = payload_bytes(like) if like is not None else None
+            if not self.bulk_transfers or (expected is not None and n_bytes != expected) or n_bytes > MAX_BULK_BYTES:
+                raise CommunicationError(f"{src} announced {n_bytes} bulk bytes where {dst} expects {expected}")
+            buffer = self._torch.empty(n_bytes, dtype=self._torch.uint8)
+            try:
+                self._dist.irecv(buffer, self.roles.index(src)).wait(datetime.timedelta(seconds=self.timeout))
+            except Exception as exc:  # gloo: timeout or a peer that died
+                raise CommunicationError(f"{dst}: {src}'s bulk transfer failed ({exc})") from None
+            return buffer.numpy().tobytes()
+
+        _, arrays = wire.unpack_arrays(data, kind, fetch)
+        return self._check_like(dst, src, kind, arrays, like)
 
     # -- bytes ---------------------------------------------------------------------------
     def _store_call(self, action: Any, peer: str, passthrough: Any = ()) -> Any:

@@ -31,7 +31,7 @@ import json
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -51,6 +51,7 @@ __all__ = [
     "hex_field",
     "pack_arrays",
     "unpack_arrays",
+    "array_bytes",
     "ARRAYS_MAGIC",
     "error_header",
     "raise_error",
@@ -109,6 +110,8 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _check_depth(text: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH before the recursive parser sees it."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return  # cannot nest deeper than it has brackets: skip the scan (every real header)
     depth = 0
     in_string = escaped = False
     for char in text:
@@ -251,46 +254,83 @@ def _dtype_code(array: np.ndarray) -> str:
     raise CommunicationError(f"only int64, float64 and uint8 arrays cross between roles, not {array.dtype}")
 
 
-def pack_arrays(kind: str, arrays: Sequence[np.ndarray], **fields: Any) -> bytes:
-    """A frame carrying ``arrays`` (int64, float64 or uint8) and small public ``fields``."""
+def pack_arrays(kind: str, arrays: Sequence[np.ndarray], *, detached: bool = False, **fields: Any) -> bytes:
+    """A frame carrying ``arrays`` (int64, float64 or uint8) and small public ``fields``.
+
+    ``detached=True`` describes the arrays but leaves their bytes out: the sender
+    ships them over a bulk channel (:func:`array_bytes` gives them) and the
+    receiver fetches exactly the announced length (:func:`unpack_arrays`)."""
     specs, chunks = [], []
     for array in arrays:
         array = np.asarray(array)
         specs.append([_dtype_code(array), list(array.shape)])
-        chunks.append(np.ascontiguousarray(array).tobytes())
-    return dump_frame(ARRAYS_MAGIC, _ARRAYS_VERSION, {"kind": kind, "arrays": specs, **fields}, chunks)
+        if not detached:
+            chunks.append(np.ascontiguousarray(array).tobytes())
+    header = {"kind": kind, "arrays": specs, **fields}
+    if detached:
+        header["detached"] = sum(int(np.asarray(a).nbytes) for a in arrays)
+    return dump_frame(ARRAYS_MAGIC, _ARRAYS_VERSION, header, chunks)
 
 
-def unpack_arrays(data: Any, kind: str | None = None) -> tuple[dict[str, Any], list[np.ndarray]]:
+def array_bytes(arrays: Sequence[np.ndarray]) -> bytes:
+    """The bytes a detached :func:`pack_arrays` frame announces, in order."""
+    return b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)
+
+
+def _array_spec(spec: Any) -> tuple[np.dtype, tuple[int, ...]]:
+    if (
+        not isinstance(spec, list)
+        or len(spec) != 2
+        or not isinstance(spec[0], str)  # a dict here made `in _DTYPES` raise TypeError
+        or spec[0] not in _DTYPES
+        or not isinstance(spec[1], list)
+        or len(spec[1]) > _MAX_NDIM
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in spec[1])
+    ):
+        raise CommunicationError("array message: malformed array description")
+    return _DTYPES[spec[0]], tuple(spec[1])
+
+
+def unpack_arrays(
+    data: Any, kind: str | None = None, fetch: Callable[[int], bytes] | None = None
+) -> tuple[dict[str, Any], list[np.ndarray]]:
     """``(fields, arrays)`` from :func:`pack_arrays` bytes; ``kind`` must match when given.
 
-    The arrays are read-only views of ``data``: a receiver never writes into what
-    a peer sent (an aliasing bug would otherwise pass unnoticed in-process).
+    A detached frame's bytes come from ``fetch(n)``, called only after the
+    description is checked and with exactly the ``n`` bytes it implies (a peer
+    cannot make the receiver accept more). The arrays are read-only views: a
+    receiver never writes into what a peer sent (an aliasing bug would
+    otherwise pass unnoticed in-process).
     """
     frame = load_frame(data, ARRAYS_MAGIC, _ARRAYS_VERSION)
     header = frame.header
     found = header.get("kind")
     if not isinstance(found, str) or (kind is not None and found != kind):
         raise CommunicationError(f"expected a {kind!r} message, received {str(found)[:40]!r}")
-    specs = header.pop("arrays", None)
-    if not isinstance(specs, list) or len(specs) != len(frame.chunks):
+    raw_specs = header.pop("arrays", None)
+    if not isinstance(raw_specs, list):
+        raise CommunicationError("array message: no array list")
+    specs = [_array_spec(spec) for spec in raw_specs]
+    sizes = [math.prod(shape) * dtype.itemsize for dtype, shape in specs]
+    detached = header.pop("detached", None)
+    if detached is not None:
+        if frame.chunks or detached != sum(sizes) or fetch is None:
+            raise CommunicationError("array message: a detached payload that disagrees with its description")
+        payload = fetch(int(detached))
+        if len(payload) != detached:
+            raise CommunicationError("array message: the detached payload has the wrong length")
+        chunks, position = [], 0
+        for size in sizes:
+            chunks.append(payload[position : position + size])
+            position += size
+    else:
+        chunks = list(frame.chunks)
+    if len(chunks) != len(specs):
         raise CommunicationError("array message: its array list disagrees with its chunks")
     arrays = []
-    for spec, chunk in zip(specs, frame.chunks):
-        if (
-            not isinstance(spec, list)
-            or len(spec) != 2
-            or not isinstance(spec[0], str)  # a dict here made `in _DTYPES` raise TypeError
-            or spec[0] not in _DTYPES
-            or not isinstance(spec[1], list)
-            or len(spec[1]) > _MAX_NDIM
-            or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in spec[1])
-        ):
-            raise CommunicationError("array message: malformed array description")
-        dtype = _DTYPES[spec[0]]
-        shape = tuple(spec[1])
-        if math.prod(shape) * dtype.itemsize != len(chunk):
-            raise CommunicationError(f"array message: {len(chunk)} bytes cannot hold a {spec[0]} array of shape {shape}")
+    for (dtype, shape), size, chunk in zip(specs, sizes, chunks):
+        if size != len(chunk):
+            raise CommunicationError(f"array message: {len(chunk)} bytes cannot hold a {dtype} array of shape {shape}")
         arrays.append(np.frombuffer(chunk, dtype=dtype).reshape(shape))
     return header, arrays
 

@@ -157,6 +157,7 @@ def train_on_shares(
     Xm = MaskedMatrix(X_shared)
     setup_bytes = ledger.bytes_sent
     setup_dealer_bytes = ledger.dealer_bytes
+    loop_start = time.perf_counter()
 
     step_size = config.learning_rate / (n_samples if config.gradient == "mean" else 1)
     decay = step_size * config.l2
@@ -187,6 +188,7 @@ def train_on_shares(
         w = w - update
         if on_iteration is not None:
             on_iteration(step + 1, config.max_iter)
+    loop_seconds = time.perf_counter() - loop_start
     loop_bytes = ledger.bytes_sent - setup_bytes
     loop_dealer_bytes = ledger.dealer_bytes - setup_dealer_bytes
     weights = w.reveal(to=model_owner)
@@ -206,6 +208,8 @@ def train_on_shares(
     report: dict[str, Any] = {
         "seconds": seconds,
         "seconds_per_iter": seconds / config.max_iter,
+        "setup_seconds": loop_start - start,
+        "loop_seconds_per_iter": loop_seconds / config.max_iter,
         "bytes_sent": after["bytes_sent"] - before["bytes_sent"],
         "rounds": after["rounds"] - before["rounds"],
         "refreshes": 0,

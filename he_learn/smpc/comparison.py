@@ -52,10 +52,17 @@ from he_learn._native import ring_matmul
 from he_learn.encoding.fixed_point import FixedPointEncoder
 from he_learn.errors import ParameterError
 from he_learn.smpc.dealer import COMPARISON_BITS, draw_ring
-from he_learn.smpc.protocols import Shares, add_public, beaver_mul_shares, open_values, truncate_shares
-from he_learn.smpc.session import Session
+from he_learn.smpc.protocols import (
+    Shares,
+    add_public,
+    beaver_mul_shares,
+    open_values,
+    truncate_shares,
+    truncation_item,
+)
+from he_learn.smpc.session import Corrections, Session
 
-__all__ = ["ge_zero_shares", "any_outside_shares", "any_outside_cost", "COMPARISON_ROUNDS",
+__all__ = ["ge_zero_shares", "request_comparison", "comparison_items", "any_outside_shares", "any_outside_cost", "COMPARISON_ROUNDS",
            "RANGE_CHECK_RESOLUTION_BITS", "FULL_WIDTH", "comparison_bytes"]
 
 # Bits below the sign position of x_u = x + 2^62 (see step 3).
@@ -116,7 +123,38 @@ def _public_bits(c: np.ndarray, count: int) -> np.ndarray:
     return ((c.view(np.uint64)[..., None] >> shifts) & np.uint64(1)).view(np.int64)
 
 
-def ge_zero_shares(session: Session, shares: Shares, low_bits: int = FULL_WIDTH) -> Shares:
+def _tree_shapes(shape: tuple[int, ...], low_bits: int) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """The (left, right) operand shapes of every Beaver product the tree makes."""
+    out = []
+    width = low_bits
+    while width > 1:
+        pairs = width // 2
+        out.append(((*shape, 1, pairs), (*shape, 2, pairs)))
+        width = pairs + width % 2
+    return out
+
+
+def comparison_items(shape: tuple[int, ...], low_bits: int = FULL_WIDTH) -> list[tuple[str, tuple]]:
+    """Every dealer request of one :func:`ge_zero_shares` on ``shape``, in order.
+
+    They depend only on public shapes, so they all go out in one message before
+    the comparison's first opening (:func:`request_comparison`): the dealer
+    answers while the tree runs, instead of costing a round trip per level."""
+    n_bits = COMPARISON_BITS if low_bits == FULL_WIDTH else low_bits + 1
+    items: list[tuple[str, tuple]] = [("random_bits", (tuple(shape), n_bits))]
+    items += [("elementwise_triple", (left, right)) for left, right in _tree_shapes(tuple(shape), low_bits)]
+    items.append(("elementwise_triple", (tuple(shape), tuple(shape))))
+    return items
+
+
+def request_comparison(session: Session, shape: tuple[int, ...], low_bits: int = FULL_WIDTH) -> list[Corrections]:
+    """:func:`comparison_items`, sent now; pass the result to :func:`ge_zero_shares`."""
+    return session.requests(comparison_items(shape, low_bits))
+
+
+def ge_zero_shares(
+    session: Session, shares: Shares, low_bits: int = FULL_WIDTH, requested: list[Corrections] | None = None
+) -> Shares:
     """Shares of [x >= 0] (0/1, scale 0) for ring values |x| < 2^low_bits.
 
     The module docstring with 62 -> low_bits. For ``low_bits`` < 62 only bits
@@ -130,9 +168,10 @@ def ge_zero_shares(session: Session, shares: Shares, low_bits: int = FULL_WIDTH)
     shape = np.shape(shares[0])
     full = low_bits == _LOW_BITS
     n_bits = COMPARISON_BITS if full else low_bits + 1
+    pending = iter(requested if requested is not None else request_comparison(session, shape, low_bits))
     streams = session.local_streams()
     bit_shares = [s.derived((*shape, n_bits)) for s in streams]
-    bit_shares = session.request("random_bits", shape, n_bits).fill(bit_shares)
+    bit_shares = next(pending).fill(bit_shares)
     # r = sum_j 2^j r_j, per party, as one native ring matmul with the powers of two.
     weights = np.left_shift(np.int64(1), np.arange(n_bits, dtype=np.int64)).reshape(-1, 1)
     masks = [ring_matmul(bi.reshape(-1, n_bits), weights).reshape(shape) for bi in bit_shares]
@@ -170,7 +209,7 @@ def ge_zero_shares(session: Session, shares: Shares, low_bits: int = FULL_WIDTH)
         # e_hi multiplies both g_lo and e_lo: one mask, one opening for it.
         left = [a[..., None, :] for a in e_hi]
         right = [np.stack([gl, el], axis=-2) for gl, el in zip(g_lo, e_lo)]
-        products = beaver_mul_shares(session, left, right)
+        products = beaver_mul_shares(session, left, right, next(pending))
         new_gt = [gh + p[..., 0, :] for gh, p in zip(g_hi, products)]
         new_eq = [p[..., 1, :] for p in products]
         if width % 2:
@@ -181,7 +220,7 @@ def ge_zero_shares(session: Session, shares: Shares, low_bits: int = FULL_WIDTH)
     borrow = [np.asarray(g[..., 0]) for g in gt]
 
     r_top = [np.asarray(b[..., low_bits]) for b in bit_shares]
-    both = beaver_mul_shares(session, r_top, borrow)
+    both = beaver_mul_shares(session, r_top, borrow, next(pending))
     t = [np.subtract(np.add(r, bo), np.multiply(p, 2)) for r, bo, p in zip(r_top, borrow, both)]
     c_top = c_bits[..., low_bits]
     return [
@@ -217,10 +256,17 @@ def any_outside_shares(session: Session, shares: Shares, scale_bits: int, bound:
     """
     if not np.isfinite(bound) or bound <= 0:
         raise ParameterError(f"the range bound must be a positive finite number, not {bound!r}")
-    size = int(np.prod(np.shape(shares[0]), dtype=np.int64))
+    shape = np.shape(shares[0])
+    size = int(np.prod(shape, dtype=np.int64))
     shift, scaled_bound, width, count_width = _range_plan(session.encoder, scale_bits, size, bound)
-    t = truncate_shares(session, shares, shift) if shift else list(shares)
+    # Every dealer request of the check, in consumption order, in one message.
+    head = truncation_item(session, shape, shift) if shift else None
+    first_items, second_items = comparison_items((2, size), width), comparison_items((), count_width)
+    replies = session.requests(([head] if head else []) + first_items + second_items)
+    truncation = replies.pop(0) if head else None
+    first, second = replies[: len(first_items)], replies[len(first_items) :]
+    t = truncate_shares(session, shares, shift, corrections=truncation) if shift else list(shares)
     # Threshold B + 1: t may read one unit high, and no |x_j| < bound may ever be flagged.
     stacked = add_public(session, [np.stack([s.reshape(-1), -s.reshape(-1)]) for s in t], -(scaled_bound + 1))
-    count = [np.asarray(b.sum(), dtype=np.int64) for b in ge_zero_shares(session, stacked, width)]
-    return ge_zero_shares(session, add_public(session, count, -1), count_width)
+    count = [np.asarray(b.sum(), dtype=np.int64) for b in ge_zero_shares(session, stacked, width, first)]
+    return ge_zero_shares(session, add_public(session, count, -1), count_width, second)

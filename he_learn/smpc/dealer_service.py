@@ -43,8 +43,10 @@ __all__ = [
     "DealerService",
     "answer",
     "serve_dealer",
-    "encode_corrections",
+    "encode_requests",
+    "decode_requests",
     "decode_corrections",
+    "MAX_BATCH",
     "MAX_REQUEST_ELEMENTS",
     "dealer_seed",
 ]
@@ -54,6 +56,8 @@ DEALER = "dealer"
 # Largest tensor one request may ask for (2^26 int64 = 512 MiB): the dealer
 # draws a few arrays of this size per request.
 MAX_REQUEST_ELEMENTS = 1 << 26
+# Requests per message: a comparison tree asks for about 8 at once.
+MAX_BATCH = 64
 _MAGIC = b"HLDR"
 _VERSION = 1
 _MAX_DIMS = 8
@@ -123,17 +127,37 @@ class DealerRequest:
             raise ParameterError(f"unknown or malformed dealer request {name!r} with {len(a)} argument(s)")
         return DealerRequest(self.session, name, args)
 
-    def to_bytes(self) -> bytes:
-        args = [list(x) if isinstance(x, tuple) else x for x in self.args]
-        return wire.dump_frame(_MAGIC, _VERSION, {"session": self.session, "request": self.name, "args": args})
 
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "DealerRequest":
-        header = wire.load_frame(data, _MAGIC, _VERSION).header
-        session, name, args = header.get("session"), header.get("request"), header.get("args")
-        if not isinstance(session, str) or not isinstance(name, str) or not isinstance(args, list):
-            raise CommunicationError("malformed dealer request")
-        return cls(session, name, tuple(args)).validated()
+
+def encode_requests(requests: Sequence[DealerRequest]) -> bytes:
+    """One message carrying several requests of one session, answered in order.
+
+    A protocol that knows its next requests (a product and its truncation, every
+    level of a comparison tree) sends them together: one message and one reply
+    instead of one each, which is what bounds the dealer's throughput."""
+    items = [[r.name, [list(x) if isinstance(x, tuple) else x for x in r.args]] for r in requests]
+    return wire.dump_frame(_MAGIC, _VERSION, {"session": requests[0].session, "items": items})
+
+
+def decode_requests(data: bytes) -> list[DealerRequest]:
+    """The validated requests of one message (at most :data:`MAX_BATCH` of them)."""
+    header = wire.load_frame(data, _MAGIC, _VERSION).header
+    session, items = header.get("session"), header.get("items")
+    if not isinstance(session, str) or not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
+        raise CommunicationError("malformed dealer request")
+    out = []
+    for item in items:
+        if not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], str) or not isinstance(item[1], list):
+            raise CommunicationError("malformed dealer request item")
+        out.append(DealerRequest(session, item[0], tuple(item[1])).validated())
+    if sum(math.prod(_shape(a, "a request's arrays")) for r in out for a in _shapes_of(r)) > MAX_REQUEST_ELEMENTS:
+        raise ParameterError(f"dealer request: one message may ask for at most {MAX_REQUEST_ELEMENTS} elements")
+    return out
+
+
+def _shapes_of(request: DealerRequest) -> list[tuple[int, ...]]:
+    """The shapes a request makes the dealer draw (to bound a whole message)."""
+    return [a for a in request.args if isinstance(a, tuple)]
 
 
 def answer(provider: TripleProvider, request: DealerRequest) -> list[np.ndarray]:
@@ -146,17 +170,19 @@ def answer(provider: TripleProvider, request: DealerRequest) -> list[np.ndarray]
     return [np.asarray(r) for r in (result if isinstance(result, tuple) else (result,))]
 
 
-def encode_corrections(arrays: Sequence[np.ndarray]) -> bytes:
-    return wire.pack_arrays(_CORRECTIONS, arrays)
-
-
-def decode_corrections(data: bytes, expected: Sequence[tuple[tuple[int, ...], str]]) -> list[np.ndarray]:
-    """The dealer's reply, checked against the shapes and dtypes the request implies."""
+def decode_corrections(data: bytes, expected: Sequence[Sequence[tuple[tuple[int, ...], str]]]) -> list[list[np.ndarray]]:
+    """The dealer's reply to one message, split per request and checked against the
+    shapes and dtypes each request implies."""
     _, arrays = wire.unpack_arrays(data, _CORRECTIONS)
     found = [(a.shape, a.dtype.str[1:]) for a in arrays]
-    if found != [(tuple(s), d) for s, d in expected]:
-        raise CommunicationError(f"the dealer sent {found}, the request implies {list(expected)}")
-    return arrays
+    wanted = [(tuple(s), d) for item in expected for s, d in item]
+    if found != wanted:
+        raise CommunicationError(f"the dealer sent {found}, the requests imply {wanted}")
+    out, position = [], 0
+    for item in expected:
+        out.append(arrays[position : position + len(item)])
+        position += len(item)
+    return out
 
 
 class DealerService:
@@ -175,9 +201,23 @@ class DealerService:
         self._provided[label] = provider
 
     def handle(self, client: str, data: bytes) -> Reply | None:
-        request = DealerRequest.from_bytes(data)
+        """Answer one message of requests: the corrections of all, in order, in one reply."""
         if client not in self.parties:
             raise ProtocolError(f"{client!r} is not a party of this job")
+        arrays: list[np.ndarray] = []
+        counts = []
+        for request in decode_requests(data):
+            answered = self._answer(client, request)
+            counts.append(len(answered))
+            arrays.extend(answered)
+        if not arrays:
+            return None  # notices only (mask registrations): nothing to ship
+        data = wire.pack_arrays(_CORRECTIONS, arrays, counts=counts)
+        return Reply(data, _CORRECTIONS, sum(int(a.nbytes) for a in arrays))
+
+    __call__ = handle  # a service is its own handler
+
+    def _answer(self, client: str, request: DealerRequest) -> list[np.ndarray]:
         if request.name == "seed_for":
             if request.args[0] != client:
                 raise ProtocolError(f"{client} asked for {request.args[0]}'s seed; a party gets only its own")
@@ -191,12 +231,7 @@ class DealerService:
         provider = self._sessions.get(request.session)
         if provider is None:
             raise ProtocolError(f"no session {request.session!r}: every party asks for its seed first")
-        arrays = answer(provider, request)
-        if request.name == "register_mask":
-            return None  # a notice: nothing to ship
-        return Reply(encode_corrections(arrays), _CORRECTIONS, sum(int(a.nbytes) for a in arrays))
-
-    __call__ = handle  # a service is its own handler
+        return answer(provider, request)
 
 
 def serve_dealer(comm: Communicator, parties: Sequence[str], insecure_seed: InsecureSeed | None = None) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from he_learn._native import beaver_matmul
 from he_learn.errors import ParameterError, ProtocolError
-from he_learn.smpc.protocols import open_values
+from he_learn.smpc.protocols import open_values, request_with_truncation
 from he_learn.smpc.shared import SharedTensor
 
 __all__ = ["MaskedMatrix"]
@@ -73,7 +73,11 @@ class MaskedMatrix:
         streams = session.local_streams()
         b = [s.uniform(b_shape) for s in streams]
         c = [s.derived((out_rows, b_shape[1])) for s in streams]
-        corrections = session.request("mask_triple", self._mask_id, b_shape, transpose)
+        scale = self.scale_bits + y.scale_bits
+        corrections, truncation = request_with_truncation(
+            session, ("mask_triple", (self._mask_id, b_shape, transpose)), (out_rows, b_shape[1]),
+            scale - session.encoder.fractional_bits,
+        )
         (f,) = open_values(session, [[yi - bi for yi, bi in zip(y2.shares, b)]])
         c = corrections.fill(c)
         a = self._a_t if transpose else self._a
@@ -82,5 +86,5 @@ class MaskedMatrix:
             np.asarray(beaver_matmul(ai, bi, ci, e, f, session.is_lead(name)), dtype=np.int64)
             for ai, bi, ci, name in zip(a, b, c, session.local)
         ]
-        out = SharedTensor.from_product(session, shares, self.scale_bits + y.scale_bits)
+        out = SharedTensor.from_product(session, shares, scale, truncation)
         return out.reshape(out_rows) if vector else out

@@ -22,11 +22,13 @@ import numpy as np
 
 from he_learn._native import beaver_matmul, beaver_mul, ring_shift_right, trunc_share
 from he_learn.errors import ParameterError, ProtocolError
-from he_learn.smpc.session import Session
+from he_learn.smpc.session import Corrections, Session
 from he_learn.smpc.shapes import broadcast_shape
 
 __all__ = [
     "Shares",
+    "truncation_item",
+    "request_with_truncation",
     "open_values",
     "reveal_to",
     "beaver_mul_shares",
@@ -77,7 +79,33 @@ def reveal_to(session: Session, shares: Sequence[np.ndarray], party: str) -> np.
     return _ring(reduce(np.add, (inbox[name][0] for name in session.parties)))
 
 
-def beaver_mul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[np.ndarray]) -> Shares:
+def truncation_item(session: Session, shape: tuple[int, ...], bits: int) -> tuple[str, tuple] | None:
+    """The dealer request a later :func:`truncate_shares` by ``bits`` will use (None: it needs none).
+
+    A protocol that knows it will truncate (a product at 2f fractional bits)
+    sends this with its product's triple (:meth:`Session.requests`), so the pair
+    is already waiting when the truncation comes: one dealer round trip, and one
+    message, off the critical path. Requests must be made in the order their
+    corrections are consumed (the order the dealer draws from every party's
+    mirror stream).
+    """
+    if bits <= 0 or session.truncation != "dealer" or not session.has_dealer:
+        return None
+    return ("truncation_pair", (tuple(shape), int(bits)))
+
+
+def request_with_truncation(
+    session: Session, item: tuple[str, tuple], shape: tuple[int, ...], bits: int
+) -> tuple[Corrections, Corrections | None]:
+    """A product's request and its truncation's, in one message (see :func:`truncation_item`)."""
+    truncation = truncation_item(session, shape, bits)
+    replies = session.requests([item] if truncation is None else [item, truncation])
+    return replies[0], (replies[1] if truncation is not None else None)
+
+
+def beaver_mul_shares(
+    session: Session, x: Sequence[np.ndarray], y: Sequence[np.ndarray], corrections: Corrections | None = None
+) -> Shares:
     """Elementwise product of two shared values (numpy broadcasting; no truncation).
 
     Beaver, "Efficient multiparty protocols using circuit randomization", CRYPTO 1991:
@@ -87,6 +115,7 @@ def beaver_mul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[np.
 
     When x broadcasts against a larger y (e.g. one left operand times a stack of
     right operands), x is masked and opened once for all its products.
+    ``corrections``: the triple's, if the caller requested it ahead.
     """
     x_shape, y_shape = np.shape(x[0]), np.shape(y[0])
     out_shape = broadcast_shape(x_shape, y_shape)
@@ -94,7 +123,8 @@ def beaver_mul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[np.
     a = [s.uniform(x_shape) for s in streams]
     b = [s.uniform(y_shape) for s in streams]
     c = [s.derived(out_shape) for s in streams]
-    corrections = session.request("elementwise_triple", x_shape, y_shape)
+    if corrections is None:
+        corrections = session.request("elementwise_triple", x_shape, y_shape)
     e, f = open_values(session, [[xi - ai for xi, ai in zip(x, a)], [yi - bi for yi, bi in zip(y, b)]])
     c = corrections.fill(c)
 
@@ -109,7 +139,9 @@ def beaver_mul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[np.
     ]
 
 
-def beaver_matmul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[np.ndarray]) -> Shares:
+def beaver_matmul_shares(
+    session: Session, x: Sequence[np.ndarray], y: Sequence[np.ndarray], corrections: Corrections | None = None
+) -> Shares:
     """Matrix product of shared (m, k) and (k, n) matrices (no truncation).
 
     Beaver 1991 with a matrix triple (SecureML, Mohassel and Zhang, S&P 2017, sec. 4.2):
@@ -122,7 +154,8 @@ def beaver_matmul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[
     a = [s.uniform(a_shape) for s in streams]
     b = [s.uniform(b_shape) for s in streams]
     c = [s.derived((a_shape[0], b_shape[1])) for s in streams]
-    corrections = session.request("matmul_triple", a_shape, b_shape)
+    if corrections is None:
+        corrections = session.request("matmul_triple", a_shape, b_shape)
     e, f = open_values(session, [[xi - ai for xi, ai in zip(x, a)], [yi - bi for yi, bi in zip(y, b)]])
     c = corrections.fill(c)
     return [
@@ -130,7 +163,10 @@ def beaver_matmul_shares(session: Session, x: Sequence[np.ndarray], y: Sequence[
     ]
 
 
-def truncate_shares(session: Session, x: Sequence[np.ndarray], bits: int, method: str | None = None) -> Shares:
+def truncate_shares(
+    session: Session, x: Sequence[np.ndarray], bits: int, method: str | None = None,
+    corrections: Corrections | None = None,
+) -> Shares:
     """Shares of floor(x / 2^bits) or floor(x / 2^bits) + 1 (one unit in the last place).
 
     ``method="dealer"`` (default), exact and never catastrophic for |x| < 2^62,
@@ -169,7 +205,8 @@ def truncate_shares(session: Session, x: Sequence[np.ndarray], bits: int, method
     r = [s.uniform(shape) for s in streams]
     r_trunc = [s.derived(shape) for s in streams]
     r_msb = [s.derived(shape) for s in streams]
-    corrections = session.request("truncation_pair", shape, bits)
+    if corrections is None:
+        corrections = session.request("truncation_pair", shape, bits)
     masked = add_public(session, [_ring(xi + ri) for xi, ri in zip(x, r)], TRUNCATION_OFFSET)
     (c,) = open_values(session, [masked])
     r_trunc, r_msb = corrections.fill(r_trunc, r_msb)

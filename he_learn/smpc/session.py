@@ -39,7 +39,7 @@ from he_learn.comm.ledger import Ledger
 from he_learn.encoding.fixed_point import FixedPointEncoder
 from he_learn.errors import ParameterError, ProtocolError
 from he_learn.smpc.dealer import SEED_BYTES, CorrelatedStream, TripleProvider
-from he_learn.smpc.dealer_service import DEALER, DealerRequest, DealerService, decode_corrections
+from he_learn.smpc.dealer_service import DEALER, DealerRequest, DealerService, decode_corrections, encode_requests
 
 __all__ = ["Session", "Corrections", "DEFAULT_PARTY_NAMES", "party_names", "TRUNCATION_CHOICES", "DEALER"]
 
@@ -292,22 +292,35 @@ class Session:
         return mask_id
 
     def request(self, name: str, *args: object, party: str | None = None) -> Corrections:
-        """Ask the dealer for ``name(*args)`` (a :class:`TripleProvider` method).
+        """Ask the dealer for ``name(*args)`` (a :class:`TripleProvider` method); see :meth:`requests`."""
+        return self.requests([(name, args)], party=party)[0]
 
-        Only ``party`` (default: the last party) talks to the dealer; the request
-        is sent now and its reply received in :meth:`Corrections.fill`, so the
-        round between the two overlaps the dealer's work.
+    def requests(self, items: Sequence[tuple[str, Sequence[object]]], party: str | None = None) -> list[Corrections]:
+        """Ask the dealer for several ``(method, args)`` at once, in one message.
+
+        Only ``party`` (default: the last party) talks to the dealer; the
+        requests are sent now and their replies received in
+        :meth:`Corrections.fill`, so the rounds in between overlap the dealer's
+        work. They must be consumed in the order they are made.
         """
         self.require_dealer()
         asker = self.last if party is None else party
-        request = DealerRequest(self.label, name, tuple(args)).validated()
-        expected = _expected_shapes(request, self._masks)
+        batch = [DealerRequest(self.label, name, tuple(args)).validated() for name, args in items]
         if asker not in self.local:
-            return Corrections(self, asker, [])
-        pending = self.comm.call(asker, DEALER, name, request.to_bytes())
-        if name == "register_mask":
-            return Corrections(self, asker, [])
-        return Corrections(self, asker, lambda: decode_corrections(pending.result(), expected))
+            return [Corrections(self, asker, []) for _ in batch]
+        expected = [_expected_shapes(r, self._masks) for r in batch]
+        kind = batch[0].name if len(batch) == 1 else "batch"
+        pending = self.comm.call(asker, DEALER, kind, encode_requests(batch))
+        if not any(expected):
+            return [Corrections(self, asker, []) for _ in batch]  # notices: no reply comes
+        replies: list[list[np.ndarray]] = []
+
+        def receive(index: int) -> list[np.ndarray]:
+            if not replies:
+                replies.extend(decode_corrections(pending.result(), expected))
+            return replies[index]
+
+        return [Corrections(self, asker, lambda i=i: receive(i)) for i in range(len(batch))]
 
     def __repr__(self) -> str:
         dealer = "dealer" if self.has_dealer else "no dealer"

@@ -41,6 +41,7 @@ from he_learn.smpc.comparison import ge_zero_shares
 from he_learn.smpc.dealer import draw_ring
 from he_learn.smpc.protocols import (
     add_public,
+    request_with_truncation,
     beaver_matmul_shares,
     beaver_mul_shares,
     open_values,
@@ -48,7 +49,7 @@ from he_learn.smpc.protocols import (
     truncate_shares,
 )
 from he_learn.smpc.public_operands import check_integer_multiplier, encode_addend, encode_multiplier, public_array
-from he_learn.smpc.session import Session
+from he_learn.smpc.session import Corrections, Session
 from he_learn.smpc.shapes import as_matrices, broadcast_shape
 
 __all__ = ["SharedTensor", "share"]
@@ -108,15 +109,24 @@ class SharedTensor:
         return cls(session, [shares[p] for p in session.local], scale)
 
     @classmethod
-    def from_product(cls, session: Session, shares: Sequence[np.ndarray], scale_bits: int) -> "SharedTensor":
+    def from_product(
+        cls, session: Session, shares: Sequence[np.ndarray], scale_bits: int, truncation: Corrections | None = None
+    ) -> "SharedTensor":
         """A product's shares at ``scale_bits``, truncated back to the encoder's scale
         when they carry more: a product of two real values carries 2f fractional
-        bits, a product with an integer (scale 0, e.g. a comparison result) f."""
+        bits, a product with an integer (scale 0, e.g. a comparison result) f.
+        ``truncation``: the dealer's pair, if requested ahead (:func:`request_truncation`)."""
         target = session.encoder.fractional_bits
         if scale_bits > target:
-            shares = truncate_shares(session, shares, scale_bits - target)
+            shares = truncate_shares(session, shares, scale_bits - target, corrections=truncation)
             scale_bits = target
         return cls(session, shares, scale_bits)
+
+    def _product_requests(self, name: str, left: tuple[int, ...], right: tuple[int, ...],
+                          out: tuple[int, ...], scale_bits: int) -> tuple[Corrections, Corrections | None]:
+        """The triple's and then the truncation's corrections, requested together."""
+        bits = scale_bits - self.session.encoder.fractional_bits
+        return request_with_truncation(self.session, (name, (tuple(left), tuple(right))), out, bits)
 
     def share_of(self, party: str) -> np.ndarray:
         """The share held by ``party``, which must run here (alone it is uniform noise)."""
@@ -254,9 +264,11 @@ class SharedTensor:
     def __mul__(self, other: Any) -> "SharedTensor":
         if isinstance(other, SharedTensor):
             self._check_peer(other)
-            broadcast_shape(self.shape, other.shape)
-            shares = beaver_mul_shares(self.session, self.shares, other.shares)
-            return SharedTensor.from_product(self.session, shares, self.scale_bits + other.scale_bits)
+            out = broadcast_shape(self.shape, other.shape)
+            scale = self.scale_bits + other.scale_bits
+            triple, truncation = self._product_requests("elementwise_triple", self.shape, other.shape, out, scale)
+            shares = beaver_mul_shares(self.session, self.shares, other.shares, triple)
+            return SharedTensor.from_product(self.session, shares, scale, truncation)
         arr = public_array(other)
         broadcast_shape(self.shape, arr.shape)
         if np.issubdtype(arr.dtype, np.integer):
@@ -272,10 +284,12 @@ class SharedTensor:
         if isinstance(other, SharedTensor):
             self._check_peer(other)
             x, y, squeeze = as_matrices(self.shape, other.shape)
+            scale = self.scale_bits + other.scale_bits
+            triple, truncation = self._product_requests("matmul_triple", x, y, (x[0], y[1]), scale)
             shares = beaver_matmul_shares(
-                self.session, [s.reshape(x) for s in self.shares], [s.reshape(y) for s in other.shares]
+                self.session, [s.reshape(x) for s in self.shares], [s.reshape(y) for s in other.shares], triple
             )
-            out = SharedTensor.from_product(self.session, shares, self.scale_bits + other.scale_bits)
+            out = SharedTensor.from_product(self.session, shares, scale, truncation)
             return out.reshape(squeeze)
         arr = self._public_matrix(other)
         x, y, squeeze = as_matrices(self.shape, arr.shape)
