@@ -40,8 +40,8 @@ from he_learn.he.tutorial_baseline import run_tutorial_baseline
 
 __all__ = ["run", "main", "TARGET_SPEEDUP", "XOR_TARGET_SECONDS", "QUICK_TUTORIAL_SAMPLES"]
 
-TARGET_SPEEDUP = 30.0  # DESIGN.md, "Numbers to beat": >= 30x the per-sample loop
-XOR_TARGET_SECONDS = 60.0  # DESIGN.md: CKKS XOR demo <= 60 s, refreshes included
+TARGET_SPEEDUP = 30.0  # docs/design.md, "Targets": >= 30x the per-sample loop
+XOR_TARGET_SECONDS = 60.0  # docs/design.md, "Targets": CKKS XOR demo <= 60 s, refreshes included
 # --quick times the per-sample loop on this many samples and scales per sample.
 QUICK_TUTORIAL_SAMPLES = 24
 FRAMINGHAM_EPOCHS = 5  # Tutorial 1

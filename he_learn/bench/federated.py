@@ -10,7 +10,7 @@ Workloads: k in {2, 8} clients, update sizes {1k, 100k} float values. Records:
 
 - ``federated_k{k}_d{d}`` / ``ckks``: bytes per float32 byte of one client's
   upload, against NVIDIA FLARE's TenSEAL defaults, 17.6 bytes per float32 byte
-  (a literature figure from DESIGN.md, not re-measured; target <= 8);
+  (a literature figure, docs/design.md "Targets", not re-measured; target <= 8);
   client encrypt time, server aggregate time (validate + sum k updates + pack),
   key-holder decrypt time, the whole round, and the largest error against the
   plaintext weighted average (with the stated bound); ``params`` also carries
@@ -54,7 +54,7 @@ from he_learn.he import envelope
 
 __all__ = ["run", "main", "NVFLARE_BYTES_PER_FLOAT32_BYTE", "TARGET_BYTES_PER_FLOAT32_BYTE"]
 
-# DESIGN.md, "Numbers to beat": NVIDIA FLARE's TenSEAL defaults send 17.6 bytes
+# docs/design.md, "Targets": NVIDIA FLARE's TenSEAL defaults send 17.6 bytes
 # per float32 byte of model update (literature figure, not re-measured here).
 NVFLARE_BYTES_PER_FLOAT32_BYTE = 17.6
 TARGET_BYTES_PER_FLOAT32_BYTE = 8.0

@@ -1,6 +1,6 @@
 """Encrypted inference: a linear model applied to encrypted features.
 
-Threat model (DESIGN.md, role 3): the key holder (data owner) encrypts its
+Threat model (docs/design.md, "Roles and threat models", 3): the key holder (data owner) encrypts its
 features; the evaluator holds a public context only (:class:`EncryptedEvaluator`
 refuses a secret key) and the model, either in plaintext (the evaluator's own
 model) or encrypted under the key holder's key (a model trained under

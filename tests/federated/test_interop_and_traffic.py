@@ -10,7 +10,7 @@ import tenseal as ts
 from he_learn.federated import AGGREGATION_COMPACT, Aggregator, FederatedClient, aggregation_error_bound
 from he_learn.he import envelope
 
-# DESIGN.md, "HE aggregation traffic": at most 8 bytes per float32 byte.
+# docs/design.md, "Targets", federated upload: at most 8 bytes per float32 byte.
 TRAFFIC_TARGET = 8.0
 FLOAT32_BYTES = 4
 
