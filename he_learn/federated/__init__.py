@@ -21,10 +21,11 @@ Modules in dependency order:
   the headroom and the stated error bound of a flooded release;
 - ``spec``: ``RoundSpec``, the public round announcement (caps, level, length);
 - ``messages``: ``EncryptedUpdate``, ``EncryptedAggregate``, ``AggregateResult`` (wire frames);
-- ``client``: ``FederatedClient`` (weight, chunk, encrypt at the last level), ``train_local_linear``;
+- ``client``: ``FederatedClient`` (weight, chunk, encrypt two values per slot), ``train_local_linear``;
 - ``server``: ``Aggregator`` (validates and sums, never decrypts);
 - ``registry``: ``RoundRegistry``, the key holder's own memory of rounds;
-- ``keyholder``: ``AggregationKeyHolder`` (announces rounds, decrypts each aggregate once);
+- ``keyholder``: ``AggregationKeyHolder`` (announces rounds, releases each aggregate once,
+  noise-flooded; rotates its key when the release budget would run out);
 - ``secret_shared``: the key-free SMPC path in one process, bytes counted by the session's ledger;
 - ``sealed_shares``: the key-free path across processes: Z_2^64 shares sealed to
   each aggregator with X25519 and AES-GCM;

@@ -23,9 +23,9 @@ this from its *own* state, never from what the server hands it:
 
 What remains on trust: a server that *forges* ciphertexts with the public key
 (adds encryptions of its own to fake the count) is malicious, out of scope;
-a key holder colluding with the server sees everything. The accept/refuse
-decision of the count check is itself one bit about an exact decryption, kept
-inside the key holder otherwise.
+a key holder colluding with the server sees everything. The count and weight
+checks read the flooded release, so their accept/refuse decision reveals
+nothing an honest release would not.
 
 Every decryption goes through :meth:`AggregationKeyHolder._release_chunk`,
 the single point where a decrypted value leaves the secret-key side: the

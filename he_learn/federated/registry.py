@@ -1,4 +1,5 @@
-"""The key holder's own memory of rounds: what it announced, and what it decrypted.
+"""The key holder's own memory of rounds: what it announced, what it decrypted, and
+how many values each of its keys has released (the noise-flooding budget).
 
 Threat model: the registry belongs to the key holder and is never sent anywhere.
 It is what lets the key holder, not the server, decide what gets decrypted: a

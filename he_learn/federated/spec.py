@@ -143,8 +143,9 @@ class RoundSpec:
     def layout(self, kind: str, chunk: int) -> dict[str, object]:
         """The envelope header's layout field for one chunk (public): ``values``
         is how many real values it packs (its slots alone cannot tell 2k from 2k - 1)."""
+        values = min(self.values_per_chunk, self.vector_size - chunk * self.values_per_chunk)
         return {"kind": kind, "round": self.round_id, "chunk": chunk, "n_chunks": self.n_chunks,
-                "values": self.chunk_sizes()[chunk], "packing": "complex"}
+                "values": values, "packing": "complex"}
 
     # -- wire -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
