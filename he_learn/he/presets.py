@@ -30,6 +30,8 @@ __all__ = [
     "TRAINING_LINEAR_MASKED_40",
     "AGGREGATION",
     "AGGREGATION_FLOODED",
+    "AGGREGATION_COMPACT",
+    "AGGREGATION_ADDITIVE",
     "TUTORIAL1",
     "PRESETS",
     "get_preset",
@@ -53,6 +55,10 @@ class CkksParameters:
     # the slot values; "coefficients" adds uniform integers to the plaintext
     # polynomial (he_learn.he.coefficient_mask), for whole-run statistical masking.
     mask_domain: str = "slots"
+    # An additive-only set (federated aggregation) is never multiplied or
+    # rescaled, so its scale is not tied to a prime: it must only leave headroom
+    # below the modulus of the level the values live at (every data prime).
+    additive_only: bool = False
 
     def __post_init__(self) -> None:
         if self.mask_domain not in ("slots", "coefficients"):
@@ -71,10 +77,14 @@ class CkksParameters:
                 f"the special prime ({bits[-1]} bits) must be at least as large as the data primes "
                 f"({max(bits[:-1])} bits), or key switching swamps the message in noise"
             )
-        if not isinstance(self.scale_bits, int) or not 1 <= self.scale_bits < bits[0]:
+        if not isinstance(self.additive_only, bool):
+            raise ParameterError(f"additive_only must be a bool, not {self.additive_only!r}")
+        # headroom for the value: below q0, or below all data primes if never rescaled
+        limit = sum(bits[:-1]) if self.additive_only else bits[0]
+        if isinstance(self.scale_bits, bool) or not isinstance(self.scale_bits, int) or not 1 <= self.scale_bits < limit:
             raise ParameterError(
-                f"scale_bits must be below the first prime's {bits[0]} bits (headroom for the value), "
-                f"not {self.scale_bits!r}"
+                f"scale_bits must be below the {'data modulus' if self.additive_only else 'first prime'}'s {limit} "
+                f"bits (headroom for the value), not {self.scale_bits!r}"
             )
 
     @property
@@ -156,6 +166,42 @@ AGGREGATION_FLOODED = CkksParameters(
     ),
 )
 
+# A small real-packed aggregation set (moved from he_learn.federated.presets):
+# N=4096, q0 = 40 bits at scale 2^32, a 60-bit special prime; 100 bits within
+# the 109-bit limit for N=4096. Too imprecise for a flooded release (the
+# flooding std exceeds the values); kept for the release and attack tests.
+AGGREGATION_COMPACT = CkksParameters(
+    name="aggregation-compact",
+    poly_modulus_degree=4096,
+    coeff_mod_bit_sizes=(40, 60),
+    scale_bits=32,
+    source=(
+        "he_learn: additions only, so no levels; a 40-bit last prime for traffic, 60-bit special prime; "
+        "100 bits within the HE standard's 109-bit limit for N=4096 (Albrecht et al. 2018, table 1)"
+    ),
+)
+
+# Federated aggregation with released (noise-flooded) aggregates, complex-packed
+# (he_learn.federated.spec): the values live at the top level, whose modulus is
+# both 40-bit primes (80 bits), at scale 2^72 far above either prime, which an
+# additive-only set allows. Flooding at s = 30 bits over V = 2^20 values costs
+# 24.5 bits above the error bound, about 2^13.2 / scale for 16 clients
+# (he_learn.he.release.fresh_sum_rms_bound): a flooding std of 2^-34 per value.
+# Headroom 2^(80 - 72 - 3) = 32 per real component. SEAL's zstd leaves about 24
+# bytes per value (two 40-bit residues of 8 bytes each per polynomial pair, the
+# top 3 bytes zero). 140 bits within the HE standard's 218-bit limit for N=8192.
+AGGREGATION_ADDITIVE = CkksParameters(
+    name="aggregation-additive",
+    poly_modulus_degree=8192,
+    coeff_mod_bit_sizes=(40, 40, 60),
+    scale_bits=72,
+    source=(
+        "he_learn: additive-only, scale above the primes for 30-bit noise flooding (he_learn.he.release); "
+        "140 bits within the HE standard's 218-bit limit for N=8192 (Albrecht et al. 2018, table 1)"
+    ),
+    additive_only=True,
+)
+
 # Opt-in whole-run refresh masking (he_learn.he.coefficient_mask): the masks
 # are uniform integers added to the plaintext polynomial at the refresh level,
 # bounded only by its modulus, so the refresh level needs two primes: one level
@@ -207,6 +253,8 @@ PRESETS = {
         TRAINING_LINEAR_MASKED_40,
         AGGREGATION,
         AGGREGATION_FLOODED,
+        AGGREGATION_COMPACT,
+        AGGREGATION_ADDITIVE,
         TUTORIAL1,
     )
 }

@@ -181,7 +181,8 @@ def test_insecure_parameters_are_a_security_error(hostile):
     data = hostile.holder.public_context().to_bytes()
     p = hostile.holder.params
     insecure = {
-        "name": "x", "poly_modulus_degree": 4096, "coeff_mod_bit_sizes": [60, 40, 40, 60], "scale_bits": 40, "source": "x"
+        "name": "x", "poly_modulus_degree": 4096, "coeff_mod_bit_sizes": [60, 40, 40, 60], "scale_bits": 40, "source": "x",
+        "additive_only": False, "mask_domain": "slots",
     }
     with pytest.raises(SecurityError):
         PublicContext.from_bytes(_reframe(data, params=insecure))
@@ -220,3 +221,16 @@ def test_server_engines_decide_publicness_by_content_not_type(hostile):
         CkksEngine.for_server(LookAlike())
     with pytest.raises(SecurityError):
         CkksEngine.for_server(hostile.holder)  # the key holder is no ServerContext at all
+
+
+@pytest.mark.parametrize("preset", ["aggregation-additive", "training-masked-40"])
+def test_every_preset_field_crosses_the_wire(preset):
+    """An additive-only set's scale sits above its primes, and a masked-40 set
+    masks in the coefficient domain: both must survive to_bytes/from_bytes."""
+    from he_learn.he.keys import KeyHolder
+    from he_learn.he.presets import get_preset
+
+    params = get_preset(preset)
+    sent = KeyHolder(params).public_context()
+    received = PublicContext.from_bytes(sent.to_bytes())
+    assert received.params == params
