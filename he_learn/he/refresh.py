@@ -31,7 +31,8 @@ B is bounded two ways:
 
 Every value the key holder decrypts is checked (the review found silent
 wrap-around): :meth:`he_learn.he.keys.KeyHolder.decrypt` refuses values beyond
-``MAX_VALUE_FRACTION`` of the headroom, and a refresh refuses masked values
+``MAX_VALUE_FRACTION`` of the headroom, and a refresh
+(:class:`he_learn.he.key_holder_service.TrainingKeyHolder`) refuses masked values
 beyond ``B + W`` with ``W = MAX_WEIGHT_FRACTION * B`` the largest weight (or
 score) a refresh carries. :func:`mask_bound` picks the largest power of two B
 with ``B + W`` inside the decryption limit, so an honest value never trips the
@@ -67,20 +68,16 @@ of RANGE_FLAG_BITS bits in the logarithm).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 import numpy as np
 
 from he_learn._native import Csprng
-from he_learn.approximations import PolynomialApproximation
 from he_learn.encoding.ckks_layout import FeatureMajorLayout
-from he_learn.errors import ParameterError, PrecisionError, SecurityError
+from he_learn.errors import ParameterError
 from he_learn.he import envelope
 from he_learn.he.ciphertext import CkksCiphertext
 from he_learn.he.evaluator import CkksEngine
-from he_learn.he.keys import KeyHolder
-from he_learn.he.polynomial import RangePolicy, report_out_of_interval
 
 __all__ = [
     "MAX_MASK_BITS",
@@ -91,8 +88,6 @@ __all__ = [
     "max_refreshed_value",
     "range_flags",
     "KeyHolderChannel",
-    "KeyHolderService",
-    "RefreshLedger",
     "masked_refresh",
 ]
 
@@ -153,124 +148,13 @@ def range_flags(
 
 
 class KeyHolderChannel(Protocol):
-    """The key holder's side of the training protocol, as the trainer sees it.
-    Every call is one interactive round; arguments and results are envelopes."""
+    """The key holder's refresh, as the trainer sees it: one interactive round;
+    arguments and results are envelopes. The trainer's
+    :class:`~he_learn.he.trainer.KeyHolderClient` implements it over a
+    communicator; the key holder's side is
+    :class:`~he_learn.he.key_holder_service.TrainingKeyHolder`."""
 
     def refresh(self, masked: Sequence[bytes], range_flags: Sequence[bytes] = ()) -> list[bytes]: ...
-
-    def residual_sum(self, residuals: Sequence[bytes]) -> float: ...
-
-    def decrypt_weights(self, weights: bytes, range_flags: Sequence[bytes] = ()) -> np.ndarray: ...
-
-
-@dataclass
-class RefreshLedger:
-    """Bytes and rounds of every message between trainer and key holder."""
-
-    refreshes: int = 0
-    rounds: int = 0
-    refresh_bytes: int = 0
-    loss_bytes: int = 0
-    result_bytes: int = 0
-    range_flag_bytes: int = 0
-
-
-class KeyHolderService:
-    """In-process key holder for one training run (implements :class:`KeyHolderChannel`).
-
-    It knows the public layout and, being the data owner, the targets ``y``, so
-    it can turn decrypted residuals into ``sum|r|``. Residuals reveal
-    ``sigma(X w)`` at the logged steps, i.e. the current model's predictions, to
-    the key holder. Every decryption is range-checked (module doc): masked
-    refresh values against ``B + W``, final weights against ``W``, activation
-    range flags against the interval (``policy``: see :mod:`he_learn.he.polynomial`).
-    """
-
-    def __init__(
-        self,
-        key_holder: KeyHolder,
-        layout: FeatureMajorLayout,
-        y: np.ndarray,
-        approximation: PolynomialApproximation | None = None,
-        policy: RangePolicy = "warn",
-    ) -> None:
-        self._key_holder = key_holder
-        self._engine = key_holder.engine()
-        self._layout = layout
-        self._y = np.asarray(y, dtype=np.float64)
-        self._approximation = approximation
-        self._policy = policy
-        self.out_of_interval = 0
-
-    def refresh(self, masked: Sequence[bytes], range_flags: Sequence[bytes] = ()) -> list[bytes]:
-        self._check_range_flags(range_flags)
-        out = []
-        for message in masked:
-            value = envelope.load(self._engine, message)
-            slots = self._decrypt(value, "refresh")
-            limit = max_refreshed_value(self._engine, value.level)
-            largest = float(np.max(np.abs(slots)))
-            if largest > limit:
-                raise PrecisionError(
-                    f"refresh at level {value.level}: masked values reach {largest:.3g}, beyond mask bound + largest "
-                    f"weight = {limit:.3g}, so the weights (or scores) outgrew the modulus headroom "
-                    f"(|w| <= {limit - mask_bound(self._engine, value.level):.3g}) and training has diverged or wrapped "
-                    "around. Lower the learning rate, scale the features (standardise them), or choose a preset with "
-                    "more headroom ('training-linear' for the squared objective)"
-                )
-            out.append(self._key_holder.encrypt_envelope(slots))
-        return out
-
-    def residual_sum(self, residuals: Sequence[bytes]) -> float:
-        slots = np.stack([self._decrypt(envelope.load(self._engine, r), "loss") for r in residuals])
-        return float(np.sum(np.abs(self._layout.unpack_samples(slots))))
-
-    def decrypt_weights(self, weights: bytes, range_flags: Sequence[bytes] = ()) -> np.ndarray:
-        self._check_range_flags(range_flags)
-        if self._policy == "warn" and self.out_of_interval and self._approximation is not None:
-            report_out_of_interval(self.out_of_interval, self._approximation, "warn", summed_over_steps=True)
-        slots = self._decrypt(envelope.load(self._engine, weights), "final weights")
-        limit = MAX_WEIGHT_FRACTION * mask_bound(self._engine, 0)
-        largest = float(np.max(np.abs(slots)))
-        if largest > limit:
-            raise PrecisionError(
-                f"the trained weights reach {largest:.3g}, beyond {limit:.3g}, the largest a refresh can carry: "
-                "training diverged. Lower the learning rate, scale the features, or add l2"
-            )
-        return self._layout.unpack_weights(slots)
-
-    def _decrypt(self, value: CkksCiphertext, what: str) -> np.ndarray:
-        """Decrypt a message of this run. Its envelope already matched this key and
-        its digest, and the trainer is honest-but-curious, so values beyond the
-        headroom mean an overflow, not a foreign key: say so."""
-        try:
-            return self._key_holder.decrypt(value)
-        except SecurityError as exc:
-            raise PrecisionError(
-                f"{what}: the values overflowed the modulus headroom and wrapped around ({exc}). Training has "
-                "diverged: lower the learning rate, scale the features (standardise them), or choose a preset with "
-                "more headroom"
-            ) from exc
-
-    def _check_range_flags(self, messages: Sequence[bytes]) -> None:
-        if not messages:
-            return
-        if self._approximation is None:
-            raise ParameterError("range flags sent for an objective without activation")
-        try:
-            values = np.stack([self._decrypt(envelope.load(self._engine, m), "range flags") for m in messages])
-        except PrecisionError as exc:
-            # rho * u^2 outgrew level 1's headroom: |u| beyond ~2^10, far outside [-1, 1]
-            raise PrecisionError(
-                f"activation inputs fell far outside {self._approximation.name}'s interval "
-                f"{self._approximation.interval} (the range flags overflowed): training has diverged. Standardise "
-                "the features, lower the learning rate or add l2"
-            ) from exc
-        count = int(np.count_nonzero(self._layout.unpack_samples(values) > 0.0))
-        # "raise" stops at the first step that leaves the interval; "warn" is
-        # summed and said once, in decrypt_weights, rather than once per step.
-        step_policy: RangePolicy = "ignore" if self._policy == "warn" else self._policy
-        self.out_of_interval += report_out_of_interval(count, self._approximation, step_policy)
 
 
 def masked_refresh(
@@ -278,12 +162,11 @@ def masked_refresh(
     values: Sequence[CkksCiphertext],
     channel: KeyHolderChannel,
     stream: Csprng,
-    ledger: RefreshLedger,
     flags: Sequence[bytes] = (),
 ) -> list[CkksCiphertext]:
     """Steps 1-4 of the module docstring for several ciphertexts in one round;
     returns them at the top level. ``flags`` (range flags, module doc) ride along
-    in the same round."""
+    in the same round. The channel's communicator counts the round and its bytes."""
     if not values:
         raise ParameterError("nothing to refresh")
     masks = []
@@ -296,9 +179,4 @@ def masked_refresh(
     replies = channel.refresh(outgoing, flags) if flags else channel.refresh(outgoing)
     if len(replies) != len(outgoing):
         raise ParameterError(f"the key holder returned {len(replies)} ciphertexts for {len(outgoing)}")
-    fresh = [engine.sub_plain(envelope.load(engine, reply), mask) for reply, mask in zip(replies, masks)]
-    ledger.refreshes += 1
-    ledger.rounds += 1
-    ledger.refresh_bytes += sum(map(len, outgoing)) + sum(map(len, replies))
-    ledger.range_flag_bytes += sum(map(len, flags))
-    return fresh
+    return [engine.sub_plain(envelope.load(engine, reply), mask) for reply, mask in zip(replies, masks)]

@@ -12,7 +12,12 @@ training samples to the key holder: use ``log_every=0`` to avoid it) and the
 final weights, which the key holder decrypts (``coef_``).
 
 The protocol lives in :mod:`he_learn.he.training`; this adapter maps a
-:class:`TrainingProblem` and :class:`TrainingConfig` onto it.
+:class:`TrainingProblem` and :class:`TrainingConfig` onto it and runs both roles
+in this process (every message still crosses as bytes). A deployment with the
+trainer and the key holder in two processes (``he-learn party``,
+:mod:`he_learn.jobs.ckks_fit`) runs the same :func:`~he_learn.he.training.run_training`
+with the spec from :func:`encrypted_spec`. ``model_to="trainer"`` sends the
+weights to the trainer through a masked decryption instead of to the key holder.
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ from typing import Any
 from he_learn.approximations import PolynomialApproximation, resolve_sigmoid
 from he_learn.errors import ParameterError
 from he_learn.he.presets import CkksParameters, get_preset
+from he_learn.he.role_messages import MODEL_RECIPIENTS
 from he_learn.he.training import EncryptedTrainingSpec, train_encrypted
 from he_learn.models.backend import ProgressCallback, TrainingConfig, TrainingProblem, TrainingResult, options_from
 
-__all__ = ["CkksBackend", "CkksOptions", "make_backend"]
+__all__ = ["CkksBackend", "CkksOptions", "make_backend", "encrypted_spec"]
 
 _REFRESH_POLICIES = ("auto",)
 _ACTIVATION_POLICIES = ("warn", "raise", "ignore")
@@ -54,6 +60,9 @@ class CkksOptions:
     ``allow_insecure``: skip the 128-bit check (explicit opt-out).
     ``galois_keys``: ``"all"`` (one key per rotation step) or ``"economy"``
     (about half the keys, so half the public context, for ~1.5x the rotations).
+    ``model_to``: who receives the weights, ``"key_holder"`` (the data owner;
+    the trainer never sees a weight) or ``"trainer"`` (the model owner, through
+    a masked decryption: the key holder sees only masked weights).
     """
 
     preset: str | CkksParameters | None = None
@@ -62,6 +71,7 @@ class CkksOptions:
     activation_policy: str = "warn"
     allow_insecure: bool = False
     galois_keys: str = "all"
+    model_to: str = "key_holder"
 
     def __post_init__(self) -> None:
         if self.preset is not None:
@@ -74,6 +84,8 @@ class CkksOptions:
             raise ParameterError(f"galois_keys must be 'all' or 'economy', not {self.galois_keys!r}")
         if not isinstance(self.allow_insecure, bool):
             raise ParameterError("allow_insecure must be True or False")
+        if self.model_to not in MODEL_RECIPIENTS:
+            raise ParameterError(f"model_to must be one of {MODEL_RECIPIENTS}, not {self.model_to!r}")
 
 
 def _approximation(choice: PolynomialApproximation | str) -> PolynomialApproximation:
@@ -100,32 +112,37 @@ class CkksBackend:
         config: TrainingConfig,
         on_iteration: ProgressCallback | None = None,
     ) -> TrainingResult:
-        approximation = _approximation(config.sigmoid) if problem.objective == "logistic" else None
-        spec = EncryptedTrainingSpec(
-            objective=problem.objective,
-            max_iter=int(config.max_iter),
-            learning_rate=float(config.learning_rate),
-            gradient=config.gradient,
-            l2=float(config.l2),
-            approximation=approximation,
-            log_every=int(config.log_every),
-            activation_policy=self.options.activation_policy,  # type: ignore[arg-type]
-        )
         weights, report = train_encrypted(
             problem.X,
             problem.y,
-            spec,
+            encrypted_spec(problem.objective, config, self.options),
             preset=self.options.preset,
             insecure_mask_seed=self.options.insecure_mask_seed,
             on_iteration=on_iteration,
             allow_insecure=self.options.allow_insecure,
             economy_keys=self.options.galois_keys == "economy",
+            model_to=self.options.model_to,
         )
         report["n_iter"] = config.max_iter
         return TrainingResult(weights=weights, report=report)
 
 
+def encrypted_spec(objective: str, config: TrainingConfig, options: CkksOptions) -> EncryptedTrainingSpec:
+    """The encrypted run's spec for an estimator's objective and configuration."""
+    approximation = _approximation(config.sigmoid) if objective == "logistic" else None
+    return EncryptedTrainingSpec(
+        objective=objective,  # type: ignore[arg-type]
+        max_iter=int(config.max_iter),
+        learning_rate=float(config.learning_rate),
+        gradient=config.gradient,
+        l2=float(config.l2),
+        approximation=approximation,
+        log_every=int(config.log_every),
+        activation_policy=options.activation_policy,  # type: ignore[arg-type]
+    )
+
+
 def make_backend(**options: Any) -> CkksBackend:
     """``preset`` (auto), ``insecure_mask_seed`` (None, test-only), ``refresh`` ("auto"), ``activation_policy``
-    ("warn"), ``allow_insecure`` (False), ``galois_keys`` ("all")."""
+    ("warn"), ``allow_insecure`` (False), ``galois_keys`` ("all"), ``model_to`` ("key_holder")."""
     return CkksBackend(options_from(CkksOptions, "ckks", options))

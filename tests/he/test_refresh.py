@@ -12,18 +12,36 @@ from he_learn._native import Csprng
 from he_learn.encoding.ckks_layout import FeatureMajorLayout
 from he_learn.errors import ParameterError
 from he_learn.he import envelope
-from he_learn.he.refresh import MAX_MASK_BITS, KeyHolderService, RefreshLedger, mask_bound, masked_refresh
+from he_learn.comm.local import InProcessCommunicator
+from he_learn.he.key_holder_service import TrainingKeyHolder
+from he_learn.he.refresh import MAX_MASK_BITS, mask_bound, masked_refresh
+from he_learn.he.role_messages import KEY_HOLDER, TRAINER
+from he_learn.he.trainer import KeyHolderClient
+from he_learn.he.training_spec import EncryptedTrainingSpec
+
+
+def key_holder_channel(holder, layout):
+    """The trainer's client of a key holder serving a run with ``holder``'s keys, in-process."""
+    service = TrainingKeyHolder(
+        np.zeros((layout.n_samples, layout.n_features)), np.zeros(layout.n_samples),
+        EncryptedTrainingSpec("squared", 10, 0.1), key_holder=holder,
+    )
+    comm = InProcessCommunicator((TRAINER, KEY_HOLDER))
+    comm.serve(KEY_HOLDER, service.handle, [TRAINER])
+    client = KeyHolderClient(comm)
+    client.fetch_setup()
+    return client, comm.ledger
 
 
 class SpyChannel:
     """Records what the key holder decrypts during a refresh."""
 
-    def __init__(self, service, holder):
-        self.service, self.holder, self.seen = service, holder, []
+    def __init__(self, channel, holder):
+        self.channel, self.holder, self.seen = channel, holder, []
 
     def refresh(self, masked):
         self.seen.extend(self.holder.decrypt(envelope.load(self.holder.engine(), m)) for m in masked)
-        return self.service.refresh(masked)
+        return self.channel.refresh(masked)
 
 
 @pytest.mark.parametrize("holder_name", ["linear_holder", "training_holder"])
@@ -35,12 +53,14 @@ def test_refresh_restores_levels_and_hides_the_value(request, holder_name):
     value = engine.encrypt(w)
     while value.level > 0:
         value = engine.multiply_plain(value, 1.0)
-    spy = SpyChannel(KeyHolderService(holder, layout, np.zeros(4)), holder)
-    ledger = RefreshLedger()
-    fresh, = masked_refresh(engine, [value], spy, Csprng(bytes(32)), ledger)
+    channel, ledger = key_holder_channel(holder, layout)
+    spy = SpyChannel(channel, holder)
+    fresh, = masked_refresh(engine, [value], spy, Csprng(bytes(32)))
     assert fresh.level == engine.top_level
     np.testing.assert_allclose(holder.decrypt(fresh), w, atol=1e-3)
-    assert (ledger.refreshes, ledger.rounds) == (1, 1) and ledger.refresh_bytes > 0
+    # one round, counted by the communicator both ways
+    assert ledger.requests["refresh"] == 1 and ledger.service_messages["refresh"] == 1
+    assert ledger.request_bytes["refresh"] > 0 and ledger.service_bytes["refresh"] > 0
     seen = spy.seen[0]
     bound = mask_bound(engine, 0)
     # the key holder saw w + uniform(-B, B): spread ~ B / sqrt(3), nothing like w
@@ -61,7 +81,7 @@ def test_mask_bound_respects_headroom_and_float64(request, holder_name):
 def test_empty_refresh_raises(linear_holder):
     engine = linear_holder.engine()
     with pytest.raises(ParameterError):
-        masked_refresh(engine, [], None, Csprng(bytes(32)), RefreshLedger())  # type: ignore[arg-type]
+        masked_refresh(engine, [], None, Csprng(bytes(32)))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("holder_name", ["linear_holder", "training_holder"])
@@ -75,10 +95,10 @@ def test_the_key_holder_refuses_masked_values_beyond_the_headroom(request, holde
     engine = holder.public_context(layout.rotation_steps).engine()
     bound = mask_bound(engine, 0)
     assert max_refreshed_value(engine, 0) == bound * (1 + MAX_WEIGHT_FRACTION) <= engine.max_value_at(0)
-    service = KeyHolderService(holder, layout, np.zeros(4))
+    service, _ = key_holder_channel(holder, layout)
     # a weight above W (no wrap yet), and a square that wraps mod Q_0 (1.3 H_0 lands at -0.7 H_0)
     grown = engine.multiply_plain(engine.encrypt(np.full(engine.slot_count, 1.2 * MAX_WEIGHT_FRACTION * bound), level=1), 1.0)
     root = engine.encrypt(np.full(engine.slot_count, (1.3 * engine.headroom_at(0)) ** 0.5), level=1)
     for value in (grown, engine.multiply(root, root)):
         with pytest.raises(PrecisionError, match="learning rate"):
-            masked_refresh(engine, [value], service, Csprng(), RefreshLedger())
+            masked_refresh(engine, [value], service, Csprng())

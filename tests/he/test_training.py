@@ -151,16 +151,17 @@ def test_refresh_masks_never_come_from_random_state(monkeypatch):
     random_state must send different refresh messages."""
     from he_learn import LinearRegression
     from he_learn.he import envelope as envelope_module
-    from he_learn.he.refresh import KeyHolderService
+    from he_learn.he.key_holder_service import TrainingKeyHolder
 
     seen = []
-    original = KeyHolderService.refresh
+    original = TrainingKeyHolder._refresh
 
-    def spy(self, masked, *args, **kwargs):
+    def spy(self, request):
+        masked = request.chunks[: request.fields["values"]]
         seen.append(([bytes(m) for m in masked], [self._key_holder.decrypt(envelope_module.load(self._engine, m)) for m in masked]))
-        return original(self, masked, *args, **kwargs)
+        return original(self, request)
 
-    monkeypatch.setattr(KeyHolderService, "refresh", spy)
+    monkeypatch.setattr(TrainingKeyHolder, "_refresh", spy)
     X, y = data(8, 3, 11)
     fits = []
     for _ in range(2):

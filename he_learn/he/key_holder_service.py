@@ -1,0 +1,318 @@
+"""The key holder's side of encrypted training: the data owner's keys, data and service.
+
+Threat model (docs/design.md, "CKKS roles"): the key holder is the data owner. It
+makes the CKKS keys and keeps the secret key; it sends the trainer a public
+context and its encrypted X and y, and answers the trainer's requests. Both roles
+are honest-but-curious and do not collude; requests arrive as untrusted bytes
+from another process. What the key holder learns, and what leaves it:
+
+- *refresh*: it decrypts masked values (w + m, or masked scores), re-encrypts
+  them and sends back fresh ciphertexts: no decryption leaves it; it learns the
+  values only up to the mask's statistical distance (:mod:`he_learn.he.refresh`);
+- *range flags* (logistic objective): which samples' scores left the sigmoid's
+  interval, one bit per sample and step (:func:`he_learn.he.refresh.range_flags`);
+- *loss*: at every ``log_every``-th step the residuals r = p - y, so the current
+  predictions on its own data; only the scalar sum|r| goes back to the trainer;
+- *final*: with ``model_to="key_holder"`` the weights, which stay here; with
+  ``model_to="trainer"`` only w + m (masked as in a refresh), whose decryption
+  goes back to the trainer, which removes m.
+
+Every value that leaves the key holder after a decryption (the loss, the masked
+weights) goes through one method, :meth:`TrainingKeyHolder._release`.
+
+Requests are validated before anything is decrypted: a known kind with exactly
+its fields (:mod:`he_learn.he.role_messages`), in protocol order (setup first,
+nothing after the final weights), with the counts the layout implies (one
+weights ciphertext or one per block; every block for a loss), within the
+spec's budget (at most two refreshes a step, one loss per logged step, one
+final), each ciphertext small enough for the parameters and made under this
+key. A bad request is answered with an error frame (``ProtocolError``,
+``CommunicationError``, ``PrecisionError``) that the trainer re-raises.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping
+
+import numpy as np
+
+from he_learn.approximations import PolynomialApproximation
+from he_learn.comm.communicator import Reply
+from he_learn.encoding.ckks_layout import FeatureMajorLayout
+from he_learn.errors import CommunicationError, ParameterError, PrecisionError, ProtocolError, SecurityError
+from he_learn.he import envelope
+from he_learn.he import role_messages as msg
+from he_learn.he.ciphertext import CkksCiphertext
+from he_learn.he.keys import KeyHolder
+from he_learn.he.polynomial import RangePolicy, report_out_of_interval
+from he_learn.he.presets import CkksParameters, get_preset
+from he_learn.he.refresh import MAX_WEIGHT_FRACTION, mask_bound, max_refreshed_value
+from he_learn.he.training_spec import EncryptedTrainingSpec, default_preset
+
+__all__ = ["TrainingKeyHolder"]
+
+
+class TrainingKeyHolder:
+    """The data owner: keys, the public setup, and the service answering the trainer.
+
+    ``handle`` is the service handler (:meth:`he_learn.comm.communicator.Communicator.serve`).
+    The keys are new unless ``key_holder`` (an existing key pair) is given.
+    After the final request, ``weights`` holds the model when ``model_to`` is
+    ``"key_holder"``; ``loss_history`` and ``out_of_interval`` hold what it saw.
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        spec: EncryptedTrainingSpec,
+        preset: CkksParameters | str | None = None,
+        *,
+        model_to: str = "key_holder",
+        allow_insecure: bool = False,
+        economy_keys: bool = False,
+        metadata: Mapping[str, Any] | None = None,
+        key_holder: KeyHolder | None = None,
+    ) -> None:
+        start = time.perf_counter()
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        if X.ndim != 2 or y.shape != (X.shape[0],):
+            raise ParameterError(f"X must be (n, d) and y (n,); got {X.shape} and {y.shape}")
+        if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
+            raise ParameterError("X and y must be finite")
+        if key_holder is not None:
+            if preset is not None and get_preset(preset) != key_holder.params:
+                raise ParameterError(f"preset {get_preset(preset).name!r} differs from the key holder's {key_holder.params.name!r}")
+            params = key_holder.params
+        else:
+            params = get_preset(preset) if preset is not None else default_preset(spec.objective)
+            key_holder = KeyHolder(params, allow_insecure=allow_insecure)
+        self._key_holder = key_holder
+        self._engine = self._key_holder.engine()
+        layout = FeatureMajorLayout(X.shape[0], X.shape[1], params.slot_count)
+        public = self._key_holder.public_context(layout.key_steps(economy=economy_keys))
+        self.setup = msg.TrainingSetup(public, layout, spec, model_to, dict(metadata or {}))
+        # X / s is what the trainer computes on (the polynomial sees [-1, 1]).
+        self._X = X / spec.input_scale
+        self._y = y
+        self._approximation: PolynomialApproximation | None = spec.approximation if spec.activation else None
+        self._policy: RangePolicy = spec.activation_policy
+        self._served_setup = False
+        self._finished = False
+        self._refreshes = 0
+        self._losses = 0
+        self.weights: np.ndarray | None = None
+        self.loss_history: list[float] = []
+        self.out_of_interval = 0
+        self.key_seconds = time.perf_counter() - start
+
+    @property
+    def layout(self) -> FeatureMajorLayout:
+        return self.setup.layout
+
+    @property
+    def params(self) -> CkksParameters:
+        return self.setup.params
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
+    def refreshes(self) -> int:
+        """Refresh requests answered so far."""
+        return self._refreshes
+
+    @property
+    def losses(self) -> int:
+        """Loss requests answered so far."""
+        return self._losses
+
+    # -- the service ---------------------------------------------------------------
+    def handle(self, client: str, data: bytes) -> Reply:
+        """Answer one request of the trainer (see the module docstring)."""
+        if client != msg.TRAINER:
+            raise ProtocolError(f"the key holder serves the trainer only, not {client!r}")
+        request = msg.parse(data, reply=False)
+        if self._finished:
+            raise ProtocolError(f"a {request.kind!r} request after the final weights: the run is over")
+        if request.kind == msg.SETUP:
+            return self._setup(request)
+        if not self._served_setup:
+            raise ProtocolError(f"a {request.kind!r} request before the setup")
+        handler = {
+            msg.BLOCKS: self._blocks,
+            msg.REFRESH: self._refresh,
+            msg.LOSS: self._loss,
+            msg.FINAL: self._final,
+        }.get(request.kind)
+        if handler is None:
+            raise ProtocolError(f"the key holder answers no {request.kind!r} request during training")
+        return handler(request)
+
+    def _setup(self, request: msg.Message) -> Reply:
+        if self._served_setup:
+            raise ProtocolError("the setup was sent already")
+        self._served_setup = True
+        data = self.setup.to_bytes()
+        return Reply(data, msg.SETUP, len(data))
+
+    def _blocks(self, request: msg.Message) -> Reply:
+        fields = request.fields
+        role = fields["role"]
+        if role not in ("matrix", "samples") or request.chunks:
+            raise CommunicationError(f"a blocks request names 'matrix' or 'samples' and carries nothing, not {role!r}")
+        n = self.layout.n_ciphertexts
+        start = msg.int_field(fields, "start", 0, n - 1, "blocks request")
+        count = msg.int_field(fields, "count", 1, min(msg.MAX_BLOCKS_PER_REPLY, n - start), "blocks request")
+        if role == "matrix":
+            slots, layout = self.layout.pack_matrix(self._X, start, start + count), self.setup.matrix_layout()
+        else:
+            slots, layout = self.layout.pack_samples(self._y, start, start + count), self.setup.samples_layout()
+        chunks = [self._key_holder.encrypt_envelope(row, layout=layout) for row in slots]
+        data = msg.encode(msg.BLOCKS, {"role": role, "start": start, "count": count}, chunks, reply=True)
+        return Reply(data, msg.BLOCKS, len(data))
+
+    def _refresh(self, request: msg.Message) -> Reply:
+        values, flags = self._counts(request, "values", "refresh")
+        if values not in (1, self.layout.n_ciphertexts):
+            raise CommunicationError(
+                f"a refresh carries the weights (1 ciphertext) or the scores ({self.layout.n_ciphertexts}), not {values}"
+            )
+        self._refreshes += 1
+        # A step refreshes its weights and, when it does not fit, its scores.
+        if self._refreshes > 2 * self.setup.spec.max_iter + 1:
+            raise ProtocolError(f"refresh {self._refreshes} exceeds the {self.setup.spec.max_iter}-step run's budget")
+        self._check_range_flags(request.chunks[values:])
+        out = []
+        for message in request.chunks[:values]:
+            value = self._load(message)
+            slots = self._decrypt(value, "refresh")
+            limit = max_refreshed_value(self._engine, value.level)
+            largest = float(np.max(np.abs(slots)))
+            if largest > limit:
+                raise PrecisionError(
+                    f"refresh at level {value.level}: masked values reach {largest:.3g}, beyond mask bound + largest "
+                    f"weight = {limit:.3g}, so the weights (or scores) outgrew the modulus headroom "
+                    f"(|w| <= {limit - mask_bound(self._engine, value.level):.3g}) and training has diverged or wrapped "
+                    "around. Lower the learning rate, scale the features (standardise them), or choose a preset with "
+                    "more headroom ('training-linear' for the squared objective)"
+                )
+            out.append(self._key_holder.encrypt_envelope(slots))
+        data = msg.encode(msg.REFRESH, {"values": len(out)}, out, reply=True)
+        return Reply(data, msg.REFRESH, len(data))
+
+    def _loss(self, request: msg.Message) -> Reply:
+        n = self.layout.n_ciphertexts
+        values = msg.int_field(request.fields, "values", n, n, "loss request")
+        self._losses += 1
+        if self._losses > self.setup.spec.loss_logs:
+            raise ProtocolError(
+                f"loss request {self._losses}: the spec logs the loss {self.setup.spec.loss_logs} time(s) in this run"
+            )
+        chunks = msg.envelopes(request.chunks, values, self.params, "loss request")
+        residuals = [
+            self._release(self._load(chunk), self.layout.sample_slots(block), "the training loss")
+            for block, chunk in enumerate(chunks)
+        ]
+        loss = float(np.sum(np.abs(np.concatenate(residuals))))
+        self.loss_history.append(loss)
+        data = msg.encode(msg.LOSS, {"loss": loss}, reply=True)
+        return Reply(data, msg.LOSS, len(data))
+
+    def _final(self, request: msg.Message) -> Reply:
+        _, flags = self._counts(request, None, "final")
+        self._finished = True
+        self._check_range_flags(request.chunks[1:])
+        if self._policy == "warn" and self.out_of_interval and self._approximation is not None:
+            report_out_of_interval(self.out_of_interval, self._approximation, "warn", summed_over_steps=True)
+        value = self._load(request.chunks[0])
+        if self.setup.model_to == "key_holder":
+            slots = self._decrypt(value, "final weights")
+            limit = MAX_WEIGHT_FRACTION * mask_bound(self._engine, 0)
+            largest = float(np.max(np.abs(slots)))
+            if largest > limit:
+                raise PrecisionError(
+                    f"the trained weights reach {largest:.3g}, beyond {limit:.3g}, the largest a refresh can carry: "
+                    "training diverged. Lower the learning rate, scale the features, or add l2"
+                )
+            self.weights = self.layout.unpack_weights(slots)
+            data = msg.encode(msg.FINAL, {"released": 0}, reply=True)
+            return Reply(data, msg.FINAL, len(data))
+        # model_to="trainer": the weights arrive masked, w + m, as in a refresh.
+        released = self._release(value, self.layout.weight_slots, "the masked weights")
+        limit = max_refreshed_value(self._engine, value.level)
+        if float(np.max(np.abs(released))) > limit:
+            raise PrecisionError(
+                f"the masked weights reach beyond mask bound + largest weight = {limit:.3g}: training diverged or "
+                "wrapped around. Lower the learning rate, scale the features, or add l2"
+            )
+        data = msg.encode(msg.FINAL, {"released": int(released.size)}, [msg.floats_chunk(released)], reply=True)
+        return Reply(data, msg.FINAL, len(data))
+
+    # -- checks ----------------------------------------------------------------------
+    def _counts(self, request: msg.Message, values_field: str | None, what: str) -> tuple[int, int]:
+        """``(values, flags)`` of a request whose chunks are values then range flags."""
+        n = self.layout.n_ciphertexts
+        values = 1 if values_field is None else msg.int_field(request.fields, values_field, 1, n, f"{what} request")
+        # Flags of every logistic step since the last message, one per block; a
+        # step uses at least 3 levels, so no more steps than levels can pass.
+        most = n * max(1, self._engine.top_level) if self._approximation is not None else 0
+        flags = msg.int_field(request.fields, "flags", 0, most, f"{what} request")
+        msg.envelopes(request.chunks, values + flags, self.params, f"{what} request")
+        return values, flags
+
+    def _load(self, message: bytes) -> CkksCiphertext:
+        return envelope.load(self._engine, message)
+
+    def _decrypt(self, value: CkksCiphertext, what: str) -> np.ndarray:
+        """Decrypt a value that stays with the key holder. Its envelope already
+        matched this key and its digest, and the trainer is honest-but-curious,
+        so values beyond the headroom mean an overflow, not a foreign key: say so."""
+        try:
+            return self._key_holder.decrypt(value)
+        except SecurityError as exc:
+            raise PrecisionError(
+                f"{what}: the values overflowed the modulus headroom and wrapped around ({exc}). Training has "
+                "diverged: lower the learning rate, scale the features (standardise them), or choose a preset with "
+                "more headroom"
+            ) from exc
+
+    def _release(self, value: CkksCiphertext, slots: np.ndarray, what: str) -> np.ndarray:
+        """The decrypted ``slots`` of ``value`` that are sent to the trainer: the
+        one place where a decryption leaves the key holder (the loss, the masked
+        weights for ``model_to="trainer"``).
+
+        It decrypts exactly for now; the lead switches it to
+        ``he_learn.he.release.release`` at merge, so that what leaves is
+        noise-flooded to a stated statistical security (docs/design.md, "What
+        may be released").
+        """
+        return self._decrypt(value, what)[slots]
+
+    def _check_range_flags(self, messages: Any) -> None:
+        if not messages:
+            return
+        if self._approximation is None:
+            raise ProtocolError("range flags sent for an objective without activation")
+        if len(messages) % self.layout.n_ciphertexts:
+            raise CommunicationError(f"range flags come one per block ({self.layout.n_ciphertexts}), not {len(messages)}")
+        try:
+            values = [self._decrypt(self._load(m), "range flags") for m in messages]
+        except PrecisionError as exc:
+            # rho * u^2 outgrew level 1's headroom: |u| beyond ~2^10, far outside [-1, 1]
+            raise PrecisionError(
+                f"activation inputs fell far outside {self._approximation.name}'s interval "
+                f"{self._approximation.interval} (the range flags overflowed): training has diverged. Standardise "
+                "the features, lower the learning rate or add l2"
+            ) from exc
+        n = self.layout.n_ciphertexts
+        count = 0
+        for step in range(len(values) // n):
+            count += int(np.count_nonzero(self.layout.unpack_samples(np.stack(values[step * n : (step + 1) * n])) > 0.0))
+        # "raise" stops at the first step that leaves the interval; "warn" is
+        # summed and said once, at the final weights, rather than once per step.
+        step_policy: RangePolicy = "ignore" if self._policy == "warn" else self._policy
+        self.out_of_interval += report_out_of_interval(count, self._approximation, step_policy)
