@@ -111,6 +111,12 @@ class Ledger:
         }
 
     @classmethod
+    def from_dict(cls, counters: dict[str, object]) -> "Ledger":
+        """A ledger from :meth:`to_dict` (what a party process reported)."""
+        fields = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in counters.items() if k in fields})  # type: ignore[arg-type]
+
+    @classmethod
     def merge(cls, ledgers: Iterable["Ledger"]) -> "Ledger":
         """The ledger of a whole job from its ranks' ledgers (rounds: the maximum)."""
         out = cls()
