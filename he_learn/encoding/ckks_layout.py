@@ -200,8 +200,17 @@ class FeatureMajorLayout:
 
     @property
     def weight_slots(self) -> np.ndarray:
-        """One slot per real weight: the first of each feature's group."""
-        return np.arange(self.n_features, dtype=np.int64) * self.group
+        """Every slot of the real weights' groups (weight j's copies are
+        ``weight_slots[j * group : (j + 1) * group]``), padded groups left out."""
+        return np.arange(self.n_features * self.group, dtype=np.int64)
+
+    def weights_from_slots(self, values: np.ndarray) -> np.ndarray:
+        """Weights from the values at :attr:`weight_slots` (the mean of each group's
+        copies, as :meth:`unpack_weights`)."""
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (self.n_features * self.group,):
+            raise ParameterError(f"expected {self.n_features * self.group} slot values, got shape {values.shape}")
+        return values.reshape(self.n_features, self.group).mean(axis=1)
 
     def sample_slots(self, block: int) -> np.ndarray:
         """The slots of ciphertext ``block`` that hold its real samples' first copies

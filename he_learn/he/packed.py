@@ -30,7 +30,16 @@ from he_learn.errors import ParameterError
 from he_learn.he.ciphertext import CkksCiphertext
 from he_learn.he.evaluator import CkksEngine
 
-__all__ = ["EncryptedMatrix", "PackedVector", "encrypt_matrix", "encrypt_samples", "encrypt_weights", "matvec", "rmatvec"]
+__all__ = [
+    "EncryptedMatrix",
+    "PackedVector",
+    "encrypt_matrix",
+    "encrypt_samples",
+    "encrypt_weights",
+    "matvec",
+    "matvec_blocks",
+    "rmatvec",
+]
 
 Role = Literal["weights", "samples"]
 
@@ -124,9 +133,21 @@ def matvec(engine: CkksEngine, X: EncryptedMatrix, w: PackedVector | np.ndarray)
     layout = X.layout
     if isinstance(w, PackedVector):
         _same_layout(layout, w.layout, "X @ w")
+        blocks = X.at_level(engine, w.level) if w.level < X.level else X.blocks
+    else:
+        blocks = X.blocks
+    return PackedVector(layout, "samples", matvec_blocks(engine, blocks, layout, w))
+
+
+def matvec_blocks(
+    engine: CkksEngine, blocks: Sequence[CkksCiphertext], layout: FeatureMajorLayout, w: PackedVector | np.ndarray
+) -> tuple[CkksCiphertext, ...]:
+    """:func:`matvec` for some of a matrix's ciphertexts (each block's scores
+    depend on that block alone, so a large X can be processed a few blocks at a
+    time); the blocks must sit at ``w``'s level when ``w`` is encrypted."""
+    if isinstance(w, PackedVector):
         if w.role != "weights":
             raise ParameterError("X @ w needs w in the weights layout")
-        blocks = X.at_level(engine, w.level) if w.level < X.level else X.blocks
         products = [engine.multiply(block, w.blocks[0], rescale=False) for block in blocks]
     else:
         weights = np.asarray(w, dtype=np.float64)
@@ -135,10 +156,9 @@ def matvec(engine: CkksEngine, X: EncryptedMatrix, w: PackedVector | np.ndarray)
         if not np.any(weights):
             raise ParameterError("all-zero plaintext weights: the product is known to be zero, nothing to compute")
         packed = layout.pack_weights(weights)
-        products = [engine.multiply_plain(block, packed, rescale=False) for block in X.blocks]
+        products = [engine.multiply_plain(block, packed, rescale=False) for block in blocks]
     # Rotations before the rescale: their noise is then divided by q_l (engine doc).
-    sums = tuple(engine.rescale(engine.rotate_sum(p, layout.feature_sum_steps)) for p in products)
-    return PackedVector(layout, "samples", sums)
+    return tuple(engine.rescale(engine.rotate_sum(p, layout.feature_sum_steps)) for p in products)
 
 
 def rmatvec(engine: CkksEngine, X_blocks: Sequence[CkksCiphertext], r: PackedVector, factor: float) -> PackedVector:

@@ -104,7 +104,7 @@ _SCHEMAS: dict[tuple[str, bool], frozenset[str]] = {
     (FINAL, False): frozenset({"flags"}),
     (FINAL, True): frozenset({"released"}),
     (PREDICT_SETUP, False): frozenset({"layout"}),
-    (PREDICT_SETUP, True): frozenset({"n_features", "activation"}),
+    (PREDICT_SETUP, True): frozenset({"n_features"}),
     (PREDICT, False): frozenset({"start", "count"}),
     (PREDICT, True): frozenset({"start", "count"}),
 }

@@ -257,7 +257,7 @@ class EncryptedTrainer:
         mask = np.asarray(self._stream.uniform((self.engine.slot_count,), -bound, bound), dtype=np.float64)
         slots = self.layout.weight_slots
         released = self.channel.final(envelope.pack(self.engine.add_plain(value, mask)), flags, int(slots.size))
-        weights = released - mask[slots]  # type: ignore[operator]
+        weights = self.layout.weights_from_slots(released - mask[slots])  # type: ignore[operator]
         limit = MAX_WEIGHT_FRACTION * mask_bound(self.engine, 0)
         if float(np.max(np.abs(weights))) > limit:
             raise PrecisionError(

@@ -69,10 +69,12 @@ _TRAINING_KINDS = (msg.REFRESH, msg.LOSS, msg.FINAL)
 @dataclass
 class TrainingOutcome:
     """What this process ends with: the weights if the model's recipient runs
-    here (else None), and the report of the roles that run here."""
+    here (else None), the report of the roles that run here, and the run's
+    public setup (spec, layout, the key holder's metadata)."""
 
     weights: np.ndarray | None
     report: dict[str, Any]
+    setup: msg.TrainingSetup
 
 
 def run_training(
@@ -99,6 +101,8 @@ def run_training(
     """
     if model_to not in msg.MODEL_RECIPIENTS:
         raise ParameterError(f"model_to must be one of {msg.MODEL_RECIPIENTS}, not {model_to!r}")
+    if msg.KEY_HOLDER not in comm.local_roles and msg.TRAINER not in comm.local_roles:
+        raise ProtocolError(f"neither {msg.TRAINER} nor {msg.KEY_HOLDER} runs in this process")
     seed = _seed_bytes(insecure_mask_seed)
     start = time.perf_counter()
     holder = None
@@ -120,7 +124,8 @@ def run_training(
     if holder is not None and model_to == "key_holder":
         weights = holder.weights
     report = _report(comm.ledger, trainer_part, holder, time.perf_counter() - start)
-    return TrainingOutcome(weights, report)
+    setup = trainer_part["setup"] if trainer_part is not None else holder.setup  # type: ignore[union-attr]
+    return TrainingOutcome(weights, report, setup)
 
 
 def _train(comm: Communicator, model_to: str, seed: bytes | None,
