@@ -31,7 +31,8 @@ def run_example(name: str, *args: str) -> str:
 
 
 def test_every_example_has_a_smoke_test() -> None:
-    tested = {"xor_reservoir.py", "breast_cancer_logreg.py", "encrypted_inference.py"}
+    tested = {"xor_reservoir.py", "breast_cancer_logreg.py", "encrypted_inference.py",
+              "encrypted_training_two_processes.py"}
     present = {path.name for path in EXAMPLES.glob("*.py")}
     assert present <= tested, f"examples without a smoke test: {sorted(present - tested)}"
 
@@ -70,3 +71,9 @@ def test_encrypted_inference() -> None:
     args = ("--quick",) if script.exists() and "--quick" in script.read_text() else ()
     out = run_example("encrypted_inference.py", *args)
     assert "accuracy" in out.lower()
+
+
+def test_encrypted_training_two_processes_quick() -> None:
+    out = run_example("encrypted_training_two_processes.py", "--quick")
+    assert "the hospital received the model: False; the trainer did: True" in out
+    assert "new patients, accuracy" in out
