@@ -218,6 +218,35 @@ class FeatureMajorLayout:
         start, _ = self.blocks_range(block, block + 1)
         return np.arange(min(self.period, self.n_samples - start * self.period), dtype=np.int64)
 
+    # -- packed per-sample flags (one value per sample, several blocks per ciphertext) --
+    @property
+    def blocks_per_pack(self) -> int:
+        """Blocks whose first-copy sample slots ``[0, period)`` share one ciphertext,
+        block ``k`` of a pack shifted to ``[k * period, (k + 1) * period)``. With one
+        block there is nothing to share; with several, ``period == group`` and the
+        shifts are multiples of ``group``, which the feature sums' keys compose."""
+        return 1 if self.n_ciphertexts == 1 else self.slot_count // self.period
+
+    @property
+    def n_packs(self) -> int:
+        return -(-self.n_ciphertexts // self.blocks_per_pack)
+
+    def pack_shift(self, block: int) -> tuple[int, int]:
+        """``(pack, left rotation)`` that moves block ``block``'s first-copy slots
+        to their place in its pack (a rotation of 0: already in place)."""
+        self.blocks_range(block, block + 1)
+        pack, position = divmod(block, self.blocks_per_pack)
+        return pack, (self.slot_count - position * self.period) % self.slot_count
+
+    def unpack_packed_samples(self, packs: np.ndarray) -> np.ndarray:
+        """Per-sample values from ``(n_packs, slot_count)`` packed slot arrays."""
+        packs = np.asarray(packs, dtype=np.float64)
+        if packs.shape != (self.n_packs, self.slot_count):
+            raise ParameterError(f"expected {(self.n_packs, self.slot_count)} packed slots, got shape {packs.shape}")
+        per_block = packs.reshape(self.n_packs * self.blocks_per_pack, -1)[:, : self.period] if self.blocks_per_pack > 1 \
+            else packs[:, : self.period]
+        return per_block.reshape(-1)[: self.n_samples]
+
     def head_mask(self, value: float = 1.0) -> np.ndarray:
         """``value`` on the first :attr:`head` slots of each real feature's group, 0 elsewhere."""
         mask = np.zeros((self.d_pad, self.group))

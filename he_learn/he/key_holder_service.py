@@ -11,8 +11,8 @@ from another process. What the key holder learns, and what leaves it:
   values only up to the mask's statistical distance (:mod:`he_learn.he.refresh`);
 - *range flags* (logistic objective): which samples' scores left the sigmoid's
   interval, one bit per sample and step (:func:`he_learn.he.refresh.range_flags`);
-- *loss*: at every ``log_every``-th step the residuals r = p - y, so the current
-  predictions on its own data; only the scalar sum|r| goes back to the trainer;
+- *loss*: at every ``log_every``-th step the current predictions p on its own
+  data; only the scalar sum|p - y| goes back to the trainer;
 - *final*: with ``model_to="key_holder"`` the weights, which stay here; with
   ``model_to="trainer"`` only w + m (masked as in a refresh), whose decryption
   goes back to the trainer, which removes m.
@@ -87,7 +87,7 @@ class TrainingKeyHolder:
                 raise ParameterError(f"preset {get_preset(preset).name!r} differs from the key holder's {key_holder.params.name!r}")
             params = key_holder.params
         else:
-            params = get_preset(preset) if preset is not None else default_preset(spec.objective)
+            params = get_preset(preset) if preset is not None else default_preset(spec.objective, spec.approximation)
             key_holder = KeyHolder(params, allow_insecure=allow_insecure)
         self._key_holder = key_holder
         self._engine = self._key_holder.engine()
@@ -157,20 +157,26 @@ class TrainingKeyHolder:
             raise ProtocolError("the setup was sent already")
         self._served_setup = True
         data = self.setup.to_bytes()
+        # The context's bytes are the largest constant here; they are sent once.
+        self.setup = self.setup.without_context_data()
         return Reply(data, msg.SETUP, len(data))
 
     def _blocks(self, request: msg.Message) -> Reply:
         fields = request.fields
         role = fields["role"]
-        if role not in ("matrix", "samples") or request.chunks:
-            raise CommunicationError(f"a blocks request names 'matrix' or 'samples' and carries nothing, not {role!r}")
-        n = self.layout.n_ciphertexts
+        if role not in ("matrix", "xty") or request.chunks:
+            raise CommunicationError(f"a blocks request names 'matrix' or 'xty' and carries nothing, not {role!r}")
+        n = self.layout.n_ciphertexts if role == "matrix" else 1
         start = msg.int_field(fields, "start", 0, n - 1, "blocks request")
         count = msg.int_field(fields, "count", 1, min(msg.MAX_BLOCKS_PER_REPLY, n - start), "blocks request")
         if role == "matrix":
             slots, layout = self.layout.pack_matrix(self._X, start, start + count), self.setup.matrix_layout()
         else:
-            slots, layout = self.layout.pack_samples(self._y, start, start + count), self.setup.samples_layout()
+            # X.T y with the X the trainer's backward pass uses (s * X / s), replicated
+            # over each feature's group: the trainer subtracts it from X.T p, so y
+            # itself never needs encrypting (module doc).
+            xty = self.setup.spec.input_scale * (self._X.T @ self._y)
+            slots, layout = self.layout.pack_weights(xty)[None, :], self.setup.xty_layout()
         chunks = [self._key_holder.encrypt_envelope(row, layout=layout) for row in slots]
         data = msg.encode(msg.BLOCKS, {"role": role, "start": start, "count": count}, chunks, reply=True)
         return Reply(data, msg.BLOCKS, len(data))
@@ -213,11 +219,11 @@ class TrainingKeyHolder:
                 f"loss request {self._losses}: the spec logs the loss {self.setup.spec.loss_logs} time(s) in this run"
             )
         chunks = msg.envelopes(request.chunks, values, self.params, "loss request")
-        residuals = [
+        predictions = [
             self._release(self._load(chunk), self.layout.sample_slots(block), "the training loss")
             for block, chunk in enumerate(chunks)
         ]
-        loss = float(np.sum(np.abs(np.concatenate(residuals))))
+        loss = float(np.sum(np.abs(np.concatenate(predictions) - self._y)))
         self.loss_history.append(loss)
         data = msg.encode(msg.LOSS, {"loss": loss}, reply=True)
         return Reply(data, msg.LOSS, len(data))
@@ -257,9 +263,10 @@ class TrainingKeyHolder:
         """``(values, flags)`` of a request whose chunks are values then range flags."""
         n = self.layout.n_ciphertexts
         values = 1 if values_field is None else msg.int_field(request.fields, values_field, 1, n, f"{what} request")
-        # Flags of every logistic step since the last message, one per block; a
-        # step uses at least 3 levels, so no more steps than levels can pass.
-        most = n * max(1, self._engine.top_level) if self._approximation is not None else 0
+        # Flags of every logistic step since the last message, packed several
+        # blocks a ciphertext; a step uses at least 3 levels, so no more steps than
+        # levels can pass.
+        most = self.layout.n_packs * max(1, self._engine.top_level) if self._approximation is not None else 0
         flags = msg.int_field(request.fields, "flags", 0, most, f"{what} request")
         msg.envelopes(request.chunks, values + flags, self.params, f"{what} request")
         return values, flags
@@ -297,8 +304,9 @@ class TrainingKeyHolder:
             return
         if self._approximation is None:
             raise ProtocolError("range flags sent for an objective without activation")
-        if len(messages) % self.layout.n_ciphertexts:
-            raise CommunicationError(f"range flags come one per block ({self.layout.n_ciphertexts}), not {len(messages)}")
+        n = self.layout.n_packs
+        if len(messages) % n:
+            raise CommunicationError(f"range flags come {n} packed ciphertext(s) a step, not {len(messages)}")
         try:
             values = [self._decrypt(self._load(m), "range flags") for m in messages]
         except PrecisionError as exc:
@@ -308,10 +316,10 @@ class TrainingKeyHolder:
                 f"{self._approximation.interval} (the range flags overflowed): training has diverged. Standardise "
                 "the features, lower the learning rate or add l2"
             ) from exc
-        n = self.layout.n_ciphertexts
         count = 0
         for step in range(len(values) // n):
-            count += int(np.count_nonzero(self.layout.unpack_samples(np.stack(values[step * n : (step + 1) * n])) > 0.0))
+            packs = np.stack(values[step * n : (step + 1) * n])
+            count += int(np.count_nonzero(self.layout.unpack_packed_samples(packs) > 0.0))
         # "raise" stops at the first step that leaves the interval; "warn" is
         # summed and said once, at the final weights, rather than once per step.
         step_policy: RangePolicy = "ignore" if self._policy == "warn" else self._policy

@@ -21,7 +21,7 @@ include them (``layout.rotation_steps``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 
@@ -39,6 +39,7 @@ __all__ = [
     "matvec",
     "matvec_blocks",
     "rmatvec",
+    "rmatvec_from_sum",
 ]
 
 Role = Literal["weights", "samples"]
@@ -169,9 +170,27 @@ def rmatvec(engine: CkksEngine, X_blocks: Sequence[CkksCiphertext], r: PackedVec
         raise ParameterError("X.T @ r needs r in the samples layout")
     if len(X_blocks) != len(r.blocks):
         raise ParameterError(f"shape mismatch in X.T @ r: {len(X_blocks)} matrix blocks vs {len(r.blocks)} residual blocks")
+    total = engine.add_many([engine.multiply(x, rb, rescale=False) for x, rb in zip(X_blocks, r.blocks)])
+    return PackedVector(layout, "weights", (rmatvec_from_sum(engine, total, layout, factor),))
+
+
+def rmatvec_from_sum(
+    engine: CkksEngine,
+    total: CkksCiphertext,
+    layout: FeatureMajorLayout,
+    factor: float,
+    subtract: Callable[[int], CkksCiphertext] | None = None,
+) -> CkksCiphertext:
+    """The rest of :func:`rmatvec` from ``total = sum_b X_b (.) r_b`` (its rescale
+    pending): the sums over the samples, minus ``subtract(level)`` (a weights-layout
+    ciphertext at the level of those sums) when given, masked with ``factor`` and
+    replicated over each feature's group."""
     if factor == 0 or not np.isfinite(factor):
         raise ParameterError(f"factor must be finite and non-zero, not {factor!r}")
-    total = engine.add_many([engine.multiply(x, rb, rescale=False) for x, rb in zip(X_blocks, r.blocks)])
+    if not total.pending_rescale:
+        raise ParameterError("the sum of products must still await its rescale")
     summed = engine.rescale(engine.rotate_sum(total, layout.sample_sum_steps))
+    if subtract is not None:
+        summed = engine.sub(summed, subtract(summed.level))
     masked = engine.multiply_plain(summed, layout.head_mask(factor), rescale=False)
-    return PackedVector(layout, "weights", (engine.rescale(engine.rotate_sum(masked, layout.replicate_steps)),))
+    return engine.rescale(engine.rotate_sum(masked, layout.replicate_steps))

@@ -26,6 +26,7 @@ __all__ = [
     "INFERENCE",
     "TRAINING",
     "TRAINING_LINEAR",
+    "TRAINING_DEEP",
     "AGGREGATION",
     "TUTORIAL1",
     "PRESETS",
@@ -119,6 +120,24 @@ TRAINING_LINEAR = CkksParameters(
     source="he_learn: 3 levels, 60-bit q0 for mask headroom, within 218 bits for N=8192 (Albrecht et al. 2018)",
 )
 
+# he_learn's logistic training set for degree-5 and degree-7 sigmoids: a whole
+# step (X*w, three levels of polynomial, X*p, the mask) takes 6 levels, one more
+# than N=8192's 218 bits allow at 26-bit primes, so 'training' refreshes twice a
+# step (the second time every block's scores). N=16384 allows 438 bits: 60 + 6*30
+# + 60 = 300 leaves a whole step between refreshes, one refresh per iteration.
+# Scale 2^30 is 16x 'training's precision, and the 60-bit q0 leaves 30 bits of
+# headroom, so the refresh mask reaches its float64 cap B = 2^26 (distance 2^-26
+# per slot against 2^-15). Twelve levels (two steps a refresh) would need primes
+# of 28 bits or less, whose distance from 2^28 makes the exact scale drift 4 bits
+# over the chain (measured; the engine refuses more than 1).
+TRAINING_DEEP = CkksParameters(
+    name="training-deep",
+    poly_modulus_degree=16384,
+    coeff_mod_bit_sizes=(60, 30, 30, 30, 30, 30, 30, 60),
+    scale_bits=30,
+    source="he_learn: a degree-5/7 logistic step in 6 levels; 300 bits <= 438 for N=16384 (Albrecht et al. 2018)",
+)
+
 # NVIDIA FLARE's TenSEAL model encryptor defaults (nvflare/app_opt/he/
 # model_encryptor.py: poly_modulus_degree=8192, coeff_mod_bit_sizes=[60,40,40],
 # scale_bits=40). Aggregation only adds, so one level is plenty.
@@ -141,7 +160,7 @@ TUTORIAL1 = CkksParameters(
     source="TenSEAL Tutorial 1 (N=8192, [40,21,21,21,21,21,21,40], 2^21)",
 )
 
-PRESETS = {p.name: p for p in (INFERENCE, TRAINING, TRAINING_LINEAR, AGGREGATION, TUTORIAL1)}
+PRESETS = {p.name: p for p in (INFERENCE, TRAINING, TRAINING_LINEAR, TRAINING_DEEP, AGGREGATION, TUTORIAL1)}
 
 
 def get_preset(preset: str | CkksParameters) -> CkksParameters:

@@ -87,6 +87,8 @@ __all__ = [
     "mask_bound",
     "max_refreshed_value",
     "range_flags",
+    "range_flag",
+    "range_flag_factors",
     "KeyHolderChannel",
     "masked_refresh",
 ]
@@ -130,21 +132,30 @@ def max_refreshed_value(engine: CkksEngine, level: int) -> float:
     return mask_bound(engine, level) * (1 + MAX_WEIGHT_FRACTION)
 
 
+def range_flag_factors(layout: FeatureMajorLayout, stream: Csprng, n_blocks: int) -> np.ndarray:
+    """The ``rho`` of :func:`range_flag` for ``n_blocks`` blocks, ``(n_blocks, period)``,
+    drawn from the trainer's ``Csprng`` in block order."""
+    return 2.0 ** np.asarray(stream.uniform((n_blocks, layout.period), 0.0, float(RANGE_FLAG_BITS)), dtype=np.float64)
+
+
+def range_flag(engine: CkksEngine, square: CkksCiphertext, rho: np.ndarray) -> CkksCiphertext:
+    """Trainer side: ``rho * (u^2 - (1 + RANGE_SLACK)^2)`` on the first copy of each
+    sample of one block (module doc), from its squared scores ``u^2`` (the
+    polynomial evaluation computes them anyway) and its ``rho``
+    (:func:`range_flag_factors`); zero elsewhere, at level 1 or below. Uses one
+    level of that copy; the training chain itself is untouched."""
+    first_copy = np.zeros(engine.slot_count)
+    first_copy[: rho.shape[0]] = rho
+    flag = engine.multiply_plain(engine.add_plain(square, -((1.0 + RANGE_SLACK) ** 2)), first_copy)
+    return engine.drop_to(flag, min(flag.level, _RANGE_FLAG_LEVEL))
+
+
 def range_flags(
     engine: CkksEngine, squares: Sequence[CkksCiphertext], layout: FeatureMajorLayout, stream: Csprng
 ) -> list[CkksCiphertext]:
-    """Trainer side: ``rho * (u^2 - (1 + RANGE_SLACK)^2)`` on the first copy of
-    each sample (module doc), one ciphertext per block of squared scores ``u^2``
-    (the polynomial evaluation computes them anyway). Uses one level of that
-    copy; the training chain itself is untouched."""
-    edge = (1.0 + RANGE_SLACK) ** 2
-    first_copy = np.zeros(engine.slot_count)
-    flags = []
-    for block in squares:
-        first_copy[: layout.period] = 2.0 ** stream.uniform((layout.period,), 0.0, float(RANGE_FLAG_BITS))
-        flag = engine.multiply_plain(engine.add_plain(block, -edge), first_copy)
-        flags.append(engine.drop_to(flag, min(flag.level, _RANGE_FLAG_LEVEL)))
-    return flags
+    """:func:`range_flag` for every block of squared scores ``u^2``, with fresh ``rho``."""
+    rho = range_flag_factors(layout, stream, len(squares))
+    return [range_flag(engine, square, factors) for square, factors in zip(squares, rho)]
 
 
 class KeyHolderChannel(Protocol):

@@ -19,10 +19,10 @@ kind                  request                                  reply
 ====================  =======================================  =====================================
 ``ckks-setup``        nothing                                  :class:`TrainingSetup`: public context,
                                                                layout, spec, who gets the model
-``ckks-blocks``       which blocks of X (``matrix``) or y      their envelopes, encrypted on demand
-                      (``samples``): ``start``, ``count``
-``refresh``           masked envelopes + range flags           fresh envelopes, one per masked one
-``loss``              the residual envelopes                   ``sum|r|``, released
+``ckks-blocks``       which blocks of X (``matrix``), or X.T y their envelopes, encrypted on demand
+                      (``xty``): ``start``, ``count``
+``refresh``           masked envelopes + packed range flags    fresh envelopes, one per masked one
+``loss``              the predictions' envelopes               ``sum|p - y|``, released
 ``final``             the weights envelope (masked when the    nothing, or the released masked
                       trainer receives the model) + flags      weights
 ====================  =======================================  =====================================
@@ -36,7 +36,7 @@ of the predictions out).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -289,6 +289,8 @@ class TrainingSetup:
     spec: EncryptedTrainingSpec
     model_to: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # The public context's size once its bytes are forgotten (see without_context_data).
+    context_nbytes: int | None = None
 
     def __post_init__(self) -> None:
         if self.model_to not in MODEL_RECIPIENTS:
@@ -300,14 +302,28 @@ class TrainingSetup:
     def params(self) -> CkksParameters:
         return self.public_context.params
 
+    @property
+    def public_context_bytes(self) -> int:
+        return self.public_context.nbytes if self.context_nbytes is None else self.context_nbytes
+
+    def without_context_data(self) -> "TrainingSetup":
+        """The same setup without the public context's bytes (tens to hundreds of
+        MB), for a role that has loaded them already; it can no longer be sent."""
+        public = self.public_context
+        bare = PublicContext(public.params, public.rotation_steps, public.fingerprint, b"", public.data_sha256)
+        return replace(self, public_context=bare, context_nbytes=self.public_context_bytes)
+
     def matrix_layout(self) -> dict[str, Any]:
         """The layout header X's envelopes carry."""
         return {**self.layout.describe(), "role": "matrix"}
 
-    def samples_layout(self) -> dict[str, Any]:
-        return {**self.layout.describe(), "role": "samples"}
+    def xty_layout(self) -> dict[str, Any]:
+        """The layout header of X.T y's envelope (the weights layout)."""
+        return {**self.layout.describe(), "role": "xty"}
 
     def to_bytes(self) -> bytes:
+        if self.context_nbytes is not None:
+            raise ParameterError("this setup has forgotten its public context's bytes")
         fields = {
             "layout": self.layout.describe(),
             "spec": self.spec.to_header(),

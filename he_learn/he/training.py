@@ -90,6 +90,8 @@ def run_training(
     allow_insecure: bool = False,
     economy_keys: bool = False,
     metadata: Mapping[str, Any] | None = None,
+    workers: int = 1,
+    on_block: Callable[[int, int], None] | None = None,
 ) -> TrainingOutcome:
     """Run this process's roles of an encrypted training job (SPMD).
 
@@ -97,7 +99,9 @@ def run_training(
     gets them from it, encrypted. ``model_to`` must be the same on both sides.
     ``insecure_mask_seed`` is the trainer's (tests only, see
     :func:`train_encrypted`); ``metadata`` is small public JSON the key holder
-    hands the trainer with the setup.
+    hands the trainer with the setup. ``workers`` (the trainer's) spreads the
+    blocks of X over that many worker processes; ``on_block(done, total)``
+    follows the trainer's progress through the blocks of the whole run.
     """
     if model_to not in msg.MODEL_RECIPIENTS:
         raise ParameterError(f"model_to must be one of {msg.MODEL_RECIPIENTS}, not {model_to!r}")
@@ -116,7 +120,7 @@ def run_training(
         comm.serve(msg.KEY_HOLDER, holder.handle, [msg.TRAINER])
     trainer_part = None
     if msg.TRAINER in comm.local_roles:
-        trainer_part = _train(comm, model_to, seed, on_iteration)
+        trainer_part = _train(comm, model_to, seed, on_iteration, on_block, workers)
         comm.goodbye(msg.TRAINER, msg.KEY_HOLDER)
     if holder is not None and not holder.finished:
         raise ProtocolError("the trainer said goodbye before it sent the final weights")
@@ -128,26 +132,30 @@ def run_training(
     return TrainingOutcome(weights, report, setup)
 
 
-def _train(comm: Communicator, model_to: str, seed: bytes | None,
-           on_iteration: Callable[[int, int], None] | None) -> dict[str, Any]:
+def _train(comm: Communicator, model_to: str, seed: bytes | None, on_iteration: Callable[[int, int], None] | None,
+           on_block: Callable[[int, int], None] | None, workers: int) -> dict[str, Any]:
     start = time.perf_counter()
     client = KeyHolderClient(comm)
     setup = client.fetch_setup()
     if setup.model_to != model_to:
         raise ProtocolError(f"the key holder's setup sends the model to {setup.model_to!r}, this trainer expects "
                             f"{model_to!r}")
-    trainer = EncryptedTrainer(setup.public_context, setup.spec, client, seed)
-    trainer.fetch_data()
-    load_seconds = time.perf_counter() - start
-    train_start = time.perf_counter()
-    w_enc, losses, loss_steps = trainer.fit(on_iteration)
-    weights = trainer.finish(w_enc, model_to)
-    train_seconds = time.perf_counter() - train_start
-    counts = trainer.engine.counts
+    trainer = EncryptedTrainer(setup, client, seed, workers=workers)
+    del setup  # the trainer forgets the public context's bytes once it has loaded them
+    try:
+        trainer.fetch_data()
+        load_seconds = time.perf_counter() - start
+        train_start = time.perf_counter()
+        w_enc, losses, loss_steps = trainer.fit(on_iteration, on_block)
+        weights = trainer.finish(w_enc, model_to)
+        train_seconds = time.perf_counter() - train_start
+        counts = trainer.counts
+    finally:
+        trainer.close()
     fresh = envelope.pack(trainer.engine.encrypt(np.zeros(trainer.engine.slot_count)))
     return {
         "weights": weights,
-        "setup": setup,
+        "setup": trainer.setup,
         "load_seconds": load_seconds,
         "train_seconds": train_seconds,
         "loss_history": losses,
@@ -158,6 +166,8 @@ def _train(comm: Communicator, model_to: str, seed: bytes | None,
         "range_flag_bytes": trainer.range_flag_bytes,
         "ciphertext_bytes": len(fresh),
         "mask_bits": min(trainer.mask_bits) if trainer.mask_bits else None,
+        "workers": trainer.workers,
+        "block_seconds_per_iter": sum(trainer.block_seconds) / max(len(trainer.block_seconds), 1),
     }
 
 
@@ -180,7 +190,7 @@ def _report(ledger: Ledger, trainer: dict[str, Any] | None, holder: TrainingKeyH
         "loss_bytes": traffic(msg.LOSS),
         "result_bytes": traffic(msg.FINAL),
         "setup_bytes": traffic(msg.SETUP, msg.BLOCKS),
-        "public_context_bytes": setup.public_context.nbytes,
+        "public_context_bytes": setup.public_context_bytes,
         "preset": setup.params.name,
         "levels_per_step": spec.levels_per_step,
         "rotation_keys": len(setup.public_context.rotation_steps),
@@ -217,6 +227,8 @@ def train_encrypted(
     allow_insecure: bool = False,
     economy_keys: bool = False,
     model_to: str = "key_holder",
+    workers: int = 1,
+    on_block: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, dict[str, object]]:
     """Run the whole protocol in one process: the data owner (key holder)
     encrypts, the trainer trains, and the model goes to ``model_to``.
@@ -235,7 +247,8 @@ def train_encrypted(
     comm = InProcessCommunicator((msg.TRAINER, msg.KEY_HOLDER))
     outcome = run_training(comm, X=X, y=y, spec=spec, preset=preset, model_to=model_to,
                            insecure_mask_seed=insecure_mask_seed, on_iteration=on_iteration,
-                           allow_insecure=allow_insecure, economy_keys=economy_keys)
+                           allow_insecure=allow_insecure, economy_keys=economy_keys, workers=workers,
+                           on_block=on_block)
     if outcome.weights is None:
         raise ProtocolError("the in-process run ended without weights")
     return outcome.weights, outcome.report

@@ -18,7 +18,7 @@ from typing import Any, Literal, Mapping
 from he_learn.approximations import PolynomialApproximation
 from he_learn.errors import CommunicationError, ParameterError
 from he_learn.he.polynomial import RangePolicy, normalised_coefficients, polynomial_depth
-from he_learn.he.presets import TRAINING, TRAINING_LINEAR, CkksParameters
+from he_learn.he.presets import TRAINING, TRAINING_DEEP, TRAINING_LINEAR, CkksParameters
 
 __all__ = ["EncryptedTrainingSpec", "default_preset", "MAX_ITERATIONS"]
 
@@ -138,9 +138,16 @@ class EncryptedTrainingSpec:
             raise CommunicationError(f"{what}: {exc}") from None
 
 
-def default_preset(objective: str) -> CkksParameters:
-    """'training-linear' for the squared objective, 'training' for logistic."""
-    return TRAINING_LINEAR if objective == "squared" else TRAINING
+def default_preset(objective: str, approximation: PolynomialApproximation | None = None) -> CkksParameters:
+    """The smallest preset that fits a whole step between two refreshes:
+    'training-linear' for the squared objective (3 levels), 'training' for a
+    logistic step with a cubic (5), 'training-deep' with a degree-5 or 7
+    polynomial (6). Without ``approximation``, 'training'."""
+    if objective == "squared":
+        return TRAINING_LINEAR
+    if approximation is not None and polynomial_depth(normalised_coefficients(approximation)[1]) > 2:
+        return TRAINING_DEEP
+    return TRAINING
 
 
 def _int(value: Any, low: int, high: int, what: str) -> int:

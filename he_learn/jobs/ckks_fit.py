@@ -75,7 +75,7 @@ def run_ckks_fit(spec: JobSpec, role: str, comm: Communicator) -> dict[str, Any]
             **common,
         )
     else:
-        outcome = run_training(comm, insecure_mask_seed=options.insecure_mask_seed, **common)
+        outcome = run_training(comm, insecure_mask_seed=options.insecure_mask_seed, workers=options.workers, **common)
     report = {**outcome.report, "n_iter": outcome.setup.spec.max_iter}
     out: dict[str, Any] = {"report": report}
     if outcome.weights is not None:

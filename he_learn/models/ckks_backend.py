@@ -42,8 +42,10 @@ _ACTIVATION_POLICIES = ("warn", "raise", "ignore")
 class CkksOptions:
     """Options of the CKKS backend (``backend_options`` of the estimators).
 
-    ``preset``: a preset name or :class:`CkksParameters`; ``None`` picks
-    'training-linear' for the squared objective and 'training' for logistic.
+    ``preset``: a preset name or :class:`CkksParameters`; ``None`` picks the
+    smallest preset that fits a whole step between refreshes: 'training-linear'
+    for the squared objective, 'training' for a cubic sigmoid and 'training-deep'
+    (N=16384) for 'poly5' and 'poly7'.
     ``insecure_mask_seed``: TEST-ONLY. ``None`` (the default and the only secure
     choice) draws the refresh masks from OS entropy (``Csprng(None)``). An int or
     32 bytes makes the mask stream reproducible, and anyone who knows the seed
@@ -63,6 +65,9 @@ class CkksOptions:
     ``model_to``: who receives the weights, ``"key_holder"`` (the data owner;
     the trainer never sees a weight) or ``"trainer"`` (the model owner, through
     a masked decryption: the key holder sees only masked weights).
+    ``workers``: the trainer's worker processes, each holding its share of the
+    blocks of X (the result is the same bit for bit; TenSEAL holds the GIL, so
+    threads would not help).
     """
 
     preset: str | CkksParameters | None = None
@@ -72,6 +77,7 @@ class CkksOptions:
     allow_insecure: bool = False
     galois_keys: str = "all"
     model_to: str = "key_holder"
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if self.preset is not None:
@@ -84,6 +90,8 @@ class CkksOptions:
             raise ParameterError(f"galois_keys must be 'all' or 'economy', not {self.galois_keys!r}")
         if not isinstance(self.allow_insecure, bool):
             raise ParameterError("allow_insecure must be True or False")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise ParameterError(f"workers must be a positive integer, not {self.workers!r}")
         if self.model_to not in MODEL_RECIPIENTS:
             raise ParameterError(f"model_to must be one of {MODEL_RECIPIENTS}, not {self.model_to!r}")
 
@@ -122,6 +130,7 @@ class CkksBackend:
             allow_insecure=self.options.allow_insecure,
             economy_keys=self.options.galois_keys == "economy",
             model_to=self.options.model_to,
+            workers=self.options.workers,
         )
         report["n_iter"] = config.max_iter
         return TrainingResult(weights=weights, report=report)
@@ -144,5 +153,5 @@ def encrypted_spec(objective: str, config: TrainingConfig, options: CkksOptions)
 
 def make_backend(**options: Any) -> CkksBackend:
     """``preset`` (auto), ``insecure_mask_seed`` (None, test-only), ``refresh`` ("auto"), ``activation_policy``
-    ("warn"), ``allow_insecure`` (False), ``galois_keys`` ("all"), ``model_to`` ("key_holder")."""
+    ("warn"), ``allow_insecure`` (False), ``galois_keys`` ("all"), ``model_to`` ("key_holder"), ``workers`` (1)."""
     return CkksBackend(options_from(CkksOptions, "ckks", options))

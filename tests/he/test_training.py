@@ -57,8 +57,18 @@ def test_logistic_matches_plain(approx):
     expected, losses = plain_run(X, y, spec)
     np.testing.assert_allclose(w, expected, atol=2e-3)
     np.testing.assert_allclose(report["loss_history"], losses, rtol=1e-3)
-    # degree 5 needs 6 levels per step, one more than 'training' has: the step splits
-    assert report["refreshes"] == (2 if approx.degree == 3 else 5)
+    # degree 5 needs 6 levels a step: its default preset, 'training-deep', has them
+    assert report["refreshes"] == 2
+    assert report["preset"] == ("training" if approx.degree == 3 else "training-deep")
+
+
+def test_a_step_longer_than_the_chain_refreshes_its_scores_too():
+    X, y = data(40, 4, 2, binary=True)
+    spec = EncryptedTrainingSpec("logistic", 3, 1.0, "mean", l2=0.05, approximation=sigmoid_least_squares(5))
+    w, report = train_encrypted(X, y, spec, preset="training")
+    np.testing.assert_allclose(w, plain_run(X, y, spec)[0], atol=2e-3)
+    # 6 levels a step, 5 in 'training': the weights and then the scores, every step
+    assert report["refreshes"] == 5
 
 
 def test_activation_inputs_outside_the_interval_can_raise():

@@ -134,7 +134,9 @@ def test_the_key_holder_enforces_order_counts_and_budgets(training_holder):
     with pytest.raises(ProtocolError, match="already"):
         client.fetch_setup()
     with pytest.raises(CommunicationError, match="start"):
-        client.blocks(setup.public_context.engine(), "matrix", 5, 1)
+        comm.call(msg.TRAINER, msg.KEY_HOLDER, msg.BLOCKS, msg.encode(msg.BLOCKS, {"role": "matrix", "start": 5, "count": 1}))
+    with pytest.raises(CommunicationError, match="'matrix' or 'xty'"):
+        comm.call(msg.TRAINER, msg.KEY_HOLDER, msg.BLOCKS, msg.encode(msg.BLOCKS, {"role": "samples", "start": 0, "count": 1}))
     with pytest.raises(ProtocolError, match="trainer only"):
         holder.handle(msg.KEY_HOLDER, msg.encode(msg.SETUP, {}))
     # the trainer's refreshes carry the weights or every block's scores, nothing else
@@ -144,6 +146,8 @@ def test_the_key_holder_enforces_order_counts_and_budgets(training_holder):
     ct = envelope.pack(engine.encrypt(np.zeros(engine.slot_count)))
     with pytest.raises(CommunicationError, match="ciphertexts where 3 were expected"):
         comm.call(msg.TRAINER, msg.KEY_HOLDER, msg.REFRESH, msg.encode(msg.REFRESH, {"values": 1, "flags": 2}, [ct]))
+    with pytest.raises(CommunicationError, match="flags must be an integer in"):  # beyond one pack per level
+        comm.call(msg.TRAINER, msg.KEY_HOLDER, msg.REFRESH, msg.encode(msg.REFRESH, {"values": 1, "flags": 6}, [ct] * 7))
     # a curious trainer asking for more loss releases than the spec logs is refused
     for _ in range(LOGISTIC.loss_logs):
         client.loss([ct])
