@@ -22,17 +22,27 @@ weights to the trainer through a masked decryption instead of to the key holder.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from he_learn.approximations import PolynomialApproximation, resolve_sigmoid
 from he_learn.errors import ParameterError
 from he_learn.he.presets import CkksParameters, get_preset
+from he_learn.he.estimate import TrainingEstimate, estimate_training
 from he_learn.he.role_messages import MODEL_RECIPIENTS
 from he_learn.he.training import EncryptedTrainingSpec, train_encrypted
 from he_learn.models.backend import ProgressCallback, TrainingConfig, TrainingProblem, TrainingResult, options_from
 
-__all__ = ["CkksBackend", "CkksOptions", "make_backend", "encrypted_spec"]
+__all__ = ["CkksBackend", "CkksOptions", "make_backend", "encrypted_spec", "LOG_ESTIMATE_SECONDS", "LOG_ESTIMATE_BYTES"]
+
+logger = logging.getLogger(__name__)
+
+# A run expected to take longer than this, or to hold more than this in the
+# trainer, logs its estimate before it starts (it is logged at INFO either way
+# below these; the CLI shows INFO).
+LOG_ESTIMATE_SECONDS = 30.0
+LOG_ESTIMATE_BYTES = 1 << 30
 
 _REFRESH_POLICIES = ("auto",)
 _ACTIVATION_POLICIES = ("warn", "raise", "ignore")
@@ -120,10 +130,22 @@ class CkksBackend:
         config: TrainingConfig,
         on_iteration: ProgressCallback | None = None,
     ) -> TrainingResult:
+        spec = encrypted_spec(problem.objective, config, self.options)
+        estimate = self.estimate(problem, config)
+        if estimate.seconds_per_iteration * config.max_iter > LOG_ESTIMATE_SECONDS or \
+                estimate.trainer_bytes > LOG_ESTIMATE_BYTES:
+            logger.info("ckks training of %d x %d for %d iterations: %s", problem.n_samples, problem.n_features,
+                        config.max_iter, estimate.describe())
+        on_block = None
+        set_unit = getattr(on_iteration, "set_unit", None)
+        if set_unit is not None and estimate.ciphertexts > 1:
+            # the bar moves with the blocks of X, not only once per iteration
+            set_unit("block")
+            on_block, on_iteration = on_iteration, None
         weights, report = train_encrypted(
             problem.X,
             problem.y,
-            encrypted_spec(problem.objective, config, self.options),
+            spec,
             preset=self.options.preset,
             insecure_mask_seed=self.options.insecure_mask_seed,
             on_iteration=on_iteration,
@@ -131,9 +153,18 @@ class CkksBackend:
             economy_keys=self.options.galois_keys == "economy",
             model_to=self.options.model_to,
             workers=self.options.workers,
+            on_block=on_block,
         )
         report["n_iter"] = config.max_iter
+        report["estimated_seconds_per_iter"] = estimate.seconds_per_iteration
+        report["estimated_trainer_bytes"] = estimate.trainer_bytes
         return TrainingResult(weights=weights, report=report)
+
+    def estimate(self, problem: TrainingProblem, config: TrainingConfig) -> TrainingEstimate:
+        """Time per iteration, refreshes and memory, from the shapes and the preset alone."""
+        approximation = _approximation(config.sigmoid) if problem.objective == "logistic" else None
+        return estimate_training(problem.n_samples, problem.n_features, problem.objective, approximation,
+                                 self.options.preset, self.options.workers)
 
 
 def encrypted_spec(objective: str, config: TrainingConfig, options: CkksOptions) -> EncryptedTrainingSpec:
