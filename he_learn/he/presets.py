@@ -28,6 +28,8 @@ __all__ = [
     "TRAINING_LINEAR",
     "TRAINING_MASKED_40",
     "TRAINING_LINEAR_MASKED_40",
+    "TRAINING_DEEP",
+    "TRAINING_RELEASE",
     "AGGREGATION",
     "AGGREGATION_FLOODED",
     "AGGREGATION_COMPACT",
@@ -136,6 +138,41 @@ TRAINING_LINEAR = CkksParameters(
     coeff_mod_bit_sizes=(60, 32, 32, 32, 60),
     scale_bits=32,
     source="he_learn: 3 levels, 60-bit q0 for mask headroom, within 218 bits for N=8192 (Albrecht et al. 2018)",
+)
+
+# he_learn's logistic training set for degree-5 and degree-7 sigmoids: a whole
+# step (X*w, three levels of polynomial, X*p, the mask) takes 6 levels, one more
+# than N=8192's 218 bits allow at 26-bit primes, so 'training' refreshes twice a
+# step (the second time every block's scores). N=16384 allows 438 bits: 60 + 6*30
+# + 60 = 300 leaves a whole step between refreshes, one refresh per iteration.
+# Scale 2^30 is 16x 'training's precision, and the 60-bit q0 leaves 30 bits of
+# headroom, so the refresh mask reaches its float64 cap B = 2^26 (distance 2^-26
+# per slot against 2^-15). Twelve levels (two steps a refresh) would need primes
+# of 28 bits or less, whose distance from 2^28 makes the exact scale drift 4 bits
+# over the chain (measured; the engine refuses more than 1).
+TRAINING_DEEP = CkksParameters(
+    name="training-deep",
+    poly_modulus_degree=16384,
+    coeff_mod_bit_sizes=(60, 30, 30, 30, 30, 30, 30, 60),
+    scale_bits=30,
+    source="he_learn: a degree-5/7 logistic step in 6 levels; 300 bits <= 438 for N=16384 (Albrecht et al. 2018)",
+)
+
+# Training whose weights are released to the trainer (model_to="trainer",
+# he_learn.he.release): flooding at s = 30 bits costs about 2^20 times the
+# weights' error, so the error must sit near 2^-30 for weights good to 1e-3
+# after averaging their copies. A fresh encryption's error is about
+# 54 * N / 6 / scale (9 stds, 6x slot spread), so the scale must reach 2^40 at
+# every level; q0 = 60 bits leaves 20 bits of mask headroom. Six 40-bit levels
+# fit a degree-5/7 logistic step (6 levels), a cubic one (5) or two squared
+# ones (3 each); 60 + 6 * 40 + 60 = 360 bits need N=16384 (438 bits).
+TRAINING_RELEASE = CkksParameters(
+    name="training-release",
+    poly_modulus_degree=16384,
+    coeff_mod_bit_sizes=(60, 40, 40, 40, 40, 40, 40, 60),
+    scale_bits=40,
+    source="he_learn: 2^40 at every level so that released weights survive 30-bit flooding; 360 bits <= 438 for "
+    "N=16384 (Albrecht et al. 2018)",
 )
 
 # NVIDIA FLARE's TenSEAL model encryptor defaults (nvflare/app_opt/he/
@@ -249,6 +286,8 @@ PRESETS = {
         INFERENCE,
         TRAINING,
         TRAINING_LINEAR,
+        TRAINING_DEEP,
+        TRAINING_RELEASE,
         TRAINING_MASKED_40,
         TRAINING_LINEAR_MASKED_40,
         AGGREGATION,
