@@ -129,7 +129,8 @@ def _training_releases(quick: bool) -> list[Record]:
     info = {"preset": "training-release", "baseline_preset": "training", "epochs": epochs, "shape": list(X.shape)}
     records += [
         Record("release_training", "ckks", "released_weight_std", report["release_weight_std"], "value",
-               params={**info, "error_bound": report["release_error_bound"], "sigma": report["release_sigma"]}),
+               params={**info, "error_bound": report["release_error_bound"], "sigma": report["release_sigma"],
+                       "chain_security_bits": report["release_chain_security_bits"]}),
         Record("release_training", "ckks", "seconds_per_epoch", report["seconds_per_iter"], "s",
                baseline=base["seconds_per_iter"], ratio=report["seconds_per_iter"] / base["seconds_per_iter"],
                params=info),

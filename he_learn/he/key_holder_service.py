@@ -34,10 +34,13 @@ level leave room for that ('training-release', 2^40): before anything is
 encrypted, a run whose flooding would exceed :data:`MAX_RELEASED_WEIGHT_STD`
 per weight even for a fresh encryption's error is refused (``PrecisionError``).
 What the flooding bounds: the release's KL divergence from an ideal release
-without the final ciphertext's error. The errors of earlier ciphertexts are
-part of the messages the refreshes re-encrypted; the final release shows them
-behind the same noise, so they are hidden statistically only in proportion to
-their size against it (docs/design.md, "What leaves the key holder").
+without the final ciphertext's error, 2^-30. The errors of earlier weights
+ciphertexts are part of the messages the refreshes re-encrypted, and the final
+release shows them behind the same noise: the report's
+``release_chain_security_bits`` bounds them by the same KL rule with their
+bounds summed (an error never grows through later steps of a converging
+descent; the sum is the worst case). It falls by 2 log2(T) for T refreshes
+(docs/design.md, "What leaves the key holder").
 
 Requests are validated before anything is decrypted: a known kind with exactly
 its fields (:mod:`he_learn.he.role_messages`), in protocol order (setup first,
@@ -99,6 +102,14 @@ def release_preset(objective: str) -> CkksParameters:
 
 def _release_policy(layout: FeatureMajorLayout) -> FloodingPolicy:
     return FloodingPolicy(RELEASE_SECURITY_BITS, int(layout.weight_slots.size))
+
+
+def _kl_bits(n_values: int, error: float, sigma: float) -> float:
+    """-log2 of the KL divergence ``n e^2 / (2 sigma^2)`` that ``n`` values
+    carrying an error up to ``error`` under Gaussian noise ``sigma`` reveal."""
+    if error <= 0:
+        return math.inf
+    return -math.log2(n_values * error**2 / (2 * sigma**2))
 
 
 def released_weight_std(layout: FeatureMajorLayout, error_bound: float) -> float:
@@ -183,6 +194,9 @@ class TrainingKeyHolder:
         self.weights: np.ndarray | None = None
         # model_to="trainer": the calibrated error bound of the weights (module doc)
         self._weights_error_bound: float | None = None
+        # the sum of every refreshed weights ciphertext's bound: their errors live on
+        # in the refreshed messages, so the release shows them too (module doc)
+        self._chain_error_bound = 0.0
         self.release_report: dict[str, Any] = {}
         self.loss_history: list[float] = []
         self.out_of_interval = 0
@@ -380,6 +394,7 @@ class TrainingKeyHolder:
         # a quarter of a bit of rounding: sigma tells nothing finer about earlier errors
         bound = 2.0 ** (math.ceil(4 * math.log2(CALIBRATION_MARGIN * TAIL_FACTOR * rms)) / 4)
         self._weights_error_bound = max(bound, self._weights_error_bound or 0.0)
+        self._chain_error_bound += bound
 
     def _release_weights(self, value: CkksCiphertext) -> np.ndarray:
         """The masked weights' slots, noise-flooded: the one decryption that leaves
@@ -405,6 +420,8 @@ class TrainingKeyHolder:
             "release_weight_std": std,
             "release_security_bits": policy.security_bits,
             "release_values": int(self.layout.weight_slots.size),
+            "release_chain_security_bits": _kl_bits(self.layout.weight_slots.size, self._chain_error_bound,
+                                                    policy.sigma(bound)),
         }
         return released
 
