@@ -11,8 +11,6 @@ the federated default. The attacker's algebra is modulo q0 in the NTT domain
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 
 import numpy as np
 import pytest
@@ -25,6 +23,7 @@ from he_learn.he.flooding import FloodingPolicy
 from he_learn.he.keys import KeyHolder
 from he_learn.he.presets import AGGREGATION_ADDITIVE, AGGREGATION_COMPACT
 from he_learn.he.release import fresh_sum_rms_bound, release
+from lm_attack import ciphertext_residues, secret_key_residues
 
 PARAMS = AGGREGATION_ADDITIVE
 N = PARAMS.poly_modulus_degree
@@ -113,31 +112,6 @@ def test_noise_that_would_fill_the_headroom_is_refused():
 
 
 # -- the key recovery, without and with flooding -------------------------------------
-def _key(seal_context, constant: int):
-    primes = rns.level_primes(seal_context, seal_context.key_parms_id())
-    data = rns.plaintext_bytes(seal_context.key_parms_id(), [np.full(N, constant, dtype=np.int64) for _ in primes], 1.0)
-    fd, path = tempfile.mkstemp()
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        key = sealapi.SecretKey()
-        key.load(seal_context, path)
-        return key
-    finally:
-        os.unlink(path)
-
-
-def _ciphertext_residues(holder, ct, q0):
-    """(c0, c1) mod q0, NTT form: decrypting with s = 0 gives c0, with s = 1 gives c0 + c1."""
-    seal_context = holder.tenseal_context.data.seal_context()
-    out = []
-    for constant in (0, 1):
-        plain = sealapi.Plaintext()
-        sealapi.Decryptor(seal_context, _key(seal_context, constant)).decrypt(ct.seal, plain)
-        out.append(rns.read_plaintext(plain, N)[0])
-    return out[0], mod_sub(out[1], out[0], q0)
-
-
 def _recover(c0, c1, p_ntt, q0):
     """s = (p - c0) / c1, pointwise in the NTT domain (Li and Micciancio 2021, one ciphertext)."""
     inverse = np.array([pow(int(v), q0 - 2, q0) for v in c1], dtype=np.int64)
@@ -156,10 +130,8 @@ def _attacker_polynomial(released: np.ndarray, scale: float) -> np.ndarray:
 
 def test_the_exact_polynomial_gives_the_key_and_the_flooded_one_does_not(holder, aggregate):
     total, _, _, _ = aggregate
-    seal_context = holder.tenseal_context.data.seal_context()
-    q0 = rns.level_primes(seal_context, seal_context.key_parms_id())[0]
-    secret = rns.read_plaintext(holder.tenseal_context.data.secret_key().data(), N)[0]
-    c0, c1 = _ciphertext_residues(holder, total, q0)
+    q0, secret = secret_key_residues(holder)
+    c0, c1 = ciphertext_residues(holder, total)
     # Without flooding: the exact decryption of both parts is the polynomial, and the polynomial is the key.
     exact = rns.read_plaintext(holder.decrypt_internal_plaintext(total), N)[0]
     np.testing.assert_array_equal(_recover(c0, c1, exact, q0), secret)
