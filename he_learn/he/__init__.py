@@ -26,9 +26,15 @@ Modules in dependency order:
 - ``training_spec``: a run's hyper-parameters and their wire form;
 - ``role_messages``: the wire form of every trainer / key-holder message;
 - ``key_holder_service``: the data owner's keys, data and the service it runs;
+- ``key_holder_client``: the key holder as the trainer sees it (typed requests, checked replies);
+- ``trainer_blocks``: one step's per-block work, in this process;
+- ``trainer_workers``: the same work spread over worker processes, bit for bit;
 - ``trainer``: encrypted gradient descent, with the key holder as a remote service;
 - ``training``: both roles, in one process or one each (``run_training``);
-- ``inference``: encrypted prediction;
+- ``estimate``: a run's time, refreshes and memory from n, d and the preset;
+- ``inference``: encrypted prediction of a linear model;
+- ``inference_service``: the model owner serving scores on ciphertexts across processes;
+- ``network_inference``: encrypted prediction of a dense network with a polynomial activation;
 - ``tutorial_baseline``: TenSEAL Tutorial 1's per-sample loop, for benchmarks.
 
 Import the submodules directly; this package module imports nothing itself.
