@@ -38,7 +38,7 @@ from he_learn.encoding.ckks_layout import FeatureMajorLayout
 from he_learn.he import envelope
 from he_learn.he.flooding import FloodingPolicy
 from he_learn.he.keys import KeyHolder
-from he_learn.he.key_holder_service import MAX_RELEASED_WEIGHT_STD, released_weight_std_floor
+from he_learn.he.weights_release import MAX_RELEASED_WEIGHT_STD, released_weight_std_floor
 from he_learn.he.presets import (
     AGGREGATION_FLOODED,
     TRAINING,

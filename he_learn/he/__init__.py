@@ -25,6 +25,7 @@ Modules in dependency order:
 - ``refresh``: masked refresh through the key holder;
 - ``training_spec``: a run's hyper-parameters and their wire form;
 - ``role_messages``: the wire form of every trainer / key-holder message;
+- ``weights_release``: the trained weights released to the trainer, noise-flooded;
 - ``key_holder_service``: the data owner's keys, data and the service it runs;
 - ``key_holder_client``: the key holder as the trainer sees it (typed requests, checked replies);
 - ``trainer_blocks``: one step's per-block work, in this process;

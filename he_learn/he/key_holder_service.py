@@ -19,28 +19,8 @@ from another process. What the key holder learns, and what leaves it:
   goes back to the trainer noise-flooded, and the trainer removes m.
 
 The one decryption that leaves the key holder, the masked weights for
-``model_to="trainer"``, goes through :func:`he_learn.he.release.release`
-(:meth:`TrainingKeyHolder._release_weights`). Its error bound is calibrated on
-the run's own weight refreshes: ``TAIL_FACTOR`` times the largest RMS of their
-imaginary parts (pure error for real weights) times :data:`CALIBRATION_MARGIN`,
-rounded up to a quarter bit, so the noise level depends on no released
-ciphertext and reveals only the size of earlier errors, to a quarter bit. The release then checks
-the final ciphertext against that bound (``SecurityError`` if it is exceeded).
-The key of a run releases once, so its budget is the weights' slots
-(``V = d * group``, :data:`RELEASE_SECURITY_BITS` = 30 bits): the flooding std
-is ``2^15 * sqrt(V / 2)`` times the bound, reduced by ``sqrt(group)`` when the
-trainer averages each weight's copies. Only presets with a large scale at every
-level leave room for that ('training-release', 2^40): before anything is
-encrypted, a run whose flooding would exceed :data:`MAX_RELEASED_WEIGHT_STD`
-per weight even for a fresh encryption's error is refused (``PrecisionError``).
-What the flooding bounds: the release's KL divergence from an ideal release
-without the final ciphertext's error, 2^-30. The errors of earlier weights
-ciphertexts are part of the messages the refreshes re-encrypted, and the final
-release shows them behind the same noise: the report's
-``release_chain_security_bits`` bounds them by the same KL rule with their
-bounds summed (an error never grows through later steps of a converging
-descent; the sum is the worst case). It falls by 2 log2(T) for T refreshes
-(docs/design.md, "What leaves the key holder").
+``model_to="trainer"``, goes through :class:`he_learn.he.weights_release.WeightsRelease`
+(noise-flooded, with its statement of what the flooding covers).
 
 Requests are validated before anything is decrypted: a known kind with exactly
 its fields (:mod:`he_learn.he.role_messages`), in protocol order (setup first,
@@ -54,7 +34,6 @@ key. A bad request is answered with an error frame (``ProtocolError``,
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, Mapping
 
@@ -70,57 +49,11 @@ from he_learn.he.ciphertext import CkksCiphertext
 from he_learn.he.keys import KeyHolder
 from he_learn.he.polynomial import RangePolicy, report_out_of_interval
 from he_learn.he.presets import CkksParameters, get_preset
-from he_learn.he.flooding import FloodingPolicy
-from he_learn.he.presets import TRAINING_RELEASE
+from he_learn.he import weights_release
 from he_learn.he.refresh import MAX_WEIGHT_FRACTION, mask_bound, max_refreshed_value
-from he_learn.he.release import TAIL_FACTOR, fresh_sum_error_bound, release
 from he_learn.he.training_spec import EncryptedTrainingSpec, default_preset
 
-__all__ = [
-    "TrainingKeyHolder",
-    "RELEASE_SECURITY_BITS",
-    "MAX_RELEASED_WEIGHT_STD",
-    "release_preset",
-    "released_weight_std",
-    "released_weight_std_floor",
-]
-
-# Statistical security of the weights' release (he_learn.he.flooding's floor).
-RELEASE_SECURITY_BITS = 30
-# The largest flooding std per released weight (after averaging its copies)
-# that still leaves a model: weights of standardised features are O(0.1..1).
-MAX_RELEASED_WEIGHT_STD = 0.02
-# The calibrated bound's margin over TAIL_FACTOR times the refreshes' error RMS:
-# the final weights' RMS was within 1% of the last refresh's (measured).
-CALIBRATION_MARGIN = 1.25
-
-
-def release_preset(objective: str) -> CkksParameters:
-    """The preset for ``model_to="trainer"`` (module doc): 'training-release'."""
-    return TRAINING_RELEASE
-
-
-def _release_policy(layout: FeatureMajorLayout) -> FloodingPolicy:
-    return FloodingPolicy(RELEASE_SECURITY_BITS, int(layout.weight_slots.size))
-
-
-def _kl_bits(n_values: int, error: float, sigma: float) -> float:
-    """-log2 of the KL divergence ``n e^2 / (2 sigma^2)`` that ``n`` values
-    carrying an error up to ``error`` under Gaussian noise ``sigma`` reveal."""
-    if error <= 0:
-        return math.inf
-    return -math.log2(n_values * error**2 / (2 * sigma**2))
-
-
-def released_weight_std(layout: FeatureMajorLayout, error_bound: float) -> float:
-    """The flooding std per weight after averaging its ``group`` copies."""
-    return _release_policy(layout).sigma(error_bound) / math.sqrt(layout.group)
-
-
-def released_weight_std_floor(params: CkksParameters, layout: FeatureMajorLayout) -> float:
-    """:func:`released_weight_std` for a fresh encryption's error, the least any
-    weights ciphertext carries: the check made before a run starts."""
-    return released_weight_std(layout, fresh_sum_error_bound(params, 1))
+__all__ = ["TrainingKeyHolder"]
 
 
 class TrainingKeyHolder:
@@ -160,23 +93,16 @@ class TrainingKeyHolder:
             if preset is not None:
                 params = get_preset(preset)
             elif model_to == "trainer":
-                params = release_preset(spec.objective)
+                params = weights_release.release_preset(spec.objective)
             else:
                 params = default_preset(spec.objective, spec.approximation)
             key_holder = None
         layout = FeatureMajorLayout(X.shape[0], X.shape[1], params.slot_count)
         if model_to == "trainer":
             # a fresh encryption's error is the least any weights ciphertext carries
-            floor = released_weight_std_floor(params, layout)
-            if floor > MAX_RELEASED_WEIGHT_STD:
-                raise PrecisionError(
-                    f"model_to='trainer' releases the weights flooded to {RELEASE_SECURITY_BITS}-bit statistical "
-                    f"security; under preset {params.name!r} (scale 2^{params.scale_bits}) the flooding would add "
-                    f"noise of std at least {floor:.3g} to every weight. Use preset 'training-release' (the default "
-                    "for model_to='trainer'), or keep the model with the key holder (model_to='key_holder')"
-                )
+            weights_release.check_room(params, layout)
         if key_holder is None:
-            policy = _release_policy(layout) if model_to == "trainer" else None
+            policy = weights_release.release_policy(layout) if model_to == "trainer" else None
             key_holder = KeyHolder(params, allow_insecure=allow_insecure, release_policy=policy)
         self._key_holder = key_holder
         self._engine = self._key_holder.engine()
@@ -192,12 +118,8 @@ class TrainingKeyHolder:
         self._refreshes = 0
         self._losses = 0
         self.weights: np.ndarray | None = None
-        # model_to="trainer": the calibrated error bound of the weights (module doc)
-        self._weights_error_bound: float | None = None
-        # the sum of every refreshed weights ciphertext's bound: their errors live on
-        # in the refreshed messages, so the release shows them too (module doc)
-        self._chain_error_bound = 0.0
-        self.release_report: dict[str, Any] = {}
+        # model_to="trainer": calibrated on the weights' refreshes, spent once at the end
+        self.weights_release = weights_release.WeightsRelease(key_holder, layout) if model_to == "trainer" else None
         self.loss_history: list[float] = []
         self.out_of_interval = 0
         self.key_seconds = time.perf_counter() - start
@@ -294,8 +216,8 @@ class TrainingKeyHolder:
                 out.append(coefficient_mask.reencrypt_masked(self._key_holder, value))
                 continue
             slots = self._decrypt(value, "refresh")
-            if values == 1 and self.setup.model_to == "trainer":
-                self._calibrate(value)
+            if values == 1 and self.weights_release is not None:
+                self.weights_release.calibrate(value)
             limit = max_refreshed_value(self._engine, value.level)
             largest = float(np.max(np.abs(slots)))
             if largest > limit:
@@ -353,7 +275,9 @@ class TrainingKeyHolder:
                 f"the masked weights reach beyond mask bound + largest weight = {limit:.3g}: training diverged or "
                 "wrapped around. Lower the learning rate, scale the features, or add l2"
             )
-        released = self._release_weights(value)
+        if self.weights_release is None:
+            raise ProtocolError("the masked weights arrived for a run that keeps the model with the key holder")
+        released = self.weights_release.release(value)
         data = msg.encode(msg.FINAL, {"released": int(released.size)}, [msg.floats_chunk(released)], reply=True)
         return Reply(data, msg.FINAL, len(data))
 
@@ -385,45 +309,6 @@ class TrainingKeyHolder:
                 "diverged: lower the learning rate, scale the features (standardise them), or choose a preset with "
                 "more headroom"
             ) from exc
-
-    def _calibrate(self, value: CkksCiphertext) -> None:
-        """Raise the weights' error bound to what this refreshed weights
-        ciphertext shows (module doc); its decryption stays here."""
-        imaginary = self._key_holder.decrypt_internal_complex(value).imag
-        rms = max(float(np.sqrt(np.mean(imaginary**2))), np.finfo(np.float64).tiny)
-        # a quarter of a bit of rounding: sigma tells nothing finer about earlier errors
-        bound = 2.0 ** (math.ceil(4 * math.log2(CALIBRATION_MARGIN * TAIL_FACTOR * rms)) / 4)
-        self._weights_error_bound = max(bound, self._weights_error_bound or 0.0)
-        self._chain_error_bound += bound
-
-    def _release_weights(self, value: CkksCiphertext) -> np.ndarray:
-        """The masked weights' slots, noise-flooded: the one decryption that leaves
-        the key holder (module doc)."""
-        bound = self._weights_error_bound
-        if bound is None:
-            raise PrecisionError(
-                "model_to='trainer': the weights' error bound is calibrated on their refreshes, and this run "
-                "refreshed them never; train for more iterations (or keep the model with model_to='key_holder')"
-            )
-        policy = self._key_holder.release_budget.policy
-        std = policy.sigma(bound) / math.sqrt(self.layout.group)
-        if std > MAX_RELEASED_WEIGHT_STD:
-            raise PrecisionError(
-                f"model_to='trainer': the weights' measured error bound {bound:.3g} needs flooding of std {std:.3g} "
-                f"per weight, beyond {MAX_RELEASED_WEIGHT_STD}: the model would be noise. Use preset "
-                "'training-release', fewer features, or keep the model with the key holder"
-            )
-        released = release(self._key_holder, value, bound, slots=self.layout.weight_slots)
-        self.release_report = {
-            "release_error_bound": bound,
-            "release_sigma": policy.sigma(bound),
-            "release_weight_std": std,
-            "release_security_bits": policy.security_bits,
-            "release_values": int(self.layout.weight_slots.size),
-            "release_chain_security_bits": _kl_bits(self.layout.weight_slots.size, self._chain_error_bound,
-                                                    policy.sigma(bound)),
-        }
-        return released
 
     def _check_range_flags(self, messages: Any) -> None:
         if not messages:

@@ -226,7 +226,8 @@ def _report(ledger: Ledger, trainer: dict[str, Any] | None, holder: TrainingKeyH
     if holder is not None:
         report["activation_out_of_interval"] = holder.out_of_interval
         report["key_seconds"] = holder.key_seconds
-        report.update(holder.release_report)
+        if holder.weights_release is not None:
+            report.update(holder.weights_release.report)
         if trainer is None:
             report.update(seconds=seconds, seconds_per_iter=seconds / spec.max_iter, refreshes=holder.refreshes,
                           rounds=holder.refreshes + holder.losses + 1)

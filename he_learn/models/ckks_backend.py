@@ -31,7 +31,7 @@ from typing import Any
 from he_learn.approximations import PolynomialApproximation, resolve_sigmoid
 from he_learn.errors import ParameterError
 from he_learn.he.estimate import TrainingEstimate, estimate_training
-from he_learn.he.key_holder_service import release_preset
+from he_learn.he.weights_release import release_preset
 from he_learn.he.presets import CkksParameters, get_preset
 from he_learn.he.role_messages import MODEL_RECIPIENTS
 from he_learn.he.training import EncryptedTrainingSpec, train_encrypted

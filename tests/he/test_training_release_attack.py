@@ -2,7 +2,7 @@
 (``model_to="trainer"``): the trainer computed the final ciphertexts, so with their
 exact decryptions (what the key holder sent before the release was flooded) it
 solves for the secret key and reads the data owner's encrypted features; with
-:meth:`TrainingKeyHolder._release_weights` it recovers nothing.
+:meth:`he_learn.he.weights_release.WeightsRelease.release` it recovers nothing.
 
 Two releases under one key, as a key holder serving two runs with one key pair
 would give (real slots give half the equations per ciphertext). A curious trainer
@@ -17,7 +17,8 @@ import pytest
 
 from he_learn.encoding.ckks_layout import FeatureMajorLayout
 from he_learn.he.flooding import FloodingPolicy
-from he_learn.he.key_holder_service import RELEASE_SECURITY_BITS, TrainingKeyHolder
+from he_learn.he.key_holder_service import TrainingKeyHolder
+from he_learn.he.weights_release import RELEASE_SECURITY_BITS
 from he_learn.he.keys import KeyHolder
 from he_learn.he.presets import TRAINING_RELEASE
 from he_learn.he.training_spec import EncryptedTrainingSpec
@@ -39,7 +40,7 @@ def run():
     engine = services[0].setup.public_context.engine()
     weights = [engine.drop_to(engine.encrypt(layout.pack_weights(rng.normal(size=4) / 4)), 0) for _ in range(2)]
     for service, ct in zip(services, weights):
-        service._calibrate(ct)  # the bound the run's refreshes would have measured
+        service.weights_release.calibrate(ct)  # the bound the run's refreshes would have measured
     feature = engine.encrypt(np.linspace(-0.5, 0.5, engine.slot_count))
     q, secret = secret_key_residues(holder)
     return holder, services, weights, layout, feature, q, secret
@@ -63,8 +64,8 @@ def test_exact_weight_decryptions_give_the_key_and_the_data(run):
 
 def test_flooded_weight_releases_give_nothing(run):
     holder, services, weights, layout, feature, q, secret = run
-    released = [s._release_weights(ct) for s, ct in zip(services, weights)]
-    assert all(s.release_report["release_security_bits"] == 30 for s in services)
+    released = [s.weights_release.release(ct) for s, ct in zip(services, weights)]
+    assert all(s.weights_release.report["release_security_bits"] == 30 for s in services)
     key = _attack(holder, weights, released, q)
     assert np.count_nonzero(key == secret) < 8  # 16384 residues mod a 60-bit prime: chance agreement only
     centred = np.where(key > q // 2, key - q, key)

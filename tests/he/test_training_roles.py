@@ -130,15 +130,15 @@ def test_the_weights_release_refuses_a_ciphertext_beyond_its_calibrated_bound():
     holder = TrainingKeyHolder(X, y, LOGISTIC, model_to="trainer")
     engine = holder.setup.public_context.engine()
     quiet = engine.drop_to(engine.encrypt(np.full(engine.slot_count, 0.5)), 0)
-    holder._calibrate(quiet)
+    holder.weights_release.calibrate(quiet)
     noisy = engine.encrypt(np.full(engine.slot_count, 0.5))
     for _ in range(4):
         noisy = engine.rotate(noisy, 1)
         noisy = engine.multiply(noisy, engine.encrypt(np.ones(engine.slot_count), level=noisy.level))
     with pytest.raises(SecurityError, match="beyond the stated bound"):
-        holder._release_weights(noisy)
-    released = holder._release_weights(quiet)
-    assert np.max(np.abs(released - 0.5)) < 10 * holder.release_report["release_sigma"]
+        holder.weights_release.release(noisy)
+    released = holder.weights_release.release(quiet)
+    assert np.max(np.abs(released - 0.5)) < 10 * holder.weights_release.report["release_sigma"]
 
 
 # -- the key holder refuses what the protocol does not allow -----------------------
