@@ -166,8 +166,12 @@ def train_on_shares(
     bound = score_bound(activation, session.encoder)
     every = int(range_check_every)
     checks, logging = _Meter(session), _Meter(session)
+    # The dealer's material is input-independent, so each backward pass asks for
+    # its own triple and truncations and the next forward's in one message: one
+    # dealer round trip per step, in the order the step consumes them.
+    ahead = None
     for step in range(config.max_iter):
-        z = Xm.matmul(w)
+        z = Xm.matmul(w, corrections=ahead)
         if every and ((step + 1) % every == 0 or step == config.max_iter - 1):
             with checks:
                 # An explicit reveal of one bit to everyone (see the module docstring).
@@ -181,11 +185,18 @@ def train_on_shares(
                 # An explicit reveal of one scalar, the training log's loss.
                 loss_history.append(float(abs_(r).sum().reveal()))
             loss_steps.append(step)
-        g = Xm.matmul(r, transpose=True)
-        update = g * step_size
+        backward = Xm.matmul_items(r.shape, transpose=True, y_scale_bits=r.scale_bits)
+        scaling = w.times_public_items(step_size)  # g has w's shape and scale
+        decaying = w.times_public_items(decay) if decay else []
+        forward = Xm.matmul_items(w.shape) if step + 1 < config.max_iter else []
+        replies = session.requests(backward + scaling + decaying + forward)
+        parts = np.cumsum([len(backward), len(scaling), len(decaying)])
+        g = Xm.matmul(r, transpose=True, corrections=replies[: parts[0]])
+        update = g.times_public(step_size, *replies[parts[0] : parts[1]])
         if decay:
-            update = update + w * decay
+            update = update + w.times_public(decay, *replies[parts[1] : parts[2]])
         w = w - update
+        ahead = replies[parts[2] :] or None
         if on_iteration is not None:
             on_iteration(step + 1, config.max_iter)
     loop_seconds = time.perf_counter() - loop_start

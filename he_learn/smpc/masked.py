@@ -17,11 +17,14 @@ would leak X - X', which is why a mask is bound to one SharedTensor here.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from he_learn._native import beaver_matmul
 from he_learn.errors import ParameterError, ProtocolError
-from he_learn.smpc.protocols import open_values, request_with_truncation
+from he_learn.smpc.protocols import open_values, truncation_item
+from he_learn.smpc.session import Corrections
 from he_learn.smpc.shared import SharedTensor
 
 __all__ = ["MaskedMatrix"]
@@ -52,20 +55,38 @@ class MaskedMatrix:
         self._e = e
         self._e_t = np.ascontiguousarray(e.T)
 
-    def matmul(self, y: SharedTensor, transpose: bool = False) -> SharedTensor:
+    def matmul_items(self, y_shape: tuple[int, ...], transpose: bool = False,
+                     y_scale_bits: int | None = None) -> list[tuple[str, tuple]]:
+        """The dealer requests of a later :meth:`matmul` by a ``y_shape`` operand (its
+        triple, then its truncation's pair), to batch with others in one
+        :meth:`Session.requests` call; pass the replies to :meth:`matmul`."""
+        session = self.session
+        inner = self.shape[0] if transpose else self.shape[1]
+        if len(y_shape) not in (1, 2) or y_shape[0] != inner:
+            raise ParameterError(f"cannot multiply {'X.T' if transpose else 'X'} of shape "
+                                 f"{self.shape[::-1] if transpose else self.shape} by {tuple(y_shape)}")
+        b_shape = (inner, 1 if len(y_shape) == 1 else int(y_shape[1]))
+        out_rows = self.shape[1] if transpose else self.shape[0]
+        f = session.encoder.fractional_bits
+        scale = self.scale_bits + (f if y_scale_bits is None else y_scale_bits)
+        truncation = truncation_item(session, (out_rows, b_shape[1]), scale - f)
+        triple = ("mask_triple", (self._mask_id, b_shape, transpose))
+        return [triple] if truncation is None else [triple, truncation]
+
+    def matmul(self, y: SharedTensor, transpose: bool = False,
+               corrections: Sequence[Corrections] | None = None) -> SharedTensor:
         """Shares of X @ y (or X.T @ y), truncated back to the encoder's scale.
 
         Steps: 1. the dealer supplies fresh [B] (seed-derived) and [C] = A @ B
         (last party's share shipped); 2. open F = y - B (1 round); 3. each party
         outputs [C] + E @ [B] + [A] @ F, the lead adds E @ F; 4. truncate.
+        ``corrections``: the replies to :meth:`matmul_items`, requested ahead.
         """
         if y.session is not self.session:
             raise ProtocolError("cannot combine SharedTensors from different sessions")
+        items = self.matmul_items(y.shape, transpose, y.scale_bits)  # validates the shapes
         inner = self.shape[0] if transpose else self.shape[1]
         vector = y.ndim == 1
-        if y.ndim not in (1, 2) or y.shape[0] != inner:
-            raise ParameterError(f"cannot multiply {'X.T' if transpose else 'X'} of shape "
-                                 f"{self.shape[::-1] if transpose else self.shape} by {y.shape}")
         y2 = y.reshape(inner, 1) if vector else y
         b_shape = y2.shape
         out_rows = self.shape[1] if transpose else self.shape[0]
@@ -74,12 +95,12 @@ class MaskedMatrix:
         b = [s.uniform(b_shape) for s in streams]
         c = [s.derived((out_rows, b_shape[1])) for s in streams]
         scale = self.scale_bits + y.scale_bits
-        corrections, truncation = request_with_truncation(
-            session, ("mask_triple", (self._mask_id, b_shape, transpose)), (out_rows, b_shape[1]),
-            scale - session.encoder.fractional_bits,
-        )
+        replies = list(corrections) if corrections is not None else session.requests(items)
+        if len(replies) != len(items):
+            raise ProtocolError(f"a matmul consumes {len(items)} dealer replies, not {len(replies)}")
+        triple, truncation = replies[0], (replies[1] if len(items) > 1 else None)
         (f,) = open_values(session, [[yi - bi for yi, bi in zip(y2.shares, b)]])
-        c = corrections.fill(c)
+        c = triple.fill(c)
         a = self._a_t if transpose else self._a
         e = self._e_t if transpose else self._e
         shares = [

@@ -47,6 +47,7 @@ from he_learn.smpc.protocols import (
     open_values,
     reveal_to,
     truncate_shares,
+    truncation_item,
 )
 from he_learn.smpc.public_operands import check_integer_multiplier, encode_addend, encode_multiplier, public_array
 from he_learn.smpc.session import Corrections, Session
@@ -269,6 +270,24 @@ class SharedTensor:
             triple, truncation = self._product_requests("elementwise_triple", self.shape, other.shape, out, scale)
             shares = beaver_mul_shares(self.session, self.shares, other.shares, triple)
             return SharedTensor.from_product(self.session, shares, scale, truncation)
+        return self.times_public(other)
+
+    __rmul__ = __mul__
+
+    def times_public_items(self, other: Any) -> list[tuple[str, tuple]]:
+        """The dealer request (a truncation pair, or none) of a later
+        :meth:`times_public` by ``other``, to batch with others ahead."""
+        arr = public_array(other)
+        if np.issubdtype(arr.dtype, np.integer):
+            return []
+        _, bits = encode_multiplier(self.session.encoder, arr, None, "multiplier")
+        shape = broadcast_shape(self.shape, arr.shape)
+        item = truncation_item(self.session, shape, self.scale_bits + bits - self.session.encoder.fractional_bits)
+        return [] if item is None else [item]
+
+    def times_public(self, other: Any, truncation: Corrections | None = None) -> "SharedTensor":
+        """``self * other`` for a public ``other``; ``truncation``: the reply to
+        :meth:`times_public_items`, if requested ahead."""
         arr = public_array(other)
         broadcast_shape(self.shape, arr.shape)
         if np.issubdtype(arr.dtype, np.integer):
@@ -276,9 +295,8 @@ class SharedTensor:
             ints = check_integer_multiplier(self.session.encoder, arr)
             return self._like([s * ints for s in self.shares])
         public, bits = encode_multiplier(self.session.encoder, arr, None, "multiplier")
-        return SharedTensor.from_product(self.session, [s * public for s in self.shares], self.scale_bits + bits)
-
-    __rmul__ = __mul__
+        return SharedTensor.from_product(self.session, [s * public for s in self.shares], self.scale_bits + bits,
+                                         truncation)
 
     def __matmul__(self, other: Any) -> "SharedTensor":
         if isinstance(other, SharedTensor):
