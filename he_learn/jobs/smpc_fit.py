@@ -5,7 +5,8 @@ own process and holds only its own inputs. The data owner reads its data file,
 validates it with the estimator's own checks and resolves ``learning_rate="auto"``
 on it; it then tells every party whether its data passed (one agreed status) and
 broadcasts the public metadata the others need: the resolved learning rate and,
-for a classifier, the class labels. Everything else crosses only as shares.
+for a classifier, the class labels (their count decides one-vs-rest or
+multinomial training, as in-process). Everything else crosses only as shares.
 The model owner alone receives the weights and writes the fitted model to its
 output file. Every role returns its report and its ledger.
 
@@ -63,7 +64,7 @@ def fitted_model_dict(estimator: GradientDescentEstimator) -> dict[str, Any]:
     out = {
         "estimator": type(estimator).__name__,
         "coef_": np.asarray(estimator.coef_).tolist(),
-        "intercept_": float(estimator.intercept_),
+        "intercept_": np.asarray(estimator.intercept_, dtype=np.float64).tolist(),
         "n_features_in_": int(estimator.n_features_in_),
         "learning_rate_": float(estimator.learning_rate_),
         "training_report_": estimator.training_report_,
@@ -108,10 +109,11 @@ def run_smpc_fit(spec: JobSpec, role: str, comm: Communicator) -> dict[str, Any]
         comm.agree(parties, data_owner, error)
         meta = _metadata(comm, parties, data_owner, values)
         config = estimator.training_config(float(meta["learning_rate"]))
+        classes = meta.get("classes")
         result = train_on_shares(
             session,
             config,
-            estimator.objective,
+            estimator.training_objective(None if classes is None else len(classes)),
             None if problem is None else problem.X,
             None if problem is None else problem.y,
             range_check_every=int(options.range_check_every),

@@ -204,3 +204,17 @@ def test_job_files_are_validated(tmp_path: Path) -> None:
     b = JobSpec("smpc-fit", "LogisticRegression", {"max_iter": 3}, data={"alice": "/elsewhere"})
     c = JobSpec("smpc-fit", "LogisticRegression", {"max_iter": 4}, data={"alice": "/a"})
     assert a.hash == b.hash != c.hash  # local paths are not part of the job's identity
+
+
+@pytest.mark.parametrize("multi_class", ["ovr", "multinomial"])
+def test_multiclass_fit_across_processes_equals_in_process(wine_file: Path, tmp_path: Path, multi_class: str) -> None:
+    params = {"max_iter": 6, "multi_class": multi_class, "log_every": 2}
+    spec = _spec(wine_file, tmp_path, params=params)
+    reports = run_local(spec)
+    model = reports["bob"]["result"]["model"]
+    X, y = load_party_data(wine_file)
+    local = LogisticRegression(backend="smpc", progress=False, backend_options={"insecure_seed": SEED.encode()},
+                               **params).fit(X, y)
+    assert np.array_equal(np.asarray(model["coef_"]), local.coef_) and local.coef_.shape == (3, 13)
+    assert np.array_equal(np.asarray(model["intercept_"]), local.intercept_)
+    assert reports["alice"]["result"]["report"]["loss_history"] == local.training_report_["loss_history"]
