@@ -44,3 +44,36 @@ def linear_module(coef: np.ndarray, intercept: Any, dtype: Any = None) -> Any:
         if intercept is not None:
             module.bias.copy_(torch.as_tensor(np.asarray(intercept, dtype=np.float64).reshape(-1), dtype=dtype))
     return module
+
+
+def sequential_module(coefs: Any, intercepts: Any, polynomial: Any = None, dtype: Any = None) -> Any:
+    """``torch.nn.Sequential`` of ``Linear`` layers with the given weights ((fan_in, fan_out)
+    matrices, as scikit-learn's ``coefs_``) and, between them, ``torch.nn.ReLU`` or, for a
+    polynomial activation (a :class:`~he_learn.approximations.PolynomialApproximation`),
+    a module evaluating that polynomial. The last layer outputs the scores."""
+    torch = _torch()
+    dtype = torch.get_default_dtype() if dtype is None else dtype
+
+    class Polynomial(torch.nn.Module):  # defined here: torch is imported only on demand
+        """``sum_k c_k x^k`` elementwise (the network's polynomial activation)."""
+
+        def __init__(self, coefficients: tuple[float, ...], name: str) -> None:
+            super().__init__()
+            self.coefficients = tuple(float(c) for c in coefficients)
+            self.name = name
+
+        def forward(self, x: Any) -> Any:
+            out = torch.zeros_like(x)
+            for c in reversed(self.coefficients):
+                out = out * x + c
+            return out
+
+        def extra_repr(self) -> str:
+            return f"{self.name}: {self.coefficients}"
+
+    modules: list[Any] = []
+    for index, (W, b) in enumerate(zip(coefs, intercepts)):
+        if index:
+            modules.append(torch.nn.ReLU() if polynomial is None else Polynomial(polynomial.coefficients, polynomial.name))
+        modules.append(linear_module(np.asarray(W, dtype=np.float64).T, np.asarray(b, dtype=np.float64), dtype=dtype))
+    return torch.nn.Sequential(*modules)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from he_learn import LinearRegression, LogisticRegression, ReservoirFeatures
+from he_learn import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor, ReservoirFeatures
 
 
-@parametrize_with_checks([LinearRegression(), LogisticRegression(), ReservoirFeatures(n_components=16)])
+@parametrize_with_checks([LinearRegression(), LogisticRegression(), ReservoirFeatures(n_components=16),
+                          MLPClassifier(progress=False), MLPRegressor(progress=False)])
 def test_sklearn_estimator_checks(estimator, check) -> None:
     check(estimator)
 
