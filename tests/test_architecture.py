@@ -1,4 +1,4 @@
-"""The architecture rules from DESIGN.md, checked on the source rather than trusted.
+"""The architecture rules of docs/design.md ("Layers"), checked on the source rather than trusted.
 
 - Layers import downward only, and no package's modules import each other in a circle.
 - ``he`` is the only package that imports tenseal; the core never needs torch.

@@ -31,7 +31,8 @@ def run_example(name: str, *args: str) -> str:
 
 
 def test_every_example_has_a_smoke_test() -> None:
-    tested = {"xor_reservoir.py", "breast_cancer_logreg.py", "encrypted_inference.py", "federated_flower.py"}
+    tested = {"xor_reservoir.py", "breast_cancer_logreg.py", "encrypted_inference.py", "federated_flower.py",
+              "distributed_xor.py", "encrypted_training_two_processes.py"}
     present = {path.name for path in EXAMPLES.glob("*.py")}
     assert present <= tested, f"examples without a smoke test: {sorted(present - tested)}"
 
@@ -41,6 +42,16 @@ def test_xor_reservoir_quick() -> None:
     assert "[plain]" in out and "[smpc]" in out
     assert out.count("step   0  sum|grad| = 2.000") + out.count("unavailable") == 2
     assert "-> [0 1 1 0] (targets [0 1 1 0])" in out
+
+
+def test_distributed_xor_three_processes() -> None:
+    pytest.importorskip("torch")
+    out = run_example("distributed_xor.py", "--steps", "100")
+    assert "roles: alice, bob, dealer" in out
+    assert "step   0  sum|grad| = 2.000" in out
+    assert "4/4 correct" in out
+    for role in ("alice", "bob", "dealer"):
+        assert f"  {role}" in out
 
 
 @pytest.mark.slow
@@ -78,3 +89,9 @@ def test_federated_flower_matches_centralised_training() -> None:
     out = run_example("federated_flower.py")
     assert out.count("test accuracy") >= 11  # ten rounds, then the federated and centralised lines
     assert "(within 1 point)" in out
+
+
+def test_encrypted_training_two_processes_quick() -> None:
+    out = run_example("encrypted_training_two_processes.py", "--quick")
+    assert "the hospital received the model: False; the trainer did: True" in out
+    assert "new patients, accuracy" in out

@@ -1,7 +1,7 @@
 """Check a benchmark JSON file's structure (never its timings).
 
 Usage: ``python -m he_learn.bench.check PATH``. Exits 0 when every record has the
-fields DESIGN.md fixes, with the right types, and every comparison's ``ratio``
+fields docs/design.md fixes ("Contracts that outside code relies on"), with the right types, and every comparison's ``ratio``
 is consistent with its ``baseline``; prints each problem and exits 1 otherwise.
 """
 

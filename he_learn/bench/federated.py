@@ -9,12 +9,13 @@ byte of the float32 update), a cost, so ``ratio = baseline / value``.
 Workloads: k in {2, 8} clients, update sizes {1k, 100k} float values. Records:
 
 - ``federated_k{k}_d{d}`` / ``ckks``: bytes per float32 byte of one client's
-  upload, against NVIDIA FLARE's TenSEAL defaults, 17.6 bytes per float32 byte
-  (a literature figure from DESIGN.md, not re-measured; target <= 8);
+  upload (default preset 'aggregation-additive', complex packing), against
+  NVIDIA FLARE's TenSEAL parameters measured in this run (target <= 8);
   client encrypt time, server aggregate time (validate + sum k updates + pack),
-  key-holder decrypt time, the whole round, and the largest error against the
-  plaintext weighted average (with the stated bound); ``params`` also carries
-  the bytes NVIDIA FLARE's parameters take for the same update here, measured;
+  key-holder release time (noise-flooded, :mod:`he_learn.he.release`), the
+  whole round, and the largest error against the plaintext weighted average
+  (with the stated bound, flooding included); each workload has its own key
+  pair (every round spends N values of a key's release budget);
 - ``federated_k{k}_d{d}`` / ``smpc``: the secret-shared round (2 aggregators):
   seconds, bytes counted by the session ledger, bytes per float32 byte uploaded
   per client, and the largest error;
@@ -24,9 +25,10 @@ Workloads: k in {2, 8} clients, update sizes {1k, 100k} float values. Records:
   Flower deployment (:mod:`he_learn.bench.federated_flower`; not in ``--quick``);
 - ``federated_traffic_steps``: what each traffic measure buys, for one full
   ciphertext: NVIDIA FLARE's parameters at the top level, the same switched
-  down to the last level, and the compact preset; each zstd-compressed as SEAL
-  writes it, beside the uncompressed size (2 polynomials x N coefficients x
-  primes left x 8 bytes).
+  down to the last level (both real-packed: too imprecise for a flooded
+  release), and the default preset, complex-packed at its top level; each
+  zstd-compressed as SEAL writes it, beside the uncompressed size (2
+  polynomials x N coefficients x primes left x 8 bytes).
 """
 
 from __future__ import annotations
@@ -41,12 +43,11 @@ from he_learn.bench import federated_flower, federated_targets
 from he_learn.bench.records import Record, best_time
 from he_learn.bench.script import run_script
 from he_learn.federated import (
-    AGGREGATION_COMPACT,
+    DEFAULT_AGGREGATION,
     AggregationKeyHolder,
     Aggregator,
     FederatedClient,
     SecretSharedAggregation,
-    aggregation_error_bound,
     aggregation_session,
 )
 from he_learn.federated.presets import NVFLARE_DEFAULTS
@@ -54,8 +55,8 @@ from he_learn.he import envelope
 
 __all__ = ["run", "main", "NVFLARE_BYTES_PER_FLOAT32_BYTE", "TARGET_BYTES_PER_FLOAT32_BYTE"]
 
-# DESIGN.md, "Numbers to beat": NVIDIA FLARE's TenSEAL defaults send 17.6 bytes
-# per float32 byte of model update (literature figure, not re-measured here).
+# NVIDIA FLARE's TenSEAL defaults send 17.6 bytes per float32 byte of model
+# update (a literature figure, not re-measured here; docs/design.md, "Federated roles").
 NVFLARE_BYTES_PER_FLOAT32_BYTE = 17.6
 TARGET_BYTES_PER_FLOAT32_BYTE = 8.0
 FLOAT32_BYTES = 4
@@ -77,8 +78,8 @@ def _ckks_records(
     updates, samples = _updates(k, d)
     total = int(samples.sum())
     expected = (updates * samples[:, None]).sum(axis=0) / total
-    public = holder.public_context()
     spec = holder.announce(round_id=f"k{k}-d{d}", n_values=d, max_samples=int(samples.max()), max_clients=k)
+    public = holder.public_context()  # after announce, which may rotate the key
     clients = [FederatedClient(f"client{i}", public) for i in range(k)]
     encrypt = best_time(lambda: clients[0].encrypt_update(updates[0], int(samples[0]), spec), repeat=repeat)
     sent = [c.encrypt_update(u, int(n), spec) for c, u, n in zip(clients, updates, samples)]
@@ -129,8 +130,8 @@ def _ckks_records(
         Record(name, "ckks", "round_seconds", k * encrypt + server_seconds + decrypt, "s",
                params={**params, "note": "k client encryptions (sequential) + aggregate + decrypt"}),
         Record(name, "ckks", "max_abs_error", error, "abs",
-               params={**params, "stated_bound": aggregation_error_bound(
-                   spec.params, k, spec.scale, weight_sum=released.weight_sum, max_abs=1.0)}),
+               params={**params, "flooding": True, "stated_bound": holder.error_bound(
+                   spec, k, weight_sum=released.weight_sum, max_abs=1.0)}),
     ]
 
 
@@ -171,23 +172,26 @@ def _smpc_records(k: int, d: int, repeat: int, he_seconds: float, he_bytes: floa
     ]
 
 
-def _traffic_steps(compact: AggregationKeyHolder) -> list[Record]:
+def _traffic_steps() -> list[Record]:
     nvflare = AggregationKeyHolder(NVFLARE_DEFAULTS)
+    flooded = AggregationKeyHolder(DEFAULT_AGGREGATION)
     steps = []
-    for label, holder, top in (("nvflare_params_top_level", nvflare, True),
-                               ("nvflare_params_last_level", nvflare, False),
-                               ("compact_preset_last_level", compact, False)):
+    for label, holder, top, complex_packed in (("nvflare_params_top_level", nvflare, True, False),
+                                               ("nvflare_params_last_level", nvflare, False, False),
+                                               ("additive_preset_complex_packed", flooded, True, True)):
         engine = holder.public_context().engine()
         level = engine.top_level if top else 0
-        slots = holder.params.slot_count
+        n_values = holder.params.slot_count * (2 if complex_packed else 1)
         # Public benchmark data.
-        values = np.random.default_rng(slots).uniform(-1, 1, slots)
-        packed = envelope.pack(engine.encrypt(values, level=level), n_values=slots)
+        values = np.random.default_rng(n_values).uniform(-1, 1, n_values)
+        ciphertext = engine.encrypt_complex(values, level=level) if complex_packed else engine.encrypt(values, level=level)
+        packed = envelope.pack(ciphertext, n_values=holder.params.slot_count)
         raw = 2 * holder.params.poly_modulus_degree * (level + 1) * SEAL_WORD_BYTES
-        params = {"preset": holder.params.name, "level": level, "values_per_ciphertext": slots,
-                  "uncompressed_bytes_per_float32_byte": raw / (FLOAT32_BYTES * slots),
+        params = {"preset": holder.params.name, "level": level, "values_per_ciphertext": n_values,
+                  "packing": "complex" if complex_packed else "real",
+                  "uncompressed_bytes_per_float32_byte": raw / (FLOAT32_BYTES * n_values),
                   "compressed_bytes": len(packed), "uncompressed_bytes": raw}
-        per_float = len(packed) / (FLOAT32_BYTES * slots)
+        per_float = len(packed) / (FLOAT32_BYTES * n_values)
         params["nvflare_literature_bytes_per_float32_byte"] = NVFLARE_BYTES_PER_FLOAT32_BYTE
         if not steps:  # the first step is the baseline the others are compared with
             steps.append(Record("federated_traffic_steps", "ckks", f"bytes_per_float32_byte:{label}", per_float,
@@ -201,13 +205,12 @@ def _traffic_steps(compact: AggregationKeyHolder) -> list[Record]:
 
 def run(quick: bool = False) -> list[Record]:
     repeat = 1 if quick else 3
-    holder = AggregationKeyHolder(AGGREGATION_COMPACT)
-    records = _traffic_steps(holder)
+    records = _traffic_steps()
     top = records[0].params
     nvflare_ciphertext = (int(top["compressed_bytes"]), int(top["values_per_ciphertext"]))
     for k in CLIENT_COUNTS:
         for d in UPDATE_SIZES:
-            ckks = _ckks_records(holder, k, d, repeat, nvflare_ciphertext)
+            ckks = _ckks_records(AggregationKeyHolder(DEFAULT_AGGREGATION), k, d, repeat, nvflare_ciphertext)
             he_round = next(r.value for r in ckks if r.metric == "round_seconds")
             he_bytes = next(r.value for r in ckks if r.metric == "bytes_per_float32_byte")
             records += ckks + _smpc_records(k, d, repeat, he_round, he_bytes)

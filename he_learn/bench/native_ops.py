@@ -13,7 +13,7 @@ input validation that the native kernels fuse into their loops:
 - ``os.urandom`` and ``cryptography``'s AES-CTR for random bytes, and that keystream
   fed to a vectorised numpy version of the same rejection sampler for values mod q.
 
-Targets (DESIGN.md, "Numbers to beat") are recorded in ``params["target"]``.
+Targets (docs/design.md, "Targets") are recorded in ``params["target"]``.
 
 Usage: ``python benchmarks/native_ops.py [--quick] [--json PATH]``.
 """
@@ -34,7 +34,7 @@ from he_learn.bench.records import Record, best_time, machine_summary, write_jso
 
 __all__ = ["run", "main"]
 
-# DESIGN.md, "Numbers to beat": factors over the numpy baseline, and an absolute rate.
+# docs/design.md, "Targets": factors over the numpy baseline, and an absolute rate.
 TARGET_MULMOD_SMALL = 2.0
 TARGET_MULMOD_61 = 20.0
 TARGET_MATMUL = 5.0

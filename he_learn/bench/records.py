@@ -1,4 +1,4 @@
-"""Benchmark records in the JSON format fixed by DESIGN.md.
+"""Benchmark records in the JSON format fixed by docs/design.md ("Contracts that outside code relies on").
 
 Each record is ``{"name", "backend", "metric", "value", "unit"}``; a comparison
 also carries ``baseline`` (the baseline's value, same unit) and ``ratio``

@@ -9,10 +9,12 @@ Records:
   value), ``relative_error`` of the released average against the exact one
   (values uniform in [-1, 1]), ``bits_lost`` and ``bytes_per_value`` of the
   aggregate at the last level, against 'aggregation-compact' (ratio).
-- ``release_training`` (one per training preset): the flooding std a release
-  of the final weights or of the predictions to the trainer would need, from the
-  measured error bound (:func:`he_learn.he.release.measured_error_bound`) of a
-  weights ciphertext after one gradient step, against the weights' magnitude.
+- ``release_training``: per training preset, ``weight_std_floor``, the least
+  flooding std per weight a 30-bit release of the weights to the trainer adds
+  (``model_to="trainer"`` is refused above 0.02); then a Framingham-shaped run
+  with ``model_to="trainer"`` on 'training-release' against the default
+  ('training', model kept by the key holder): ``released_weight_std``,
+  ``seconds_per_epoch``, ``bytes_per_refresh`` and ``accuracy`` (ratios).
 - ``masked_refresh`` (Framingham-shaped synthetic 780 x 10 logistic, and the XOR
   demo's squared objective): ``seconds_per_refresh``, ``bytes_per_refresh``,
   ``seconds_per_epoch`` and the run's ``mask_distance_bound`` of the
@@ -36,18 +38,20 @@ from he_learn.encoding.ckks_layout import FeatureMajorLayout
 from he_learn.he import envelope
 from he_learn.he.flooding import FloodingPolicy
 from he_learn.he.keys import KeyHolder
-from he_learn.he.packed import EncryptedMatrix, PackedVector
+from he_learn.he.key_holder_service import MAX_RELEASED_WEIGHT_STD, released_weight_std_floor
 from he_learn.he.presets import (
     AGGREGATION_FLOODED,
     TRAINING,
     TRAINING_LINEAR,
     TRAINING_LINEAR_MASKED_40,
     TRAINING_MASKED_40,
+    TRAINING_RELEASE,
     CkksParameters,
 )
-from he_learn.he.refresh import KeyHolderService, RefreshLedger, masked_refresh
-from he_learn.he.release import fresh_sum_error_bound, measured_error_bound, release
-from he_learn.he.training import EncryptedTrainer, EncryptedTrainingSpec, train_encrypted
+from he_learn.he.refresh import MaskLeakage, masked_refresh
+from he_learn.he.release import fresh_sum_error_bound, release
+from he_learn.he.training import EncryptedTrainingSpec, key_holder_channel, train_encrypted
+from he_learn.models.linear import LogisticRegression
 
 __all__ = ["run", "main"]
 
@@ -102,36 +106,40 @@ def _flooding(quick: bool) -> list[Record]:
     return records
 
 
-def _after_one_step(params: CkksParameters, X: np.ndarray, y: np.ndarray, spec: EncryptedTrainingSpec) -> float:
-    """Measured error bound of a weights ciphertext after one step (module doc)."""
-    holder = KeyHolder(params)
-    layout = FeatureMajorLayout(X.shape[0], X.shape[1], params.slot_count)
-    public = holder.public_context(layout.key_steps())
-    trainer_engine = public.engine()
-    rows = layout.pack_matrix(X) / spec.input_scale
-    matrix = EncryptedMatrix(layout, tuple(trainer_engine.encrypt(r) for r in rows), spec.input_scale)
-    targets = PackedVector(layout, "samples", tuple(trainer_engine.encrypt(r) for r in layout.pack_samples(y)))
-    service = KeyHolderService(holder, layout, y, spec.approximation, "ignore")
-    trainer = EncryptedTrainer(public, matrix, targets, spec, service)
-    w = PackedVector(layout, "weights", (trainer_engine.encrypt(layout.pack_weights(np.full(X.shape[1], 0.1))),))
-    w, _ = trainer.step(w, log=False)
-    return measured_error_bound(holder, w.blocks[0])
-
-
-def _training_releases() -> list[Record]:
-    policy = FloodingPolicy()
+def _training_releases(quick: bool) -> list[Record]:
+    """The flooding a release of the weights to the trainer costs (module doc)."""
     X, y = _framingham_like()
-    logistic = EncryptedTrainingSpec("logistic", 1, 1.0, "mean", l2=0.05, approximation=TENSEAL_TUTORIAL_SIGMOID3)
-    Xx, yx = _xor()
-    squared = EncryptedTrainingSpec("squared", 1, 1e-3, "sum")
     records = []
-    for params, data, spec in ((TRAINING, (X, y), logistic), (TRAINING_LINEAR, (Xx, yx), squared)):
-        bound = _after_one_step(params, *data, spec)
-        info = {"preset": params.name, "error_bound": bound, "error_bound_bits": math.log2(bound),
-                "security_bits": policy.security_bits, "max_released_values": policy.max_released_values}
-        records.append(Record("release_training", "ckks", "flooding_std_final_weights", policy.sigma(bound), "value",
-                              params={**info, "meaning": "std a 30-bit release of the weights would add; "
-                                      "weights are O(0.1..1)"}))
+    for params in (TRAINING, TRAINING_LINEAR, TRAINING_RELEASE):
+        layout = FeatureMajorLayout(*X.shape, params.slot_count)
+        floor = released_weight_std_floor(params, layout)
+        records.append(Record("release_training", "ckks", "weight_std_floor", floor, "value", params={
+            "preset": params.name, "scale_bits": params.scale_bits, "released_values": int(layout.weight_slots.size),
+            "refused": floor > MAX_RELEASED_WEIGHT_STD,
+            "meaning": "least flooding std per weight a 30-bit release to the trainer adds; weights are O(0.1..1)"}))
+    epochs = 3 if quick else 10
+    runs = {}
+    for model_to, preset in (("key_holder", "training"), ("trainer", "training-release")):
+        model = LogisticRegression(backend="ckks", max_iter=epochs, sigmoid="tenseal3", backend_options={
+            "model_to": model_to, "preset": preset})
+        model.fit(X, y)
+        runs[model_to] = (model.training_report_, model.score(X, y))
+    report, accuracy = runs["trainer"]
+    base, base_accuracy = runs["key_holder"]
+    info = {"preset": "training-release", "baseline_preset": "training", "epochs": epochs, "shape": list(X.shape)}
+    records += [
+        Record("release_training", "ckks", "released_weight_std", report["release_weight_std"], "value",
+               params={**info, "error_bound": report["release_error_bound"], "sigma": report["release_sigma"]}),
+        Record("release_training", "ckks", "seconds_per_epoch", report["seconds_per_iter"], "s",
+               baseline=base["seconds_per_iter"], ratio=report["seconds_per_iter"] / base["seconds_per_iter"],
+               params=info),
+        Record("release_training", "ckks", "bytes_per_refresh", report["refresh_bytes"] / max(report["refreshes"], 1),
+               "bytes", baseline=base["refresh_bytes"] / max(base["refreshes"], 1),
+               ratio=(report["refresh_bytes"] / max(report["refreshes"], 1))
+               / (base["refresh_bytes"] / max(base["refreshes"], 1)), params=info),
+        Record("release_training", "ckks", "accuracy", accuracy, "fraction", baseline=base_accuracy,
+               ratio=accuracy / base_accuracy, params=info),
+    ]
     return records
 
 
@@ -140,16 +148,17 @@ def _refresh_seconds(params: CkksParameters, repeats: int) -> tuple[float, float
     holder = KeyHolder(params)
     layout = FeatureMajorLayout(*FRAMINGHAM_SHAPE, params.slot_count)
     engine = holder.public_context(layout.rotation_steps).engine()
-    service = KeyHolderService(holder, layout, np.zeros(FRAMINGHAM_SHAPE[0]))
+    channel, ledger = key_holder_channel(holder, layout)
     value = engine.encrypt(np.linspace(-1, 1, engine.slot_count))
     level = 1 if params.mask_domain == "coefficients" else 0
     while value.level > level:
         value = engine.multiply_plain(value, 1.0)
-    ledger, stream = RefreshLedger(), Csprng()
+    stream, leakage = Csprng(), MaskLeakage()
     start = time.perf_counter()
     for _ in range(repeats):
-        masked_refresh(engine, [value], service, stream, ledger)
-    return (time.perf_counter() - start) / repeats, ledger.refresh_bytes / repeats
+        masked_refresh(engine, [value], channel, stream, leakage)
+    refresh_bytes = ledger.request_bytes.get("refresh", 0) + ledger.service_bytes.get("refresh", 0)
+    return (time.perf_counter() - start) / repeats, refresh_bytes / repeats
 
 
 def _masking(quick: bool) -> list[Record]:
@@ -193,7 +202,7 @@ def _masking(quick: bool) -> list[Record]:
 
 def run(quick: bool) -> list[Record]:
     """All release and masking records (see the module docstring)."""
-    return _flooding(quick) + _training_releases() + _masking(quick)
+    return _flooding(quick) + _training_releases(quick) + _masking(quick)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

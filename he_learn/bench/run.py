@@ -41,6 +41,7 @@ __all__ = ["main", "run_benchmarks", "attach_comparisons", "MODULE_BENCHES"]
 MODULE_BENCHES = {
     "native": "he_learn.bench.native_ops",
     "smpc_ops": "he_learn.bench.smpc",
+    "smpc_processes": "he_learn.bench.smpc_processes",
     "ckks_ops": "he_learn.bench.ckks",
     "federated": "he_learn.bench.federated",
 }

@@ -10,7 +10,7 @@ Workloads and what each record compares:
 - ``logreg_3750x20_<sigmoid>``: logistic regression on 3750 x 20 synthetic data, 2
   parties, full batch: s/epoch against plaintext numpy measured in the same run
   (the only ``baseline``/``ratio``); CrypTen 0.4.1's 0.105 s/epoch on this
-  machine is a literature figure from DESIGN.md, not re-measured here, so it
+  machine is a literature figure (docs/design.md, "Targets"), not re-measured here, so it
   rides in ``params`` (``crypten_0.4.1_literature_s_per_epoch``, target <= 0.05 s)
   and never as a baseline; bytes/epoch; accuracy against plain; and the cost of
   the secure range check (seconds and bytes per epoch at the default cadence,
@@ -44,7 +44,7 @@ from he_learn.smpc.protocols import beaver_mul_shares, truncate_shares
 
 __all__ = ["run", "main", "CRYPTEN_SECONDS_PER_EPOCH", "TARGET_SECONDS_PER_EPOCH"]
 
-# DESIGN.md, "Numbers to beat": CrypTen 0.4.1, 2 parties, 3750 x 20, full batch,
+# docs/design.md, "Targets": CrypTen 0.4.1, 2 parties, 3750 x 20, full batch,
 # sigmoid via reciprocal, measured on this 2-core machine.
 CRYPTEN_SECONDS_PER_EPOCH = 0.105
 TARGET_SECONDS_PER_EPOCH = 0.05
@@ -110,7 +110,7 @@ def _logreg_records(quick: bool) -> list[Record]:
             Record(name, "smpc", "seconds_per_epoch", smpc_epoch, "s/epoch", baseline=plain_epoch,
                    ratio=plain_epoch / smpc_epoch,
                    params={**params, "baseline_backend": "plain",
-                           # Literature figure (DESIGN.md), not measured in this run: never a baseline.
+                           # Literature figure (docs/design.md, "Targets"), not measured in this run: never a baseline.
                            "crypten_0.4.1_literature_s_per_epoch": CRYPTEN_SECONDS_PER_EPOCH,
                            "target_seconds_per_epoch": TARGET_SECONDS_PER_EPOCH}),
             Record(name, "smpc", "seconds_per_epoch_range_checked", smpc_epoch, "s/epoch", baseline=unchecked_epoch,

@@ -1,7 +1,7 @@
 """The benchmark workloads: data sets plus the one training configuration that
 every backend runs on them, so that their results differ only by the cryptography.
 
-- ``xor``: the PySyft demo (DESIGN.md). The 4 XOR rows through a seeded 2x256
+- ``xor``: the PySyft demo (docs/design.md, "The story it grew from"). The 4 XOR rows through a seeded 2x256
   Gaussian reservoir with ReLU; 250 full-batch steps of ``w -= 1e-3 * X.T (X w - y)``.
 - ``framingham``: TenSEAL Tutorial 1's table (see :mod:`he_learn.bench.framingham`):
   780 x 9, 5 epochs, learning rate 1, mean gradient, 0.05 L2, the tutorial's
@@ -51,7 +51,7 @@ CKKS_SWEEP_MAX_CELLS = 1_000_000
 # Held-out samples per sweep point, for its accuracy column.
 SWEEP_TEST_SAMPLES = 1_000
 
-# The XOR demo's constants (DESIGN.md, "The story it grew from").
+# The XOR demo's constants (docs/design.md, "The story it grew from").
 XOR_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_TARGETS = np.array([0.0, 1.0, 1.0, 0.0])
 XOR_RESERVOIR = 256

@@ -314,7 +314,7 @@ class MessageCommunicator:
     def call(self, src: str, service: str, kind: str, request: bytes) -> Pending:
         self._check_local(src)
         self._check_group(self.roles, service)
-        self.ledger.record_request(kind)
+        self.ledger.record_request(kind, len(request))
         frame = wire.dump_frame(_REQUEST_MAGIC, _VERSION, {"from": src, "kind": kind}, [request])
         self._send_request(service, frame, len(request))
         return Pending(lambda: self._receive(src, service))

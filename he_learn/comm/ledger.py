@@ -15,7 +15,8 @@ Counters (``k`` int64 values are ``8k`` payload bytes):
 - ``service_bytes`` / ``service_messages`` by kind (``"dealer"``, ``"refresh"``,
   ...): replies of a service role (the dealer's correlated randomness, the key
   holder's answers). Dealer traffic is input-independent and could be sent ahead.
-- ``requests`` by kind: the small typed requests a client sends a service.
+- ``requests`` / ``request_bytes`` by kind: the typed requests a client sends a
+  service (small for the dealer; ciphertexts for the key holder's refreshes).
 - ``control_messages``: agreed status bits (one role's verdict that every rank
   must hear, so none is left waiting).
 - ``framing_bytes``: headers the wire format adds (zero in-process, where arrays
@@ -51,6 +52,7 @@ class Ledger:
     service_bytes: dict[str, int] = field(default_factory=dict)
     service_messages: dict[str, int] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=dict)
+    request_bytes: dict[str, int] = field(default_factory=dict)
 
     def record_message(self, sender: str, n_bytes: int) -> None:
         """One role-to-role message of ``n_bytes`` payload."""
@@ -69,8 +71,10 @@ class Ledger:
         _add(self.service_bytes, kind, n_bytes)
         _add(self.service_messages, kind, 1)
 
-    def record_request(self, kind: str) -> None:
+    def record_request(self, kind: str, n_bytes: int = 0) -> None:
+        """One request of a client to a service, of ``n_bytes`` payload."""
         _add(self.requests, kind, 1)
+        _add(self.request_bytes, kind, n_bytes)
 
     def record_framing(self, n_bytes: int) -> None:
         self.framing_bytes += n_bytes
@@ -103,7 +107,14 @@ class Ledger:
             "service_bytes": dict(self.service_bytes),
             "service_messages": dict(self.service_messages),
             "requests": dict(self.requests),
+            "request_bytes": dict(self.request_bytes),
         }
+
+    @classmethod
+    def from_dict(cls, counters: dict[str, object]) -> "Ledger":
+        """A ledger from :meth:`to_dict` (what a party process reported)."""
+        fields = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in counters.items() if k in fields})  # type: ignore[arg-type]
 
     @classmethod
     def merge(cls, ledgers: Iterable["Ledger"]) -> "Ledger":
@@ -120,6 +131,7 @@ class Ledger:
                 (out.service_bytes, ledger.service_bytes),
                 (out.service_messages, ledger.service_messages),
                 (out.requests, ledger.requests),
+                (out.request_bytes, ledger.request_bytes),
             ):
                 for key, value in theirs.items():
                     _add(mine, key, value)

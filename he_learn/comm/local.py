@@ -89,7 +89,7 @@ class InProcessCommunicator(MessageCommunicator):
         handler = self._services.get(service)
         if handler is None:
             raise ProtocolError(f"no service {service!r} is being served in this process")
-        self.ledger.record_request(kind)
+        self.ledger.record_request(kind, len(request))
         reply = handler(src, request)
         if reply is None:
             return Pending.ready(b"")

@@ -14,7 +14,12 @@ How messages travel, and why (measured between two loopback processes here):
   pair of roles, one request queue per service): 70-90 us per exchange for
   messages up to 30 KB, against 110-220 us for a gloo ``isend``/``irecv`` pair
   and about 600 us for a gloo ``all_gather``; and a message of any length is
-  safe to receive. gloo's point-to-point receive must be posted with the
+  safe to receive. The store's server refuses a single value above 8 MiB
+  (torch 2.13's libuv backend: "Invalid payload size ... max: 8388608",
+  measured), so a longer message travels as pieces of :data:`PIECE_BYTES` on a
+  queue only its sender writes, announced by one small item on the ordinary
+  queue once every piece is there (a request queue has several writers, whose
+  pieces must not interleave). gloo's point-to-point receive must be posted with the
   sender's exact size, and a peer that sends more bytes makes gloo *abort the
   receiving process* (``op.preamble.length <= op.nbytes``, measured): a peer
   could crash us. The store is slower only for bulk data (about 3.6 ms per MB
@@ -45,6 +50,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import struct
 import time
 from typing import Any, Sequence
 
@@ -54,7 +60,7 @@ from he_learn.comm import wire
 from he_learn.comm.communicator import DEFAULT_TIMEOUT, Arrays, MessageCommunicator, payload_bytes
 from he_learn.errors import BackendUnavailableError, CommunicationError, ParameterError, ProtocolError
 
-__all__ = ["TorchCommunicator", "DEFAULT_MASTER_ADDR"]
+__all__ = ["TorchCommunicator", "DEFAULT_MASTER_ADDR", "PIECE_BYTES", "MAX_MESSAGE_BYTES"]
 
 DEFAULT_MASTER_ADDR = "127.0.0.1"
 # With bulk_transfers, arrays of at least this many bytes travel on gloo.
@@ -70,7 +76,15 @@ _HELLO = "he_learn/hello/{}"
 _HELLO_READ = "he_learn/hello-read"
 _HELLO_DONE = "he_learn/hello-done"
 _LEFT = "he_learn/left"
+_PIECES = "he_learn/p/{}>{}"
 _REPOP_SECONDS = 1e-4
+# Half the store's 8 MiB limit on one value (module doc), leaving room for its framing.
+PIECE_BYTES = 4 << 20
+# The longest message a peer may announce: it is assembled in memory.
+MAX_MESSAGE_BYTES = 1 << 31
+# An announcement: magic, total length, then the piece queue's key (UTF-8).
+_ANNOUNCE = struct.Struct("<4sQ")
+_ANNOUNCE_MAGIC = b"HLPS"
 
 
 def _torch_distributed() -> Any:
@@ -285,8 +299,39 @@ class TorchCommunicator(MessageCommunicator):
                 f"{self.role}: lost the job's store hosted by {host} while waiting for {peer} ({exc})"
             ) from None
 
+    def _push_value(self, key: str, piece_key: str, data: bytes, peer: str) -> None:
+        data = bytes(data)
+        if len(data) <= PIECE_BYTES:
+            self._store_call(lambda: self._store.queue_push(key, data), peer)
+            return
+        for start in range(0, len(data), PIECE_BYTES):
+            piece = data[start : start + PIECE_BYTES]
+            self._store_call(lambda: self._store.queue_push(piece_key, piece), peer)
+        announce = _ANNOUNCE.pack(_ANNOUNCE_MAGIC, len(data)) + piece_key.encode()
+        self._store_call(lambda: self._store.queue_push(key, announce), peer)
+
+    def _pop_value(self, key: str, piece_keys: set[str], peer: str) -> bytes:
+        first = self._pop_queue(key, peer)
+        if not (_ANNOUNCE.size < len(first) <= _ANNOUNCE.size + 256 and first[:4] == _ANNOUNCE_MAGIC):
+            return first
+        total = _ANNOUNCE.unpack_from(first)[1]
+        piece_key = first[_ANNOUNCE.size :].decode("utf-8", "replace")
+        if piece_key not in piece_keys or not PIECE_BYTES < total <= MAX_MESSAGE_BYTES:
+            raise CommunicationError(
+                f"{self.role}: {peer} announced a message of {total} bytes on {piece_key[:80]!r}; expected more than "
+                f"{PIECE_BYTES} and at most {MAX_MESSAGE_BYTES} bytes on a queue of this job"
+            )
+        parts, got = [], 0
+        while got < total:
+            part = self._pop_queue(piece_key, peer)
+            got += len(part)
+            parts.append(part)
+        if got != total:
+            raise CommunicationError(f"{self.role}: {peer}'s pieces add up to {got} bytes, not the {total} announced")
+        return b"".join(parts)
+
     def _push(self, src: str, dst: str, data: bytes) -> None:
-        self._store_call(lambda: self._store.queue_push(_CHANNEL.format(src, dst), bytes(data)), dst)
+        self._push_value(_CHANNEL.format(src, dst), _PIECES.format(src, dst), data, dst)
 
     def _pop_queue(self, key: str, peer: str) -> bytes:
         # torch 2.13's blocking queue_pop can wake for a push and still find the
@@ -305,10 +350,12 @@ class TorchCommunicator(MessageCommunicator):
                 time.sleep(_REPOP_SECONDS)
 
     def _pop(self, dst: str, src: str) -> bytes:
-        return self._pop_queue(_CHANNEL.format(src, dst), src)
+        return self._pop_value(_CHANNEL.format(src, dst), {_PIECES.format(src, dst)}, src)
 
     def _push_request(self, service: str, data: bytes) -> None:
-        self._store_call(lambda: self._store.queue_push(_REQUESTS.format(service), bytes(data)), service)
+        # Only this process's role writes its piece queue, so pieces never interleave.
+        self._push_value(_REQUESTS.format(service), _PIECES.format(self.role, service + "/requests"), data, service)
 
     def _pop_request(self, service: str) -> bytes:
-        return self._pop_queue(_REQUESTS.format(service), "its clients")
+        keys = {_PIECES.format(role, service + "/requests") for role in self.roles if role != service}
+        return self._pop_value(_REQUESTS.format(service), keys, "its clients")

@@ -142,38 +142,52 @@ class FeatureMajorLayout:
         return tuple(sorted(kept))
 
     # -- packing ---------------------------------------------------------
-    def _check_matrix(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
+    def blocks_range(self, start: int = 0, stop: int | None = None) -> tuple[int, int]:
+        """``(start, stop)`` checked as a range of this layout's ciphertexts."""
+        stop = self.n_ciphertexts if stop is None else stop
+        for value in (start, stop):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ParameterError(f"a block index is an integer, not {value!r}")
+        if not 0 <= start < stop <= self.n_ciphertexts:
+            raise ParameterError(f"blocks [{start}, {stop}) are not a range within the {self.n_ciphertexts} ciphertexts")
+        return int(start), int(stop)
+
+    @staticmethod
+    def _check_matrix_rows(rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.float64)
+        if not np.all(np.isfinite(rows)):
+            raise ParameterError("the matrix holds NaN or infinite values")
+        return rows
+
+    def pack_matrix(self, X: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """(stop - start, slot_count) slot arrays for ciphertexts ``start`` to
+        ``stop - 1`` of X (default: all of them); only their rows are read, so a
+        data owner can encrypt a large X a few blocks at a time."""
+        start, stop = self.blocks_range(start, stop)
+        X = np.asarray(X)
         if X.shape != (self.n_samples, self.n_features):
             raise ParameterError(f"expected a {(self.n_samples, self.n_features)} matrix, got shape {X.shape}")
-        if not np.all(np.isfinite(X)):
-            raise ParameterError("the matrix holds NaN or infinite values")
-        return X
+        rows = X[start * self.period : stop * self.period]
+        rows = self._check_matrix_rows(rows)
+        padded = np.zeros(((stop - start) * self.period, self.d_pad))
+        padded[: rows.shape[0], : self.n_features] = rows
+        blocks = padded.reshape(stop - start, self.period, self.d_pad).transpose(0, 2, 1)
+        return np.tile(blocks, (1, 1, self.tile)).reshape(stop - start, self.slot_count)
 
-    def _check_samples(self, v: np.ndarray) -> np.ndarray:
-        v = np.asarray(v, dtype=np.float64)
+    def pack_samples(self, v: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """(stop - start, slot_count): a per-sample value replicated over every
+        feature group, for ciphertexts ``start`` to ``stop - 1`` (default: all)."""
+        start, stop = self.blocks_range(start, stop)
+        v = np.asarray(v)
         if v.shape != (self.n_samples,):
             raise ParameterError(f"expected {self.n_samples} per-sample values, got shape {v.shape}")
-        if not np.all(np.isfinite(v)):
+        values = np.asarray(v[start * self.period : stop * self.period], dtype=np.float64)
+        if not np.all(np.isfinite(values)):
             raise ParameterError("the values hold NaN or infinite entries")
-        return v
-
-    def pack_matrix(self, X: np.ndarray) -> np.ndarray:
-        """(n_ciphertexts, slot_count) slot arrays for X."""
-        X = self._check_matrix(X)
-        rows = self.n_ciphertexts * self.period
-        padded = np.zeros((rows, self.d_pad))
-        padded[: self.n_samples, : self.n_features] = X
-        blocks = padded.reshape(self.n_ciphertexts, self.period, self.d_pad).transpose(0, 2, 1)
-        return np.tile(blocks, (1, 1, self.tile)).reshape(self.n_ciphertexts, self.slot_count)
-
-    def pack_samples(self, v: np.ndarray) -> np.ndarray:
-        """(n_ciphertexts, slot_count): a per-sample value replicated over every feature group."""
-        v = self._check_samples(v)
-        padded = np.zeros(self.n_ciphertexts * self.period)
-        padded[: self.n_samples] = v
-        blocks = padded.reshape(self.n_ciphertexts, 1, self.period)
-        return np.tile(blocks, (1, self.d_pad, self.tile)).reshape(self.n_ciphertexts, self.slot_count)
+        padded = np.zeros((stop - start) * self.period)
+        padded[: values.shape[0]] = values
+        blocks = padded.reshape(stop - start, 1, self.period)
+        return np.tile(blocks, (1, self.d_pad, self.tile)).reshape(stop - start, self.slot_count)
 
     def pack_weights(self, w: np.ndarray) -> np.ndarray:
         """(slot_count,): weight j replicated over group j (padded groups hold 0)."""
@@ -183,6 +197,55 @@ class FeatureMajorLayout:
         padded = np.zeros(self.d_pad)
         padded[: self.n_features] = w
         return np.repeat(padded, self.group)
+
+    @property
+    def weight_slots(self) -> np.ndarray:
+        """Every slot of the real weights' groups (weight j's copies are
+        ``weight_slots[j * group : (j + 1) * group]``), padded groups left out."""
+        return np.arange(self.n_features * self.group, dtype=np.int64)
+
+    def weights_from_slots(self, values: np.ndarray) -> np.ndarray:
+        """Weights from the values at :attr:`weight_slots` (the mean of each group's
+        copies, as :meth:`unpack_weights`)."""
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (self.n_features * self.group,):
+            raise ParameterError(f"expected {self.n_features * self.group} slot values, got shape {values.shape}")
+        return values.reshape(self.n_features, self.group).mean(axis=1)
+
+    def sample_slots(self, block: int) -> np.ndarray:
+        """The slots of ciphertext ``block`` that hold its real samples' first copies
+        (feature group 0, copy 0)."""
+        start, _ = self.blocks_range(block, block + 1)
+        return np.arange(min(self.period, self.n_samples - start * self.period), dtype=np.int64)
+
+    # -- packed per-sample flags (one value per sample, several blocks per ciphertext) --
+    @property
+    def blocks_per_pack(self) -> int:
+        """Blocks whose first-copy sample slots ``[0, period)`` share one ciphertext,
+        block ``k`` of a pack shifted to ``[k * period, (k + 1) * period)``. With one
+        block there is nothing to share; with several, ``period == group`` and the
+        shifts are multiples of ``group``, which the feature sums' keys compose."""
+        return 1 if self.n_ciphertexts == 1 else self.slot_count // self.period
+
+    @property
+    def n_packs(self) -> int:
+        return -(-self.n_ciphertexts // self.blocks_per_pack)
+
+    def pack_shift(self, block: int) -> tuple[int, int]:
+        """``(pack, left rotation)`` that moves block ``block``'s first-copy slots
+        to their place in its pack (a rotation of 0: already in place)."""
+        self.blocks_range(block, block + 1)
+        pack, position = divmod(block, self.blocks_per_pack)
+        return pack, (self.slot_count - position * self.period) % self.slot_count
+
+    def unpack_packed_samples(self, packs: np.ndarray) -> np.ndarray:
+        """Per-sample values from ``(n_packs, slot_count)`` packed slot arrays."""
+        packs = np.asarray(packs, dtype=np.float64)
+        if packs.shape != (self.n_packs, self.slot_count):
+            raise ParameterError(f"expected {(self.n_packs, self.slot_count)} packed slots, got shape {packs.shape}")
+        per_block = packs.reshape(self.n_packs * self.blocks_per_pack, -1)[:, : self.period] if self.blocks_per_pack > 1 \
+            else packs[:, : self.period]
+        return per_block.reshape(-1)[: self.n_samples]
 
     def head_mask(self, value: float = 1.0) -> np.ndarray:
         """``value`` on the first :attr:`head` slots of each real feature's group, 0 elsewhere."""

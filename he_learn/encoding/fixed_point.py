@@ -48,7 +48,7 @@ __all__ = [
 # The ring is Z_2^64, held in int64 with two's-complement wrap-around.
 RING_BITS = 64
 # trunc_share adds 2^62 to a shared value, so values must stay below 2^62 in
-# magnitude (COMMON.md, "Dealer-assisted truncation").
+# magnitude (he_learn._native, "Dealer-assisted truncation").
 TRUNCATION_HEADROOM_BITS = 62
 # CrypTen's default precision (crypten/encoder.py, precision_bits=16); also the
 # PySyft demo's fix_precision() default.

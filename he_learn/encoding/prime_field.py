@@ -17,7 +17,7 @@ from he_learn.errors import ParameterError, PrecisionError
 
 __all__ = ["PrimeFieldEncoder", "MAX_MODULUS"]
 
-# The modular kernels accept 2 <= q < 2^62 (COMMON.md, native kernel API).
+# The modular kernels accept 2 <= q < 2^62 (he_learn._native, "Arithmetic conventions").
 MAX_MODULUS = 2**62
 
 

@@ -6,7 +6,9 @@ together with that weight, under the aggregation public key. The server is hones
 (a secret key is refused with ``SecurityError``), sums ciphertexts and never
 decrypts. Only the aggregate of at least ``min_clients`` updates goes to the key
 holder, which announces every round itself, decrypts each once and checks the
-count of clients inside the aggregate; dropouts need no second round. The
+count of clients inside the aggregate; dropouts need no second round. What the
+key holder releases is noise-flooded (:mod:`he_learn.he.release`), never an
+exact decryption. The
 comparison path is key-free: secret sharing among non-colluding aggregators
 through the SMPC engine. Not covered: malicious servers or clients (a client can
 send any in-range update; the server could mislabel one update as an aggregate),
@@ -15,13 +17,15 @@ collusion of the server with the key holder or of the aggregators.
 Modules in dependency order:
 
 - ``updates``: a list of parameter arrays as one flat vector, and back;
-- ``presets``: ``AGGREGATION_COMPACT`` (N=4096, [40, 60], 2^32), ``AGGREGATION_PRECISE``, bounds;
+- ``presets``: ``AGGREGATION_ADDITIVE`` (N=8192, [40, 40 | 60], 2^72, the default),
+  the headroom and the stated error bound of a flooded release;
 - ``spec``: ``RoundSpec``, the public round announcement (caps, level, length);
 - ``messages``: ``EncryptedUpdate``, ``EncryptedAggregate``, ``AggregateResult`` (wire frames);
-- ``client``: ``FederatedClient`` (weight, chunk, encrypt at the last level), ``train_local_linear``;
+- ``client``: ``FederatedClient`` (weight, chunk, encrypt two values per slot), ``train_local_linear``;
 - ``server``: ``Aggregator`` (validates and sums, never decrypts);
 - ``registry``: ``RoundRegistry``, the key holder's own memory of rounds;
-- ``keyholder``: ``AggregationKeyHolder`` (announces rounds, decrypts each aggregate once);
+- ``keyholder``: ``AggregationKeyHolder`` (announces rounds, releases each aggregate once,
+  noise-flooded; rotates its key when the release budget would run out);
 - ``secret_shared``: the key-free SMPC path in one process, bytes counted by the session's ledger;
 - ``sealed_shares``: the key-free path across processes: Z_2^64 shares sealed to
   each aggregator with X25519 and AES-GCM;
@@ -36,9 +40,11 @@ from he_learn.federated.client import FederatedClient, train_local_linear
 from he_learn.federated.keyholder import AggregationKeyHolder
 from he_learn.federated.messages import AggregateResult, EncryptedAggregate, EncryptedUpdate
 from he_learn.federated.presets import (
+    AGGREGATION_ADDITIVE,
     AGGREGATION_COMPACT,
-    AGGREGATION_PRECISE,
+    DEFAULT_AGGREGATION,
     aggregation_error_bound,
+    flooding_sigma,
     max_update_abs,
 )
 from he_learn.federated.registry import RoundRegistry
@@ -53,9 +59,10 @@ from he_learn.federated.spec import RoundSpec
 from he_learn.federated.updates import flatten_arrays, unflatten_arrays
 
 __all__ = [
+    "AGGREGATION_ADDITIVE",
     "AGGREGATION_COMPACT",
     "AGGREGATION_ENCODER",
-    "AGGREGATION_PRECISE",
+    "DEFAULT_AGGREGATION",
     "AggregateResult",
     "AggregationKeyHolder",
     "Aggregator",
@@ -67,6 +74,7 @@ __all__ = [
     "SecretSharedAggregation",
     "aggregation_error_bound",
     "aggregation_session",
+    "flooding_sigma",
     "flatten_arrays",
     "max_update_abs",
     "share_update",

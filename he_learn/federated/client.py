@@ -1,11 +1,11 @@
 """A federated client: trains on its own plaintext, then encrypts its weighted update.
 
-Threat model (DESIGN.md, role 4): a client holds its data and its update in the
+Threat model (docs/design.md, "Federated roles"): a client holds its data and its update in the
 clear and sees nothing of the others'. It receives the key holder's public
 context (public key only; it cannot decrypt, not even its own update) and the
 server's :class:`~he_learn.federated.spec.RoundSpec`. It encrypts with the public
 key (SEAL's encryptor, randomness from SEAL's CSPRNG) directly at the round's
-level, the last one: SEAL encrypts one level up and divides by the dropped prime
+level: SEAL encrypts one level up and divides by the dropped prime
 (``divide_and_round_q_last``, what ``mod_switch_to_next`` does), so the
 ciphertext is as small as a mod-switched one and its noise lower.
 
@@ -13,7 +13,8 @@ Protocol (FedAvg, McMahan et al., AISTATS 2017, with encrypted upload and the
 normalisation left to the key holder, see :mod:`he_learn.federated.spec`):
 1. train locally on the plaintext data (e.g. :func:`train_local_linear`);
 2. with ``w = spec.weight(n_samples)``, form ``[w * update, w, 1 / max_clients]``;
-3. split it into chunks of ``slot_count`` values and encrypt each at the round's level;
+3. split it into chunks of ``N`` values, two per slot (complex packing, see
+   :mod:`he_learn.federated.spec`), and encrypt each at the round's level;
 4. send the envelopes with ``(round_id, client_id)`` to the server.
 
 A client answers a round once per model it was given: re-encrypting the same
@@ -92,15 +93,15 @@ class FederatedClient:
         largest = float(np.max(np.abs(values)))
         if largest > spec.max_abs:
             raise PrecisionError(
-                f"update value {largest:g} exceeds {spec.max_abs:g}, the headroom of the last prime at this "
-                "scale: the aggregate would wrap around. Rescale the update (send a delta), or use a preset "
-                "with a larger last prime"
+                f"update value {largest:g} exceeds {spec.max_abs:g}, the headroom of the round's modulus at "
+                "this scale: the aggregate would wrap around. Rescale the update (send a delta), or use a preset "
+                "with more headroom"
             )
         weight = spec.weight(n_samples)
         weighted = np.concatenate([values * weight, [weight, spec.client_slot_value]])
         chunks = []
-        for index, size in enumerate(spec.chunk_sizes()):
-            part = weighted[index * spec.slots : index * spec.slots + size]
-            ciphertext = self._engine.encrypt(part, level=spec.level)
-            chunks.append(envelope.pack(ciphertext, layout=spec.layout(UPDATE_KIND, index), n_values=size))
+        per = spec.values_per_chunk
+        for index, (size, slots) in enumerate(zip(spec.chunk_sizes(), spec.chunk_slots())):
+            ciphertext = self._engine.encrypt_complex(weighted[index * per : index * per + size], level=spec.level)
+            chunks.append(envelope.pack(ciphertext, layout=spec.layout(UPDATE_KIND, index), n_values=slots))
         return EncryptedUpdate(spec.round_id, self.client_id, tuple(chunks))

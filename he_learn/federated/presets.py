@@ -1,28 +1,35 @@
-"""The aggregation parameter set: small ciphertexts for sums of client updates.
+"""Federated aggregation's parameter sets and the bounds a round is announced with.
 
-Threat model: none of its own; these are public parameters. Every set is checked
-against the HE standard's 128-bit table (Albrecht et al. 2018, table 1) by
-:func:`he_learn.he.security.check_security` when a key holder is built from it
-(and in ``tests/federated``).
+Threat model: none of its own; these are public parameters and arithmetic. Every
+set lives in :mod:`he_learn.he.presets` (re-exported here) and is checked against
+the HE standard's 128-bit table (Albrecht et al. 2018, table 1) by
+:func:`he_learn.he.security.check_security` when a key holder is built from it.
 
-Why a separate preset (the CKKS engine's ``AGGREGATION`` copies NVIDIA FLARE's
-defaults, N=8192 with a 60-bit last prime). Aggregation only adds, so a
-ciphertext needs no multiplicative level at all, and what travels is the
-ciphertext at its *last* level: two polynomials of N coefficients modulo the
-last prime q0. Packing N/2 values per ciphertext, the bytes per float32 byte are
-about ``bits(q0) / 8`` before SEAL's zstd compression, whatever N is. So the
-lever is a small q0, bounded below by precision and headroom:
+Why ``AGGREGATION_ADDITIVE`` (N=8192, primes [40, 40 | 60], scale 2^72,
+additive-only) is the default. Every aggregate is released noise-flooded
+(:mod:`he_learn.he.release`): the flooding std is 2^24.5 times the error bound
+(s = 30 bits over V = 2^20 values per key), so the bound must sit far below the
+values. A fresh encryption's error is about N / scale per value whatever the
+primes are, so the lever is the scale, and an additive-only set may take it
+above every prime, up to the data modulus minus the headroom: 2^72 on two
+40-bit primes leaves a flooding std of 2^-34 for 16 clients and 32 for |value|.
+What travels is two polynomials of N coefficients per ciphertext, each a 40-bit
+residue per prime in an 8-byte word, which SEAL's zstd shrinks to about 6 bytes
+(the top bytes are zero); complex packing puts N real values in a ciphertext
+(:mod:`he_learn.federated.spec`). So about 24 bytes per value, 6x float32.
+A larger data modulus buys precision (log2(Q) - headroom bits of scale) and
+costs traffic (measured, ``benchmarks/federated.py``, 16 clients, 10^5 values):
+two 60-bit primes make 34 bytes per parameter, over the 8x float32 target, at a
+relative error of 8e-16 (float64's); one 60-bit prime makes 17 but stops at
+1e-4; the default makes 25.7 at 9e-10.
+``AGGREGATION_COMPACT`` (N=4096, [40 | 60], 2^32) is too imprecise for a
+flooded release (its flooding std exceeds the values): the key holder refuses
+to announce a round on it.
 
-- the value at scale ``S`` must stay below ``q0 / 2``: headroom
-  ``bits(q0) - scale_bits`` (minus one bit of margin: |value| < 2^(40-32-2) = 64);
-- fresh encryption noise is about 2^7 per coefficient, about 2^13 in a slot at
-  N=4096 (measured), so the error after decryption is about 2^13 sqrt(k) / S.
-
-``AGGREGATION_COMPACT``: N=4096 (2048 values per ciphertext, finer granularity
-for small updates than N=8192), ``[40, 60]`` (q0 = 40 bits, the special prime
-60 bits so that encryption's division by it leaves almost no noise), scale 2^32.
-100 modulus bits, within the 109-bit limit for N=4096. Measured on this machine:
-about 6.0 bytes per float32 byte after zstd, errors about 1e-6 for 8 clients.
+The error bound a round states (:func:`aggregation_error_bound`) is the
+released value's: fresh encryption error, plus the flooding noise (at most
+``TAIL_FACTOR`` stds), plus SEAL's float64 decoding, divided by the released
+weight sum.
 """
 
 from __future__ import annotations
@@ -30,75 +37,43 @@ from __future__ import annotations
 import math
 
 from he_learn.errors import CommunicationError, ParameterError
-from he_learn.he.presets import AGGREGATION, PRESETS, CkksParameters
+from he_learn.he.flooding import FloodingPolicy
+from he_learn.he.presets import AGGREGATION, AGGREGATION_ADDITIVE, AGGREGATION_COMPACT, PRESETS, CkksParameters
+from he_learn.he.release import TAIL_FACTOR, fresh_sum_error_bound, fresh_sum_rms_bound
 
 __all__ = [
+    "AGGREGATION_ADDITIVE",
     "AGGREGATION_COMPACT",
-    "AGGREGATION_PRECISE",
-    "FEDERATED_PRESETS",
+    "DEFAULT_AGGREGATION",
     "preset_by_name",
     "NVFLARE_DEFAULTS",
     "HEADROOM_MARGIN_BITS",
-    "NOISE_FACTOR",
+    "aggregation_level",
     "max_update_abs",
+    "flooding_sigma",
     "aggregation_error_bound",
+    "exact_error_bound",
 ]
 
-AGGREGATION_COMPACT = CkksParameters(
-    name="aggregation-compact",
-    poly_modulus_degree=4096,
-    coeff_mod_bit_sizes=(40, 60),
-    scale_bits=32,
-    source=(
-        "he_learn: additions only, so no levels; a 40-bit last prime for traffic, 60-bit special prime; "
-        "100 bits within the HE standard's 109-bit limit for N=4096 (Albrecht et al. 2018, table 1)"
-    ),
-)
-
-# Precision for the key holder's division (and room for noise flooding): a
-# 50-bit last prime at scale 2^40 leaves 2^8 of headroom and 2^40 of resolution,
-# so an aggregate's relative error is about 1e-7 before flooding. The special
-# prime is 59 bits: 109 bits in all, the HE standard's limit for N=4096. The
-# upload is about 30 bytes per parameter after zstd (7.6x float32; measured in
-# benchmarks/federated.py), against 24 for AGGREGATION_COMPACT.
-AGGREGATION_PRECISE = CkksParameters(
-    name="aggregation-precise",
-    poly_modulus_degree=4096,
-    coeff_mod_bit_sizes=(50, 59),
-    scale_bits=40,
-    source=(
-        "he_learn: additions only; a 50-bit last prime at scale 2^40 for precision after the key holder's "
-        "division; 109 bits, the HE standard's limit for N=4096 (Albrecht et al. 2018, table 1)"
-    ),
-)
+# The key holder's and the Flower node's default.
+DEFAULT_AGGREGATION = AGGREGATION_ADDITIVE
 
 # The CKKS engine's preset that copies NVIDIA FLARE's TenSEAL defaults; the
 # traffic benchmark starts from it.
 NVFLARE_DEFAULTS = AGGREGATION
 
-FEDERATED_PRESETS = {p.name: p for p in (AGGREGATION_COMPACT, AGGREGATION_PRECISE)}
+# One bit for the sign of the centred residue, one of margin for the noise and
+# the scale's drift (at most one bit, he_learn.he.evaluator), and one because a
+# complex slot holding two values of magnitude a has modulus up to sqrt(2) a.
+HEADROOM_MARGIN_BITS = 3
 
 
 def preset_by_name(name: object) -> CkksParameters:
-    """A parameter set named in a message from another process (federated or CKKS presets)."""
-    found = FEDERATED_PRESETS.get(name) if isinstance(name, str) else None
-    if found is None and isinstance(name, str):
-        found = PRESETS.get(name)
+    """A parameter set named in a message from another process."""
+    found = PRESETS.get(name) if isinstance(name, str) else None
     if found is None:
         raise CommunicationError(f"unknown CKKS parameter set {str(name)[:60]!r}")
     return found
-
-
-# One bit for the sign of the centred residue and one of margin for the noise
-# and for the canonical scale drifting from 2^scale_bits (at most one bit, see
-# he_learn.he.evaluator).
-HEADROOM_MARGIN_BITS = 2
-
-# Error bound constant: |decrypted - exact| <= NOISE_FACTOR * sqrt(N * k) / scale
-# for a sum of k fresh ciphertexts. Measured on these presets: the largest slot
-# error over 2048-4096 slots was 2^5.9 .. 2^6.9 * sqrt(N * k) / scale (k in 1..32);
-# 2^8 leaves a factor of 2 to 4 for the tails of longer updates.
-NOISE_FACTOR = 2.0**8
 
 
 def _params(params: CkksParameters) -> CkksParameters:
@@ -107,29 +82,64 @@ def _params(params: CkksParameters) -> CkksParameters:
     return params
 
 
-def max_update_abs(params: CkksParameters, scale: float | None = None) -> float:
+def aggregation_level(params: CkksParameters) -> int:
+    """The level updates travel at: the top one for an additive-only set (its
+    scale needs every data prime), else the last (the smallest ciphertexts)."""
+    return _params(params).levels if params.additive_only else 0
+
+
+def max_update_abs(params: CkksParameters, scale: float | None = None, level: int | None = None) -> float:
     """Largest |value| a client may encrypt so that any sum with weights summing
-    to 1 decrypts correctly at the last level (prime q0, ``scale`` there)."""
+    to 1 decrypts correctly at ``level`` (default :func:`aggregation_level`)."""
     params = _params(params)
+    level = aggregation_level(params) if level is None else level
     scale_bits = math.log2(scale) if scale is not None else params.scale_bits
-    return float(2.0 ** (params.coeff_mod_bit_sizes[0] - scale_bits - HEADROOM_MARGIN_BITS))
+    modulus_bits = sum(params.coeff_mod_bit_sizes[: level + 1])
+    return float(2.0 ** (modulus_bits - scale_bits - HEADROOM_MARGIN_BITS))
+
+
+def flooding_sigma(
+    params: CkksParameters, n_clients: int, scale: float | None = None, policy: FloodingPolicy | None = None
+) -> float:
+    """Std of the flooding noise on each released value of an aggregate of
+    ``n_clients`` fresh encryptions (complex-packed, :mod:`he_learn.he.release`)."""
+    policy = FloodingPolicy() if policy is None else policy
+    bound = fresh_sum_rms_bound(_params(params), n_clients, scale, level=aggregation_level(params))
+    return policy.sigma(bound)
 
 
 def aggregation_error_bound(
     params: CkksParameters, n_clients: int, scale: float | None = None, *, weight_sum: float = 1.0,
-    max_abs: float = 0.0,
+    max_abs: float = 0.0, policy: FloodingPolicy | None = None,
 ) -> float:
     """The stated bound on |released average - exact weighted average| per value.
 
-    The sum of ``n_clients`` fresh ciphertexts is off by at most ``e = NOISE_FACTOR
-    * sqrt(N * k) / scale`` per slot, in the weighted values and in the weight
-    slot alike; dividing by the weight sum ``W`` turns that into
-    ``e * (1 + max_abs) / W`` for averages of magnitude at most ``max_abs``.
+    Each released component of the sum (the weighted values and the weight slot
+    alike) is off by at most ``E = fresh + TAIL_FACTOR * sigma + decode``: the
+    fresh encryption error of ``n_clients`` clients
+    (:func:`~he_learn.he.release.fresh_sum_error_bound`), the flooding noise
+    (Box-Muller never exceeds 8.6 stds) and SEAL's float64 decoding, at most
+    ``N log2(N) 2^-53`` per unit of magnitude (the integer-to-double rounding
+    carried through an N-point FFT; measured: 1e-16). With ``W`` the released
+    weight sum, ``avg' - avg = e_S / W - avg * e_W / W``, so the bound is
+    ``E * (1 + max_abs) / W`` for averages of magnitude at most ``max_abs``.
     """
+    if not (isinstance(weight_sum, (int, float)) and math.isfinite(weight_sum) and 0 < weight_sum <= 2):
+        raise ParameterError(f"weight_sum must be in (0, 1] (plus noise), not {weight_sum!r}")
+    exact = exact_error_bound(params, n_clients, scale, max_abs=max_abs)
+    per_component = exact + TAIL_FACTOR * flooding_sigma(params, n_clients, scale, policy)
+    return per_component * (1 + abs(max_abs)) / weight_sum
+
+
+def exact_error_bound(params: CkksParameters, n_clients: int, scale: float | None = None, *,
+                      max_abs: float = 1.0) -> float:
+    """Bound on each component of an *exact* decryption of a sum of ``n_clients``
+    fresh encryptions of values up to ``max_abs``: the encryption error plus
+    SEAL's float64 decoding (what stock TenSEAL's decrypt gives the key holder;
+    no release is exact)."""
     params = _params(params)
     if isinstance(n_clients, bool) or not isinstance(n_clients, int) or n_clients < 1:
         raise ParameterError(f"n_clients must be a positive integer, not {n_clients!r}")
-    if not (isinstance(weight_sum, (int, float)) and math.isfinite(weight_sum) and 0 < weight_sum <= 2):
-        raise ParameterError(f"weight_sum must be in (0, 1] (plus noise), not {weight_sum!r}")
-    scale = params.scale if scale is None else float(scale)
-    return NOISE_FACTOR * math.sqrt(params.poly_modulus_degree * n_clients) / scale * (1 + abs(max_abs)) / weight_sum
+    n = params.poly_modulus_degree
+    decode = n * math.log2(n) * 2.0**-53 * max(1.0, abs(max_abs))
+    return fresh_sum_error_bound(params, n_clients, scale) + decode

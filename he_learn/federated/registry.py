@@ -1,4 +1,5 @@
-"""The key holder's own memory of rounds: what it announced, and what it decrypted.
+"""The key holder's own memory of rounds: what it announced, what it decrypted, and
+how many values each of its keys has released (the noise-flooding budget).
 
 Threat model: the registry belongs to the key holder and is never sent anywhere.
 It is what lets the key holder, not the server, decide what gets decrypted: a
@@ -24,11 +25,12 @@ from he_learn.errors import CommunicationError, SecurityError
 
 __all__ = ["RoundRegistry"]
 
-_EMPTY: dict[str, Any] = {"announced": {}, "decrypted": [], "released_values": 0}
+# released_values: values each key (by fingerprint) has released, its noise-flooding budget spent.
+_EMPTY: dict[str, Any] = {"announced": {}, "decrypted": [], "released_values": {}}
 
 
 class RoundRegistry:
-    """Announced round specs (as dicts) and decrypted round ids."""
+    """Announced round specs (as dicts), decrypted round ids, and each key's released values."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self._path = Path(path) if path is not None else None
@@ -90,18 +92,25 @@ class RoundRegistry:
         with self._state() as state:
             return round_id in state["decrypted"]
 
-    def record_released(self, n_values: int) -> int:
-        """Count ``n_values`` more released values of this key; returns the total.
+    def undecrypted(self, fingerprint: str) -> list[dict[str, Any]]:
+        """Specs announced under key ``fingerprint`` and not decrypted yet: budget they may still spend."""
+        with self._state() as state:
+            return [spec for round_id, spec in state["announced"].items()
+                    if spec.get("fingerprint") == fingerprint and round_id not in state["decrypted"]]
+
+    def record_released(self, fingerprint: str, n_values: int) -> int:
+        """Count ``n_values`` more released values of key ``fingerprint``; returns its total.
 
         The key's noise-flooding budget (:class:`he_learn.he.flooding.ReleaseBudget`)
         lives in memory; a key holder that runs as one process per message
         restores it from here, so restarting never resets it."""
         with self._state() as state:
-            total = state["released_values"]
-            if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+            spent = state["released_values"]
+            total = spent.get(fingerprint, 0) if isinstance(spent, dict) else None
+            if not isinstance(fingerprint, str) or isinstance(total, bool) or not isinstance(total, int) or total < 0:
                 raise CommunicationError(f"the key holder's round registry {self._path} is malformed")
-            state["released_values"] = total + int(n_values)
-            return state["released_values"]
+            spent[fingerprint] = total + int(n_values)
+            return spent[fingerprint]
 
-    def released_values(self) -> int:
-        return self.record_released(0)
+    def released_values(self, fingerprint: str) -> int:
+        return self.record_released(fingerprint, 0)

@@ -1,6 +1,6 @@
 """The aggregation server: sums clients' encrypted updates and never decrypts.
 
-Threat model (DESIGN.md, role 4): the server is honest-but-curious and holds
+Threat model (docs/design.md, "Federated roles"): the server is honest-but-curious and holds
 only the key holder's public context. Its engine is built with
 :meth:`~he_learn.he.evaluator.CkksEngine.for_server`, so a secret key (a
 ``KeyHolder``, a raw private TenSEAL context, or a public context whose bytes
@@ -12,10 +12,11 @@ Protocol per round:
 1. receive the key holder's :class:`~he_learn.federated.spec.RoundSpec` (key,
    level, length, per-client sample cap, cohort size, minimum clients);
 2. for each submission check round, client (once only), chunk count, and for each
-   chunk the key fingerprint (``SecurityError``), level, scale (finite, the
-   round's), length and chunk index (``ProtocolError``); then load it (SEAL
-   validates the ciphertext) and add it to the running sum. A bad update raises
-   and leaves the sum as it was, so the round goes on with the valid ones;
+   chunk, parsed once, the key fingerprint (``SecurityError``), level, scale
+   (finite, the round's), slot count and chunk index (``ProtocolError``) and
+   what SEAL validates on load; only when every chunk passed is the update
+   added, in place, to the running sum. A bad update raises and leaves the sum
+   as it was, so the round goes on with the valid ones;
 3. once at least ``min_clients`` have submitted, pack the sum as an
    :class:`~he_learn.federated.messages.EncryptedAggregate` naming exactly the
    clients it holds, and close the round: clients who dropped out are simply
@@ -26,7 +27,6 @@ Protocol per round:
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from he_learn.errors import CommunicationError, ParameterError, ProtocolError, SecurityError
@@ -69,39 +69,38 @@ class Aggregator:
     def client_ids(self) -> tuple[str, ...]:
         return tuple(self._clients)
 
-    def _load_chunk(self, data: bytes, index: int, size: int, client: str) -> CkksCiphertext:
-        header = envelope.unpack_header(data)
-        if header["fingerprint"] != self.spec.fingerprint:
-            raise SecurityError(
-                f"client {client!r} chunk {index}: encrypted under key {str(header['fingerprint'])[:8]}, "
-                f"not the round's key {self.spec.fingerprint[:8]}"
-            )
-        if header.get("level") != self.spec.level:
+    def _load_chunk(self, data: bytes, index: int, slots: int, client: str) -> CkksCiphertext:
+        """One chunk, parsed once: ``envelope.load_with_header`` refuses another
+        key (``SecurityError``), a level or scale foreign to the chain and
+        anything SEAL refuses; the round's own level, scale, length and chunk
+        index are checked here (``ProtocolError``)."""
+        try:
+            header, value = envelope.load_with_header(self._engine, data)
+        except SecurityError as exc:
+            raise SecurityError(f"client {client!r} chunk {index}: {exc} (the round's key is "
+                                f"{self.spec.fingerprint[:8]})") from None
+        except CommunicationError as exc:
+            raise CommunicationError(f"client {client!r} chunk {index}: {exc}") from None
+        if header["level"] != self.spec.level or value.level != self.spec.level:
             raise ProtocolError(
-                f"client {client!r} chunk {index}: ciphertext at level {header.get('level')}, the round "
+                f"client {client!r} chunk {index}: ciphertext at level {header['level']}, the round "
                 f"expects level {self.spec.level} (switch the modulus down before sending)"
             )
-        scale = header.get("scale")
-        if (
-            not isinstance(scale, (int, float))
-            or isinstance(scale, bool)
-            or not math.isfinite(scale)
-            or abs(scale - self.spec.scale) > 1e-9 * self.spec.scale
-        ):
+        # The envelope compared both scales with the level's canonical one; the round's must be that one too.
+        if abs(value.scale - self.spec.scale) > 1e-9 * self.spec.scale:
             raise ProtocolError(
-                f"client {client!r} chunk {index}: scale {str(scale)[:30]} is not the round's scale {self.spec.scale:g}"
+                f"client {client!r} chunk {index}: scale {value.scale:g} is not the round's scale {self.spec.scale:g}"
             )
-        if header.get("n_values") != size:
+        expected = self.spec.layout(UPDATE_KIND, index)
+        layout = header["layout"]
+        if header["n_values"] != slots or (isinstance(layout, dict) and layout.get("values") != expected["values"]):
+            found = layout.get("values") if isinstance(layout, dict) else None
             raise ProtocolError(
-                f"client {client!r} chunk {index}: {header.get('n_values')} values, the round expects {size}"
+                f"client {client!r} chunk {index}: {str(found)[:20]} values in {header['n_values']} slots, the "
+                f"round expects {expected['values']} in {slots}"
             )
-        if header.get("layout") != self.spec.layout(UPDATE_KIND, index):
+        if layout != expected:
             raise ProtocolError(f"client {client!r} chunk {index}: not chunk {index} of round {self.spec.round_id!r}")
-        value = envelope.load(self._engine, data)
-        if value.level != self.spec.level:
-            raise ProtocolError(f"client {client!r} chunk {index}: ciphertext level disagrees with the round")
-        if not math.isfinite(value.scale) or abs(value.scale - self.spec.scale) > 1e-9 * self.spec.scale:
-            raise ProtocolError(f"client {client!r} chunk {index}: the ciphertext's own scale is not the round's")
         return value
 
     def submit(self, update: EncryptedUpdate) -> None:
@@ -114,22 +113,18 @@ class Aggregator:
             raise ProtocolError(f"update for round {update.round_id!r}, this is round {self.spec.round_id!r}")
         if update.client_id in self._clients:
             raise ProtocolError(f"client {update.client_id!r} already submitted in this round")
-        sizes = self.spec.chunk_sizes()
-        if len(update.chunks) != len(sizes):
+        slots = self.spec.chunk_slots()
+        if len(update.chunks) != len(slots):
             raise ProtocolError(
                 f"client {update.client_id!r} sent {len(update.chunks)} ciphertexts; an update of "
-                f"{self.spec.n_values} values (plus weight and count) spans {len(sizes)}"
+                f"{self.spec.n_values} values (plus weight and count) spans {len(slots)}"
             )
-        try:
-            loaded = [self._load_chunk(c, i, n, update.client_id) for i, (c, n) in enumerate(zip(update.chunks, sizes))]
-        except KeyError as exc:
-            raise CommunicationError(f"envelope header lacks field {exc}") from None
-        except (TypeError, AttributeError) as exc:  # a header field of the wrong JSON type
-            raise CommunicationError(f"malformed envelope header: {exc}") from None
+        loaded = [self._load_chunk(c, i, n, update.client_id) for i, (c, n) in enumerate(zip(update.chunks, slots))]
         if self._sum is None:
-            self._sum = loaded
+            self._sum = loaded  # the server's own copies: the running sum grows in place
         else:
-            self._sum = [self._engine.add(a, b) for a, b in zip(self._sum, loaded)]
+            for total, value in zip(self._sum, loaded):
+                self._engine.add_inplace(total, value)
         self._clients.append(update.client_id)
 
     def aggregate(self) -> EncryptedAggregate:
@@ -142,10 +137,9 @@ class Aggregator:
                 f"only {len(self._clients)} client(s) submitted; the round needs at least {self.spec.min_clients} "
                 "before anything goes to the key holder"
             )
-        sizes = self.spec.chunk_sizes()
         chunks = tuple(
             envelope.pack(value, layout=self.spec.layout(AGGREGATE_KIND, i), n_values=n)
-            for i, (value, n) in enumerate(zip(self._sum, sizes))
+            for i, (value, n) in enumerate(zip(self._sum, self.spec.chunk_slots()))
         )
         self._result = EncryptedAggregate(self.spec.round_id, self.client_ids, self.spec.n_values, chunks)
         return self._result

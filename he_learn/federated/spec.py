@@ -18,7 +18,14 @@ No total has to be known in advance, so a dropout never forces a re-announced
 round (which would let a server difference two aggregates of the same updates).
 Sample counts travel encrypted: the server no longer learns them, the key holder
 learns their sum. Because every weight is at most ``1 / max_clients``, any sum
-of at most ``max_clients`` updates stays within the headroom of the last prime.
+of at most ``max_clients`` updates stays within the headroom of the round's level.
+
+Complex packing: the vector ``[w * update, w, 1 / max_clients]`` is cut into
+chunks of ``N`` values (two per slot, ``values[2j] + i values[2j + 1]`` in slot
+``j``, :meth:`~he_learn.he.evaluator.CkksEngine.encrypt_complex`), so a
+ciphertext carries twice what real packing would; the key holder releases both
+parts, flooded in the coefficient domain (:mod:`he_learn.he.release`). A
+chunk's envelope declares the slots it uses, ``ceil(values / 2)``.
 """
 
 from __future__ import annotations
@@ -39,7 +46,8 @@ MIN_CLIENTS_DEFAULT = 2
 # The weight slot and the client-count slot that follow the update's values.
 EXTRA_SLOTS = 2
 SPEC_MAGIC = b"HLFS"
-_SPEC_VERSION = 1
+# Version 2: complex packing, two values per slot.
+_SPEC_VERSION = 2
 _FIELDS = ("round_id", "fingerprint", "level", "scale", "n_values", "max_samples", "max_clients", "min_clients")
 
 
@@ -89,6 +97,11 @@ class RoundSpec:
         return self.params.slot_count
 
     @property
+    def values_per_chunk(self) -> int:
+        """Real values per ciphertext: two per slot (complex packing)."""
+        return 2 * self.params.slot_count
+
+    @property
     def vector_size(self) -> int:
         """Values encrypted per update: the update, its weight, its client count."""
         return self.n_values + EXTRA_SLOTS
@@ -96,15 +109,21 @@ class RoundSpec:
     @property
     def n_chunks(self) -> int:
         """Ciphertexts per update (an update longer than one spans several)."""
-        return -(-self.vector_size // self.slots)
+        return -(-self.vector_size // self.values_per_chunk)
 
     def chunk_sizes(self) -> list[int]:
-        return [min(self.slots, self.vector_size - c * self.slots) for c in range(self.n_chunks)]
+        """Real values in each chunk."""
+        per = self.values_per_chunk
+        return [min(per, self.vector_size - c * per) for c in range(self.n_chunks)]
+
+    def chunk_slots(self) -> list[int]:
+        """Slots each chunk's ciphertext uses (its envelope's ``n_values``)."""
+        return [-(-size // 2) for size in self.chunk_sizes()]
 
     @property
     def max_abs(self) -> float:
         """Largest |value| a client may send (weights sum to at most 1, so any sum obeys it too)."""
-        return max_update_abs(self.params, self.scale)
+        return max_update_abs(self.params, self.scale, self.level)
 
     @property
     def client_slot_value(self) -> float:
@@ -122,8 +141,11 @@ class RoundSpec:
         return n_samples / (self.max_samples * self.max_clients)
 
     def layout(self, kind: str, chunk: int) -> dict[str, object]:
-        """The envelope header's layout field for one chunk (public)."""
-        return {"kind": kind, "round": self.round_id, "chunk": chunk, "n_chunks": self.n_chunks}
+        """The envelope header's layout field for one chunk (public): ``values``
+        is how many real values it packs (its slots alone cannot tell 2k from 2k - 1)."""
+        values = min(self.values_per_chunk, self.vector_size - chunk * self.values_per_chunk)
+        return {"kind": kind, "round": self.round_id, "chunk": chunk, "n_chunks": self.n_chunks,
+                "values": values, "packing": "complex"}
 
     # -- wire -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -138,12 +160,15 @@ class RoundSpec:
         return cls.from_dict(wire.load_frame(data, SPEC_MAGIC, _SPEC_VERSION).header)
 
     @classmethod
-    def from_dict(cls, fields: dict[str, Any]) -> "RoundSpec":
-        """The inverse of :meth:`to_dict`; a bad field is a ``CommunicationError``."""
+    def from_dict(cls, fields: dict[str, Any], known: CkksParameters | None = None) -> "RoundSpec":
+        """The inverse of :meth:`to_dict`; a bad field is a ``CommunicationError``.
+        The parameter set is looked up by name among the presets, or is ``known``
+        (the key holder's own, which may be a custom set) if the names agree."""
         header = dict(fields) if isinstance(fields, dict) else {}
         if set(header) != {"params", *_FIELDS}:
             raise CommunicationError(f"round spec has fields {sorted(header)[:12]}, expected {sorted(_FIELDS)}")
-        params = preset_by_name(header.pop("params"))
+        name = header.pop("params")
+        params = known if known is not None and known.name == name else preset_by_name(name)
         if isinstance(header["scale"], int) and not isinstance(header["scale"], bool):
             header["scale"] = float(header["scale"])
         try:

@@ -23,7 +23,12 @@ Modules in dependency order:
 - ``polynomial``: minimal-depth polynomial activations;
 - ``coefficient_mask``: coefficient-domain refresh masks (the '*-masked-40' presets);
 - ``refresh``: masked refresh through the key holder;
-- ``training``: encrypted gradient descent; ``inference``: encrypted prediction;
+- ``training_spec``: a run's hyper-parameters and their wire form;
+- ``role_messages``: the wire form of every trainer / key-holder message;
+- ``key_holder_service``: the data owner's keys, data and the service it runs;
+- ``trainer``: encrypted gradient descent, with the key holder as a remote service;
+- ``training``: both roles, in one process or one each (``run_training``);
+- ``inference``: encrypted prediction;
 - ``tutorial_baseline``: TenSEAL Tutorial 1's per-sample loop, for benchmarks.
 
 Import the submodules directly; this package module imports nothing itself.

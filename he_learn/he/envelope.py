@@ -55,7 +55,7 @@ from he_learn.he.evaluator import CkksEngine
 from he_learn.he.seal_io import decode_ckks_vector, encode_ckks_vector, load_ciphertext, save_seal, seal_size_bound
 from he_learn.he.security import FINGERPRINT_HEX_DIGITS
 
-__all__ = ["MAGIC", "VERSION", "pack", "pack_seal_bytes", "unpack_header", "envelope_payload", "load"]
+__all__ = ["MAGIC", "VERSION", "pack", "pack_seal_bytes", "unpack_header", "envelope_payload", "load", "load_with_header"]
 
 MAGIC = b"HLCK"
 # Version 3: a comm.wire frame with typed, bounded header fields (2 was a
@@ -170,6 +170,12 @@ def envelope_payload(data: bytes) -> bytes:
 def load(engine: CkksEngine, data: bytes) -> CkksCiphertext:
     """A ciphertext from an envelope, checked against ``engine``'s key and chain
     (the module doc lists what is refused)."""
+    return load_with_header(engine, data)[1]
+
+
+def load_with_header(engine: CkksEngine, data: bytes) -> tuple[dict[str, Any], CkksCiphertext]:
+    """:func:`load` that also returns the validated header (one parse and one
+    digest where ``unpack_header`` then ``load`` would take two)."""
     header, payload = _split(data)
     if header["fingerprint"] != engine.fingerprint:
         raise SecurityError(
@@ -192,7 +198,7 @@ def load(engine: CkksEngine, data: bytes) -> CkksCiphertext:
     bound = seal_size_bound(_CIPHERTEXT_SIZE, engine.params.poly_modulus_degree, level + 1)
     seal = load_ciphertext(engine.seal_context, ciphertexts[0], bound)
     _check_loaded(engine, seal, level)
-    return CkksCiphertext(seal, level, engine.fingerprint)
+    return header, CkksCiphertext(seal, level, engine.fingerprint)
 
 
 def _check_loaded(engine: CkksEngine, seal: Any, level: int) -> None:

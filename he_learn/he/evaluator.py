@@ -24,6 +24,12 @@ noise of roughly ``N * sigma * L`` in absolute coefficient terms; added at scale
 ``S_l^2`` and divided by ``q_l`` it shrinks by about ``2^scale_bits``, where
 after the rescale it would cost ~1e-5 per rotation at scale 2^32.
 
+Additive-only presets (``CkksParameters.additive_only``, federated
+aggregation) are never multiplied: every level keeps the one scale
+``2^scale_bits``, which may exceed the primes (the values then fit only at the
+levels whose modulus holds scale and headroom), and products and rescales raise
+``ParameterError``.
+
 Levels: a fresh ciphertext has ``params.levels`` multiplicative levels; each
 multiplication uses one. An operation on a level-0 ciphertext raises
 ``PrecisionError`` naming the remedies instead of decrypting to garbage.
@@ -139,7 +145,8 @@ class CkksEngine:
         self._scales = [0.0] * (self.top_level + 1)
         self._scales[self.top_level] = params.scale
         for level in range(self.top_level, 0, -1):
-            self._scales[level - 1] = self._scales[level] ** 2 / dropped[level]
+            # an additive-only set never rescales: one scale throughout
+            self._scales[level - 1] = params.scale if params.additive_only else self._scales[level] ** 2 / dropped[level]
         drift = max(abs(math.log2(s) - params.scale_bits) for s in self._scales)
         if drift > _MAX_SCALE_DRIFT_BITS:
             raise PrecisionError(
@@ -208,6 +215,13 @@ class CkksEngine:
             )
         return value
 
+    def _multiplicative(self, what: str) -> None:
+        if self.params.additive_only:
+            raise ParameterError(
+                f"preset {self.params.name!r} is additive-only (its scale is not tied to a prime, so no product can "
+                f"be rescaled): {what} is not available on it"
+            )
+
     def _need_level(self, value: CkksCiphertext, what: str, levels: int = 1) -> None:
         if value.level < levels:
             raise PrecisionError(
@@ -216,13 +230,15 @@ class CkksEngine:
                 "choose a preset with more levels"
             )
 
-    def _slot_values(self, values: Any) -> np.ndarray:
+    def _slot_values(self, values: Any, per_slot: int = 1) -> np.ndarray:
         try:
             array = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise ParameterError(f"expected numbers to encode, not {type(values).__name__}: {exc}") from exc
-        if array.ndim != 1 or array.size > self.slot_count:
-            raise ParameterError(f"expected at most {self.slot_count} values in a 1-D array, got shape {array.shape}")
+        if array.ndim != 1 or array.size > per_slot * self.slot_count:
+            raise ParameterError(
+                f"expected at most {per_slot * self.slot_count} values in a 1-D array, got shape {array.shape}"
+            )
         if not np.all(np.isfinite(array)):
             raise ParameterError("cannot encode NaN or infinite values")
         return array
@@ -260,7 +276,28 @@ class CkksEngine:
     def encrypt(self, values: Any, level: int | None = None) -> CkksCiphertext:
         """Public-key encryption of up to ``slot_count`` values (zeros fill the rest)."""
         level = self.top_level if level is None else level
-        plaintext = self.encode(values, level)  # validates the level
+        return self._encrypt_plaintext(self.encode(values, level), level)  # encode validates the level
+
+    def encrypt_complex(self, values: Any, level: int | None = None) -> CkksCiphertext:
+        """Public-key encryption of up to ``2 * slot_count`` real values, two per
+        slot: slot ``j`` holds ``values[2j] + i * values[2j + 1]`` (half the
+        ciphertexts of :meth:`encrypt`; only additions and rotations keep the
+        pairs apart, and both parts are data, see :mod:`he_learn.he.release`).
+        The headroom limit applies to each slot's modulus ``|z_j|``."""
+        level = self.top_level if level is None else level
+        if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 0 <= level <= self.top_level:
+            raise ParameterError(f"level must be an int in [0, {self.top_level}], not {level!r}")
+        array = self._slot_values(values, per_slot=2)
+        pairs = np.zeros(2 * (-(-array.size // 2)), dtype=np.float64)
+        pairs[: array.size] = array
+        slots = pairs.view(np.complex128)
+        self._check_magnitude(float(np.max(np.abs(slots))) if slots.size else 0.0, level)
+        plaintext = sealapi.Plaintext()
+        with seal_errors("encoding"):
+            self._encoder.encode(slots.tolist(), self._parms_ids[level], self._scales[level], plaintext)
+        return self._encrypt_plaintext(plaintext, level)
+
+    def _encrypt_plaintext(self, plaintext: Any, level: int) -> CkksCiphertext:
         ciphertext = sealapi.Ciphertext(self.seal_context)
         with seal_errors("encryption"):
             self._encryptor.encrypt(plaintext, ciphertext)
@@ -297,6 +334,29 @@ class CkksEngine:
             self._evaluator.add(a.seal, b.seal, out)
         self.counts.additions += 1
         return self._wrap(out, a.level, a.pending_rescale)
+
+    def add_inplace(self, a: CkksCiphertext, b: CkksCiphertext) -> CkksCiphertext:
+        """``a += b`` without a new ciphertext (a running sum the caller owns,
+        such as the aggregation server's); both at the same level and state.
+        Returns ``a``. The one engine operation that mutates its argument."""
+        a, b = self._check(a), self._check(b)
+        if a.level != b.level or a.pending_rescale != b.pending_rescale:
+            raise ParameterError("an in-place addition needs two ciphertexts at the same level and rescale state")
+        with seal_errors("addition"):
+            self._evaluator.add_inplace(a.seal, b.seal)
+        self.counts.additions += 1
+        return a
+
+    def add_encoded(self, a: CkksCiphertext, plaintext: Any) -> CkksCiphertext:
+        """``a`` plus a ready ``sealapi.Plaintext`` at ``a``'s level and scale (an
+        integer polynomial built in the coefficient domain, e.g. the flooding
+        noise of :mod:`he_learn.he.release`)."""
+        a = self._check_rescaled(a, "adding a plaintext")
+        out = sealapi.Ciphertext()
+        with seal_errors("adding a plaintext"):
+            self._evaluator.add_plain(a.seal, plaintext, out)
+        self.counts.additions += 1
+        return self._wrap(out, a.level)
 
     def sub(self, a: CkksCiphertext, b: CkksCiphertext) -> CkksCiphertext:
         a, b = self._align(a, b)
@@ -335,6 +395,7 @@ class CkksEngine:
     def multiply(self, a: CkksCiphertext, b: CkksCiphertext, rescale: bool = True) -> CkksCiphertext:
         """Ciphertext x ciphertext, relinearised and rescaled (one level).
         ``rescale=False`` defers the rescale (see module doc)."""
+        self._multiplicative("a ciphertext multiplication")
         a, b = self._align(a, b)
         if a.pending_rescale:
             raise ParameterError("multiplying needs rescaled ciphertexts: call engine.rescale() first")
@@ -358,6 +419,7 @@ class CkksEngine:
 
     def rescale(self, a: CkksCiphertext) -> CkksCiphertext:
         """Finish a deferred rescale: level - 1, canonical scale again."""
+        self._multiplicative("a rescale")
         a = self._check(a)
         if not a.pending_rescale:
             raise ParameterError("this ciphertext has no pending rescale")
@@ -369,6 +431,7 @@ class CkksEngine:
     def multiply_plain(self, a: CkksCiphertext, values: Any, rescale: bool = True) -> CkksCiphertext:
         """Ciphertext x plaintext (slot values or one float), rescaled (one level).
         ``rescale=False`` defers the rescale (see module doc)."""
+        self._multiplicative("a plaintext multiplication")
         a = self._check_rescaled(a, "a plaintext multiplication")
         self._need_level(a, "a plaintext multiplication")
         if isinstance(values, (int, float, np.floating, np.integer)) and not isinstance(values, bool):

@@ -1,6 +1,6 @@
 """Encrypted inference: a linear model applied to encrypted features.
 
-Threat model (DESIGN.md, role 3): the key holder (data owner) encrypts its
+Threat model (docs/design.md, "Roles and threat models", 3): the key holder (data owner) encrypts its
 features; the evaluator holds a public context only (:class:`EncryptedEvaluator`
 refuses a secret key) and the model, either in plaintext (the evaluator's own
 model) or encrypted under the key holder's key (a model trained under
@@ -16,6 +16,7 @@ division by ``s`` is done by whoever encrypts the model (:func:`encrypt_model`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from he_learn.errors import ParameterError, PrecisionError
 from he_learn.he.ciphertext import CkksCiphertext
 from he_learn.he.evaluator import CkksEngine
 from he_learn.he.keys import KeyHolder, PublicContext
-from he_learn.he.packed import EncryptedMatrix, PackedVector, encrypt_weights, matvec
+from he_learn.he.packed import EncryptedMatrix, PackedVector, encrypt_weights, matvec_blocks
 from he_learn.he.polynomial import evaluate_polynomial, normalised_coefficients, polynomial_depth
 
 __all__ = ["EncryptedModel", "PlainModel", "encrypt_model", "EncryptedEvaluator", "decrypt_predictions"]
@@ -75,29 +76,41 @@ class EncryptedEvaluator:
 
     def predict(self, X: EncryptedMatrix, model: PlainModel | EncryptedModel) -> PackedVector:
         """Encrypted scores (no activation) or probabilities, in the samples layout."""
+        if isinstance(model, EncryptedModel) and X.level > model.weights.level:
+            blocks = X.at_level(self.engine, model.weights.level)
+        else:
+            blocks = X.blocks
+        return PackedVector(X.layout, "samples", self.predict_blocks(blocks, X.layout, model))
+
+    def predict_blocks(
+        self, blocks: Sequence[CkksCiphertext], layout: FeatureMajorLayout, model: PlainModel | EncryptedModel
+    ) -> tuple[CkksCiphertext, ...]:
+        """:meth:`predict` for some of X's ciphertexts in ``layout`` (a model owner
+        serving predictions handles a large X a few blocks at a time)."""
         engine = self.engine
         if isinstance(model, PlainModel):
             activation = model.activation
             scale = normalised_coefficients(activation)[0] if activation is not None else 1.0
-            u = matvec(engine, X, np.asarray(model.coef, dtype=np.float64) / scale)
+            u = matvec_blocks(engine, blocks, layout, np.asarray(model.coef, dtype=np.float64) / scale)
             if model.intercept:
-                u = PackedVector(u.layout, "samples", tuple(engine.add_plain(b, model.intercept / scale) for b in u.blocks))
+                u = tuple(engine.add_plain(b, model.intercept / scale) for b in u)
         elif isinstance(model, EncryptedModel):
             activation = model.activation
-            u = matvec(engine, X, model.weights)
+            u = matvec_blocks(engine, blocks, layout, model.weights)
             if model.intercept is not None:
-                u = PackedVector(u.layout, "samples", tuple(engine.add(b, model.intercept) for b in u.blocks))
+                u = tuple(engine.add(b, model.intercept) for b in u)
         else:
             raise ParameterError(f"model must be a PlainModel or EncryptedModel, not {type(model).__name__}")
         if activation is None:
             return u
         coefficients = normalised_coefficients(activation)[1]
-        if u.level < polynomial_depth(coefficients):
+        level = min(b.level for b in u)
+        if level < polynomial_depth(coefficients):
             raise PrecisionError(
                 f"out of levels: the sigmoid needs {polynomial_depth(coefficients)} more levels, the scores have "
-                f"{u.level}. Use a preset with more levels (e.g. 'training') or decrypt scores and apply it in plaintext"
+                f"{level}. Use a preset with more levels (e.g. 'training') or decrypt scores and apply it in plaintext"
             )
-        return PackedVector(u.layout, "samples", tuple(evaluate_polynomial(engine, b, coefficients) for b in u.blocks))
+        return tuple(evaluate_polynomial(engine, b, coefficients) for b in u)
 
 
 def decrypt_predictions(key_holder: KeyHolder, predictions: PackedVector) -> np.ndarray:

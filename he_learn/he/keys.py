@@ -35,7 +35,7 @@ import tenseal as ts
 import tenseal.sealapi as sealapi
 
 from he_learn._native import Csprng
-from he_learn.errors import ParameterError, PrecisionError, SecurityError
+from he_learn.errors import CommunicationError, ParameterError, PrecisionError, SecurityError
 from he_learn.he import envelope
 from he_learn.he.ciphertext import CkksCiphertext
 from he_learn.he.flooding import FloodingPolicy, ReleaseBudget
@@ -65,14 +65,10 @@ class KeyHolder:
         allow_insecure: bool = False,
         release_policy: FloodingPolicy | None = None,
     ) -> None:
-        if release_policy is not None and not isinstance(release_policy, FloodingPolicy):
-            raise ParameterError(f"release_policy must be a FloodingPolicy, not {type(release_policy).__name__}")
-        self.release_budget = ReleaseBudget(release_policy or FloodingPolicy())
-        self.noise_stream = Csprng()
         self.params = get_preset(params)
         check_security(self.params, allow_insecure=allow_insecure)
         try:
-            self._context = ts.context(
+            context = ts.context(
                 ts.SCHEME_TYPE.CKKS,
                 poly_modulus_degree=self.params.poly_modulus_degree,
                 coeff_mod_bit_sizes=list(self.params.coeff_mod_bit_sizes),
@@ -84,12 +80,77 @@ class KeyHolder:
                 f"SEAL refused preset {self.params.name!r} ({exc}); TenSEAL always enforces the 128-bit table, "
                 "so allow_insecure cannot lift it"
             ) from exc
+        self._adopt(context, release_policy)
+
+    def _adopt(self, context: Any, release_policy: FloodingPolicy | None) -> None:
+        """Bind this key holder to a private TenSEAL ``context`` of ``self.params``."""
+        if release_policy is not None and not isinstance(release_policy, FloodingPolicy):
+            raise ParameterError(f"release_policy must be a FloodingPolicy, not {type(release_policy).__name__}")
+        self.release_budget = ReleaseBudget(release_policy or FloodingPolicy())
+        self.noise_stream = Csprng()
+        self._context = context
         self._context.global_scale = self.params.scale
         self.fingerprint = fingerprint_bytes(save_seal(self._context.data.public_key()))
         self._engine: CkksEngine | None = None
         self._decryptor = sealapi.Decryptor(self._context.data.seal_context(), self._context.data.secret_key())
         self._symmetric = sealapi.Encryptor(self._context.data.seal_context(), self._context.data.secret_key())
         self._encoder = sealapi.CKKSEncoder(self._context.data.seal_context())
+
+    # -- the secret key at rest ----------------------------------------------
+    def secret_bytes(self) -> bytes:
+        """The private context (secret, public and relinearisation keys) as bytes,
+        for a key holder that runs as one process per request (a Flower ClientApp
+        starts anew for every message). They hold the secret key: store them
+        only where the key holder alone can read them (mode 0600), never send them.
+        The release budget is not in them: keep it beside them (the federated
+        ``RoundRegistry`` does), or a restart would reset it."""
+        return self._context.serialize(save_secret_key=True, save_galois_keys=False, save_relin_keys=True)
+
+    @classmethod
+    def from_secret_bytes(
+        cls, params: CkksParameters | str, data: bytes, *, release_policy: FloodingPolicy | None = None
+    ) -> "KeyHolder":
+        """The key holder :meth:`secret_bytes` saved, checked against ``params``.
+
+        Refused: bytes that are no TenSEAL context (``CommunicationError``), a
+        context without a secret key, for another ring or modulus chain than
+        ``params`` (its 128-bit check included), or whose public key does not
+        belong to its secret key, found by a test encryption (``SecurityError``).
+        The fingerprint is recomputed from the key in the bytes.
+        """
+        params = get_preset(params)
+        check_security(params)
+        if not isinstance(data, (bytes, bytearray)):
+            raise CommunicationError(f"the saved key holder must be bytes, not {type(data).__name__}")
+        try:
+            context = ts.context_from(bytes(data))
+        except Exception as exc:  # TenSEAL raises bare ValueError/RuntimeError on bad bytes
+            raise CommunicationError(f"the saved key holder is not a TenSEAL context: {exc}") from None
+        if not context.is_private():
+            raise SecurityError("the saved key holder holds no secret key")
+        key_parms = context.data.seal_context().key_context_data().parms()
+        primes = tuple(m.bit_count() for m in key_parms.coeff_modulus())
+        if key_parms.poly_modulus_degree() != params.poly_modulus_degree or primes != params.coeff_mod_bit_sizes:
+            raise SecurityError(
+                f"the saved key holder was made for N={key_parms.poly_modulus_degree()}, primes {primes}, "
+                f"not preset {params.name!r}"
+            )
+        holder = cls.__new__(cls)
+        holder.params = params
+        holder._adopt(context, release_policy)
+        holder._check_key_pair()
+        return holder
+
+    def _check_key_pair(self) -> None:
+        """A public-key encryption of zeros must decrypt to fresh noise: about
+        N / 6 / scale per slot (he_learn.he.release), far below 10 N / scale.
+        Under a public key of another secret key it decrypts to values of the
+        order of the modulus headroom."""
+        engine = self.engine()
+        level = engine.top_level
+        noise = np.asarray(self._encoder.decode_double(self._decrypt_plain(engine.encrypt(0.0, level))))
+        if not np.all(np.abs(noise) < 10 * self.params.poly_modulus_degree / engine.scale_at(level)):
+            raise SecurityError("the saved key holder's public key does not belong to its secret key")
 
     def __repr__(self) -> str:
         return f"KeyHolder(params={self.params.name!r}, key={self.fingerprint[:8]})"
@@ -154,6 +215,9 @@ class KeyHolder:
         never leaves the key holder."""
         if not isinstance(value, CkksCiphertext) or value.fingerprint != self.fingerprint:
             raise SecurityError("only ciphertexts made under this key holder's key can be decrypted here")
+        return self._decrypt_plain(value)
+
+    def _decrypt_plain(self, value: CkksCiphertext) -> Any:
         plaintext = sealapi.Plaintext()
         with seal_errors("decryption"):
             self._decryptor.decrypt(value.seal, plaintext)

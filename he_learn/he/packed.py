@@ -21,7 +21,7 @@ include them (``layout.rotation_steps``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 
@@ -30,7 +30,17 @@ from he_learn.errors import ParameterError
 from he_learn.he.ciphertext import CkksCiphertext
 from he_learn.he.evaluator import CkksEngine
 
-__all__ = ["EncryptedMatrix", "PackedVector", "encrypt_matrix", "encrypt_samples", "encrypt_weights", "matvec", "rmatvec"]
+__all__ = [
+    "EncryptedMatrix",
+    "PackedVector",
+    "encrypt_matrix",
+    "encrypt_samples",
+    "encrypt_weights",
+    "matvec",
+    "matvec_blocks",
+    "rmatvec",
+    "rmatvec_from_sum",
+]
 
 Role = Literal["weights", "samples"]
 
@@ -124,9 +134,21 @@ def matvec(engine: CkksEngine, X: EncryptedMatrix, w: PackedVector | np.ndarray)
     layout = X.layout
     if isinstance(w, PackedVector):
         _same_layout(layout, w.layout, "X @ w")
+        blocks = X.at_level(engine, w.level) if w.level < X.level else X.blocks
+    else:
+        blocks = X.blocks
+    return PackedVector(layout, "samples", matvec_blocks(engine, blocks, layout, w))
+
+
+def matvec_blocks(
+    engine: CkksEngine, blocks: Sequence[CkksCiphertext], layout: FeatureMajorLayout, w: PackedVector | np.ndarray
+) -> tuple[CkksCiphertext, ...]:
+    """:func:`matvec` for some of a matrix's ciphertexts (each block's scores
+    depend on that block alone, so a large X can be processed a few blocks at a
+    time); the blocks must sit at ``w``'s level when ``w`` is encrypted."""
+    if isinstance(w, PackedVector):
         if w.role != "weights":
             raise ParameterError("X @ w needs w in the weights layout")
-        blocks = X.at_level(engine, w.level) if w.level < X.level else X.blocks
         products = [engine.multiply(block, w.blocks[0], rescale=False) for block in blocks]
     else:
         weights = np.asarray(w, dtype=np.float64)
@@ -135,10 +157,9 @@ def matvec(engine: CkksEngine, X: EncryptedMatrix, w: PackedVector | np.ndarray)
         if not np.any(weights):
             raise ParameterError("all-zero plaintext weights: the product is known to be zero, nothing to compute")
         packed = layout.pack_weights(weights)
-        products = [engine.multiply_plain(block, packed, rescale=False) for block in X.blocks]
+        products = [engine.multiply_plain(block, packed, rescale=False) for block in blocks]
     # Rotations before the rescale: their noise is then divided by q_l (engine doc).
-    sums = tuple(engine.rescale(engine.rotate_sum(p, layout.feature_sum_steps)) for p in products)
-    return PackedVector(layout, "samples", sums)
+    return tuple(engine.rescale(engine.rotate_sum(p, layout.feature_sum_steps)) for p in products)
 
 
 def rmatvec(engine: CkksEngine, X_blocks: Sequence[CkksCiphertext], r: PackedVector, factor: float) -> PackedVector:
@@ -149,9 +170,27 @@ def rmatvec(engine: CkksEngine, X_blocks: Sequence[CkksCiphertext], r: PackedVec
         raise ParameterError("X.T @ r needs r in the samples layout")
     if len(X_blocks) != len(r.blocks):
         raise ParameterError(f"shape mismatch in X.T @ r: {len(X_blocks)} matrix blocks vs {len(r.blocks)} residual blocks")
+    total = engine.add_many([engine.multiply(x, rb, rescale=False) for x, rb in zip(X_blocks, r.blocks)])
+    return PackedVector(layout, "weights", (rmatvec_from_sum(engine, total, layout, factor),))
+
+
+def rmatvec_from_sum(
+    engine: CkksEngine,
+    total: CkksCiphertext,
+    layout: FeatureMajorLayout,
+    factor: float,
+    subtract: Callable[[int], CkksCiphertext] | None = None,
+) -> CkksCiphertext:
+    """The rest of :func:`rmatvec` from ``total = sum_b X_b (.) r_b`` (its rescale
+    pending): the sums over the samples, minus ``subtract(level)`` (a weights-layout
+    ciphertext at the level of those sums) when given, masked with ``factor`` and
+    replicated over each feature's group."""
     if factor == 0 or not np.isfinite(factor):
         raise ParameterError(f"factor must be finite and non-zero, not {factor!r}")
-    total = engine.add_many([engine.multiply(x, rb, rescale=False) for x, rb in zip(X_blocks, r.blocks)])
+    if not total.pending_rescale:
+        raise ParameterError("the sum of products must still await its rescale")
     summed = engine.rescale(engine.rotate_sum(total, layout.sample_sum_steps))
+    if subtract is not None:
+        summed = engine.sub(summed, subtract(summed.level))
     masked = engine.multiply_plain(summed, layout.head_mask(factor), rescale=False)
-    return PackedVector(layout, "weights", (engine.rescale(engine.rotate_sum(masked, layout.replicate_steps)),))
+    return engine.rescale(engine.rotate_sum(masked, layout.replicate_steps))

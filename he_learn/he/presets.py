@@ -28,8 +28,12 @@ __all__ = [
     "TRAINING_LINEAR",
     "TRAINING_MASKED_40",
     "TRAINING_LINEAR_MASKED_40",
+    "TRAINING_DEEP",
+    "TRAINING_RELEASE",
     "AGGREGATION",
     "AGGREGATION_FLOODED",
+    "AGGREGATION_COMPACT",
+    "AGGREGATION_ADDITIVE",
     "TUTORIAL1",
     "PRESETS",
     "get_preset",
@@ -53,6 +57,10 @@ class CkksParameters:
     # the slot values; "coefficients" adds uniform integers to the plaintext
     # polynomial (he_learn.he.coefficient_mask), for whole-run statistical masking.
     mask_domain: str = "slots"
+    # An additive-only set (federated aggregation) is never multiplied or
+    # rescaled, so its scale is not tied to a prime: it must only leave headroom
+    # below the modulus of the level the values live at (every data prime).
+    additive_only: bool = False
 
     def __post_init__(self) -> None:
         if self.mask_domain not in ("slots", "coefficients"):
@@ -71,10 +79,14 @@ class CkksParameters:
                 f"the special prime ({bits[-1]} bits) must be at least as large as the data primes "
                 f"({max(bits[:-1])} bits), or key switching swamps the message in noise"
             )
-        if not isinstance(self.scale_bits, int) or not 1 <= self.scale_bits < bits[0]:
+        if not isinstance(self.additive_only, bool):
+            raise ParameterError(f"additive_only must be a bool, not {self.additive_only!r}")
+        # headroom for the value: below q0, or below all data primes if never rescaled
+        limit = sum(bits[:-1]) if self.additive_only else bits[0]
+        if isinstance(self.scale_bits, bool) or not isinstance(self.scale_bits, int) or not 1 <= self.scale_bits < limit:
             raise ParameterError(
-                f"scale_bits must be below the first prime's {bits[0]} bits (headroom for the value), "
-                f"not {self.scale_bits!r}"
+                f"scale_bits must be below the {'data modulus' if self.additive_only else 'first prime'}'s {limit} "
+                f"bits (headroom for the value), not {self.scale_bits!r}"
             )
 
     @property
@@ -128,6 +140,41 @@ TRAINING_LINEAR = CkksParameters(
     source="he_learn: 3 levels, 60-bit q0 for mask headroom, within 218 bits for N=8192 (Albrecht et al. 2018)",
 )
 
+# he_learn's logistic training set for degree-5 and degree-7 sigmoids: a whole
+# step (X*w, three levels of polynomial, X*p, the mask) takes 6 levels, one more
+# than N=8192's 218 bits allow at 26-bit primes, so 'training' refreshes twice a
+# step (the second time every block's scores). N=16384 allows 438 bits: 60 + 6*30
+# + 60 = 300 leaves a whole step between refreshes, one refresh per iteration.
+# Scale 2^30 is 16x 'training's precision, and the 60-bit q0 leaves 30 bits of
+# headroom, so the refresh mask reaches its float64 cap B = 2^26 (distance 2^-26
+# per slot against 2^-15). Twelve levels (two steps a refresh) would need primes
+# of 28 bits or less, whose distance from 2^28 makes the exact scale drift 4 bits
+# over the chain (measured; the engine refuses more than 1).
+TRAINING_DEEP = CkksParameters(
+    name="training-deep",
+    poly_modulus_degree=16384,
+    coeff_mod_bit_sizes=(60, 30, 30, 30, 30, 30, 30, 60),
+    scale_bits=30,
+    source="he_learn: a degree-5/7 logistic step in 6 levels; 300 bits <= 438 for N=16384 (Albrecht et al. 2018)",
+)
+
+# Training whose weights are released to the trainer (model_to="trainer",
+# he_learn.he.release): flooding at s = 30 bits costs about 2^20 times the
+# weights' error, so the error must sit near 2^-30 for weights good to 1e-3
+# after averaging their copies. A fresh encryption's error is about
+# 54 * N / 6 / scale (9 stds, 6x slot spread), so the scale must reach 2^40 at
+# every level; q0 = 60 bits leaves 20 bits of mask headroom. Six 40-bit levels
+# fit a degree-5/7 logistic step (6 levels), a cubic one (5) or two squared
+# ones (3 each); 60 + 6 * 40 + 60 = 360 bits need N=16384 (438 bits).
+TRAINING_RELEASE = CkksParameters(
+    name="training-release",
+    poly_modulus_degree=16384,
+    coeff_mod_bit_sizes=(60, 40, 40, 40, 40, 40, 40, 60),
+    scale_bits=40,
+    source="he_learn: 2^40 at every level so that released weights survive 30-bit flooding; 360 bits <= 438 for "
+    "N=16384 (Albrecht et al. 2018)",
+)
+
 # NVIDIA FLARE's TenSEAL model encryptor defaults (nvflare/app_opt/he/
 # model_encryptor.py: poly_modulus_degree=8192, coeff_mod_bit_sizes=[60,40,40],
 # scale_bits=40). Aggregation only adds, so one level is plenty.
@@ -154,6 +201,42 @@ AGGREGATION_FLOODED = CkksParameters(
         "he_learn: released aggregates, room for 30-bit noise flooding (he_learn.he.release); "
         "120 bits within the HE standard's 218-bit limit for N=8192 (Albrecht et al. 2018, table 1)"
     ),
+)
+
+# A small real-packed aggregation set (moved from he_learn.federated.presets):
+# N=4096, q0 = 40 bits at scale 2^32, a 60-bit special prime; 100 bits within
+# the 109-bit limit for N=4096. Too imprecise for a flooded release (the
+# flooding std exceeds the values); kept for the release and attack tests.
+AGGREGATION_COMPACT = CkksParameters(
+    name="aggregation-compact",
+    poly_modulus_degree=4096,
+    coeff_mod_bit_sizes=(40, 60),
+    scale_bits=32,
+    source=(
+        "he_learn: additions only, so no levels; a 40-bit last prime for traffic, 60-bit special prime; "
+        "100 bits within the HE standard's 109-bit limit for N=4096 (Albrecht et al. 2018, table 1)"
+    ),
+)
+
+# Federated aggregation with released (noise-flooded) aggregates, complex-packed
+# (he_learn.federated.spec): the values live at the top level, whose modulus is
+# both 40-bit primes (80 bits), at scale 2^72 far above either prime, which an
+# additive-only set allows. Flooding at s = 30 bits over V = 2^20 values costs
+# 24.5 bits above the error bound, about 2^13.2 / scale for 16 clients
+# (he_learn.he.release.fresh_sum_rms_bound): a flooding std of 2^-34 per value.
+# Headroom 2^(80 - 72 - 3) = 32 per real component. SEAL's zstd leaves about 24
+# bytes per value (two 40-bit residues of 8 bytes each per polynomial pair, the
+# top 3 bytes zero). 140 bits within the HE standard's 218-bit limit for N=8192.
+AGGREGATION_ADDITIVE = CkksParameters(
+    name="aggregation-additive",
+    poly_modulus_degree=8192,
+    coeff_mod_bit_sizes=(40, 40, 60),
+    scale_bits=72,
+    source=(
+        "he_learn: additive-only, scale above the primes for 30-bit noise flooding (he_learn.he.release); "
+        "140 bits within the HE standard's 218-bit limit for N=8192 (Albrecht et al. 2018, table 1)"
+    ),
+    additive_only=True,
 )
 
 # Opt-in whole-run refresh masking (he_learn.he.coefficient_mask): the masks
@@ -203,10 +286,14 @@ PRESETS = {
         INFERENCE,
         TRAINING,
         TRAINING_LINEAR,
+        TRAINING_DEEP,
+        TRAINING_RELEASE,
         TRAINING_MASKED_40,
         TRAINING_LINEAR_MASKED_40,
         AGGREGATION,
         AGGREGATION_FLOODED,
+        AGGREGATION_COMPACT,
+        AGGREGATION_ADDITIVE,
         TUTORIAL1,
     )
 }

@@ -52,7 +52,7 @@ __all__ = ["PublicContext", "normalise_steps", "max_key_bytes", "MAGIC", "VERSIO
 MAGIC = b"HLPC"
 VERSION = 1
 _WHAT = "public context message"
-_PARAM_FIELDS = frozenset({"name", "poly_modulus_degree", "coeff_mod_bit_sizes", "scale_bits", "source"})
+_PARAM_FIELDS = frozenset({"name", "poly_modulus_degree", "coeff_mod_bit_sizes", "scale_bits", "source", "additive_only", "mask_domain"})
 _FIELDS = frozenset({"params", "rotation_steps", "fingerprint", "data_sha256"})
 # SEAL's EncryptionParameters serialise to a few hundred bytes (at most 64 primes).
 _MAX_PARAMETER_BYTES = 8192
@@ -190,6 +190,8 @@ class PublicContext:
                 "coeff_mod_bit_sizes": list(p.coeff_mod_bit_sizes),
                 "scale_bits": p.scale_bits,
                 "source": p.source,
+                "additive_only": p.additive_only,
+                "mask_domain": p.mask_domain,
             },
             "rotation_steps": list(self.rotation_steps),
             "fingerprint": self.fingerprint,
@@ -241,9 +243,13 @@ def _params_from(raw: Any) -> CkksParameters:
         if not isinstance(raw[name], str) or len(raw[name]) > _MAX_TEXT:
             raise CommunicationError(f"{_WHAT}: params {name} must be a string of at most {_MAX_TEXT} characters")
     degree = wire.int_field(raw, "poly_modulus_degree", 1, 1 << 20, _WHAT)
-    scale_bits = wire.int_field(raw, "scale_bits", 1, 64, _WHAT)
+    # An additive-only set's scale may sit above its primes, up to its whole data modulus.
+    scale_bits = wire.int_field(raw, "scale_bits", 1, 64 * 60, _WHAT)
+    if not isinstance(raw["additive_only"], bool):
+        raise CommunicationError(f"{_WHAT}: params additive_only must be true or false")
     try:
         # CkksParameters validates itself (degrees SEAL supports, prime sizes, scale below q0).
-        return CkksParameters(raw["name"], degree, tuple(bits), scale_bits, raw["source"])
+        return CkksParameters(raw["name"], degree, tuple(bits), scale_bits, raw["source"],
+                              mask_domain=raw["mask_domain"], additive_only=raw["additive_only"])
     except ParameterError as exc:
         raise CommunicationError(f"{_WHAT}: invalid parameter set: {exc}") from None

@@ -1,7 +1,7 @@
 """Masked refresh: the key holder re-encrypts a ciphertext it cannot read.
 
 Threat model: the trainer and the key holder are honest-but-curious and do not
-collude (DESIGN.md, role 2). The trainer never holds the secret key; the key
+collude (docs/design.md, "CKKS roles"). The trainer never holds the secret key; the key
 holder must not learn the weights it refreshes. Refresh is an *interactive
 round*: one message to the key holder, one back. Each one is counted.
 
@@ -21,9 +21,18 @@ the mask hides w only statistically: for two values w, w' in [-R, R] the
 distributions of w + m and w' + m differ by |w - w'| / (2B) <= R / B in
 statistical distance, per slot and per refresh. B is bounded two ways:
 
+- modulus headroom at the refresh level: (|w| + B) * S_l < Q_l / 2, else the
+  masked value wraps around. :func:`mask_bound` takes B = 2^(h - 1) where
+  h = floor(log2(Q_l / 2) - log2(S_l)) is the headroom in bits, so any |w| up to
+  B still decrypts correctly;
+- float64 decoding: SEAL decodes through doubles, so the decoded v carries a
+  relative rounding error near 2^-52, an absolute error of about B * 2^-52 on w;
+  :data:`MAX_MASK_BITS` = 26 keeps that at 1.5e-8, below the CKKS noise.
+
 Every value the key holder decrypts is checked (the review found silent
 wrap-around): :meth:`he_learn.he.keys.KeyHolder.decrypt` refuses values beyond
-``MAX_VALUE_FRACTION`` of the headroom, and a refresh refuses masked values
+``MAX_VALUE_FRACTION`` of the headroom, and a refresh
+(:class:`he_learn.he.key_holder_service.TrainingKeyHolder`) refuses masked values
 beyond ``B + W`` with ``W = MAX_WEIGHT_FRACTION * B`` the largest weight (or
 score) a refresh carries. :func:`mask_bound` picks the largest power of two B
 with ``B + W`` inside the decryption limit, so an honest value never trips the
@@ -51,12 +60,13 @@ whole view of a run is within
     sum over refreshed ciphertexts of  slot_count * R / B
 
 of its view for any other values in [-R, R] (:data:`HIDDEN_MAGNITUDE` = R = 1);
-:class:`RefreshLedger` adds it up (``mask_distance``; ``mask_distance_per_slot``
-is the same sum for one slot position, and a weight's bound is ``group`` times
-that). A 250-refresh Framingham run with 'training' (group 256) reaches
-250 * 256 * 2^-15 = 1.95 per weight and 250 * 4096 * 2^-15 = 31 for the whole view: no hiding at all
-over the run. The bound is reported as ``training_report_["mask_distance_bound"]``.
-Presets with ``mask_domain="coefficients"`` (:mod:`he_learn.he.coefficient_mask`,
+:class:`MaskLeakage` adds it up (``whole_view``; ``per_slot`` is the same sum
+for one slot position, and a weight's bound is ``group`` times that). A
+250-refresh Framingham run with 'training' (group 256) reaches
+250 * 256 * 2^-15 = 1.95 per weight and 250 * 4096 * 2^-15 = 31 for the whole
+view: no hiding at all over the run. The bound is reported as
+``training_report_["mask_distance_bound"]``. Presets with
+``mask_domain="coefficients"`` (:mod:`he_learn.he.coefficient_mask`,
 'training-masked-40') mask the plaintext polynomial's integer coefficients with
 83- to 89-bit uniform masks instead, which no float64 decoding limits, and reach
 below 2^-40 for the whole view of a run.
@@ -83,14 +93,11 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from he_learn._native import Csprng
-from he_learn.approximations import PolynomialApproximation
 from he_learn.encoding.ckks_layout import FeatureMajorLayout
-from he_learn.errors import ParameterError, PrecisionError, SecurityError
+from he_learn.errors import ParameterError
 from he_learn.he import coefficient_mask, envelope
 from he_learn.he.ciphertext import CkksCiphertext
 from he_learn.he.evaluator import CkksEngine
-from he_learn.he.keys import KeyHolder
-from he_learn.he.polynomial import RangePolicy, report_out_of_interval
 
 __all__ = [
     "MAX_MASK_BITS",
@@ -101,11 +108,12 @@ __all__ = [
     "mask_bound",
     "mask_bits",
     "slot_mask_distance",
+    "MaskLeakage",
     "max_refreshed_value",
     "range_flags",
+    "range_flag",
+    "range_flag_factors",
     "KeyHolderChannel",
-    "KeyHolderService",
-    "RefreshLedger",
     "masked_refresh",
 ]
 
@@ -159,155 +167,66 @@ def mask_bits(engine: CkksEngine, level: int) -> float:
     return math.log2(mask_bound(engine, level))
 
 
+@dataclass
+class MaskLeakage:
+    """Statistical-distance bounds on what the key holder's refresh decryptions
+    reveal, summed over a run (module doc): its whole view, and one slot
+    position (a weight's bound is ``group`` times the latter)."""
+
+    whole_view: float = 0.0
+    per_slot: float = 0.0
+
+    def add(self, engine: CkksEngine, level: int, domain: str | None = None) -> None:
+        """One masked ciphertext at ``level``, masked in ``domain`` (default: the preset's)."""
+        if (domain or engine.params.mask_domain) == "coefficients":
+            distance = coefficient_mask.coefficient_mask_distance(engine, level, HIDDEN_MAGNITUDE)
+            # a bound for the whole ciphertext bounds every slot of it too
+            self.whole_view += distance
+            self.per_slot += distance
+        else:
+            self.whole_view += engine.slot_count * slot_mask_distance(engine, level)
+            self.per_slot += slot_mask_distance(engine, level)
+
+
 def max_refreshed_value(engine: CkksEngine, level: int) -> float:
     """``B + W``: the largest masked value an honest refresh at ``level`` shows."""
     return mask_bound(engine, level) * (1 + MAX_WEIGHT_FRACTION)
 
 
+def range_flag_factors(layout: FeatureMajorLayout, stream: Csprng, n_blocks: int) -> np.ndarray:
+    """The ``rho`` of :func:`range_flag` for ``n_blocks`` blocks, ``(n_blocks, period)``,
+    drawn from the trainer's ``Csprng`` in block order."""
+    return 2.0 ** np.asarray(stream.uniform((n_blocks, layout.period), 0.0, float(RANGE_FLAG_BITS)), dtype=np.float64)
+
+
+def range_flag(engine: CkksEngine, square: CkksCiphertext, rho: np.ndarray) -> CkksCiphertext:
+    """Trainer side: ``rho * (u^2 - (1 + RANGE_SLACK)^2)`` on the first copy of each
+    sample of one block (module doc), from its squared scores ``u^2`` (the
+    polynomial evaluation computes them anyway) and its ``rho``
+    (:func:`range_flag_factors`); zero elsewhere, at level 1 or below. Uses one
+    level of that copy; the training chain itself is untouched."""
+    first_copy = np.zeros(engine.slot_count)
+    first_copy[: rho.shape[0]] = rho
+    flag = engine.multiply_plain(engine.add_plain(square, -((1.0 + RANGE_SLACK) ** 2)), first_copy)
+    return engine.drop_to(flag, min(flag.level, _RANGE_FLAG_LEVEL))
+
+
 def range_flags(
     engine: CkksEngine, squares: Sequence[CkksCiphertext], layout: FeatureMajorLayout, stream: Csprng
 ) -> list[CkksCiphertext]:
-    """Trainer side: ``rho * (u^2 - (1 + RANGE_SLACK)^2)`` on the first copy of
-    each sample (module doc), one ciphertext per block of squared scores ``u^2``
-    (the polynomial evaluation computes them anyway). Uses one level of that
-    copy; the training chain itself is untouched."""
-    edge = (1.0 + RANGE_SLACK) ** 2
-    first_copy = np.zeros(engine.slot_count)
-    flags = []
-    for block in squares:
-        first_copy[: layout.period] = 2.0 ** stream.uniform((layout.period,), 0.0, float(RANGE_FLAG_BITS))
-        flag = engine.multiply_plain(engine.add_plain(block, -edge), first_copy)
-        flags.append(engine.drop_to(flag, min(flag.level, _RANGE_FLAG_LEVEL)))
-    return flags
+    """:func:`range_flag` for every block of squared scores ``u^2``, with fresh ``rho``."""
+    rho = range_flag_factors(layout, stream, len(squares))
+    return [range_flag(engine, square, factors) for square, factors in zip(squares, rho)]
 
 
 class KeyHolderChannel(Protocol):
-    """The key holder's side of the training protocol, as the trainer sees it.
-    Every call is one interactive round; arguments and results are envelopes."""
+    """The key holder's refresh, as the trainer sees it: one interactive round;
+    arguments and results are envelopes. The trainer's
+    :class:`~he_learn.he.trainer.KeyHolderClient` implements it over a
+    communicator; the key holder's side is
+    :class:`~he_learn.he.key_holder_service.TrainingKeyHolder`."""
 
     def refresh(self, masked: Sequence[bytes], range_flags: Sequence[bytes] = ()) -> list[bytes]: ...
-
-    def residual_sum(self, residuals: Sequence[bytes]) -> float: ...
-
-    def decrypt_weights(self, weights: bytes, range_flags: Sequence[bytes] = ()) -> np.ndarray: ...
-
-
-@dataclass
-class RefreshLedger:
-    """Bytes and rounds of every message between trainer and key holder."""
-
-    refreshes: int = 0
-    rounds: int = 0
-    # Statistical-distance bounds on what the key holder's refresh decryptions
-    # reveal, summed over the run (module doc): the whole view, and one slot
-    # position (a weight's bound is ``group`` times the latter).
-    mask_distance: float = 0.0
-    mask_distance_per_slot: float = 0.0
-    refresh_bytes: int = 0
-    loss_bytes: int = 0
-    result_bytes: int = 0
-    range_flag_bytes: int = 0
-
-
-class KeyHolderService:
-    """In-process key holder for one training run (implements :class:`KeyHolderChannel`).
-
-    It knows the public layout and, being the data owner, the targets ``y``, so
-    it can turn decrypted residuals into ``sum|r|``. Residuals reveal
-    ``sigma(X w)`` at the logged steps, i.e. the current model's predictions, to
-    the key holder. Every decryption is range-checked (module doc): masked
-    refresh values against ``B + W``, final weights against ``W``, activation
-    range flags against the interval (``policy``: see :mod:`he_learn.he.polynomial`).
-    """
-
-    def __init__(
-        self,
-        key_holder: KeyHolder,
-        layout: FeatureMajorLayout,
-        y: np.ndarray,
-        approximation: PolynomialApproximation | None = None,
-        policy: RangePolicy = "warn",
-    ) -> None:
-        self._key_holder = key_holder
-        self._engine = key_holder.engine()
-        self._layout = layout
-        self._y = np.asarray(y, dtype=np.float64)
-        self._approximation = approximation
-        self._policy = policy
-        self.out_of_interval = 0
-
-    def refresh(self, masked: Sequence[bytes], range_flags: Sequence[bytes] = ()) -> list[bytes]:
-        self._check_range_flags(range_flags)
-        out = []
-        for message in masked:
-            value = envelope.load(self._engine, message)
-            if self._engine.params.mask_domain == "coefficients":
-                out.append(coefficient_mask.reencrypt_masked(self._key_holder, value))
-                continue
-            slots = self._decrypt(value, "refresh")
-            limit = max_refreshed_value(self._engine, value.level)
-            largest = float(np.max(np.abs(slots)))
-            if largest > limit:
-                raise PrecisionError(
-                    f"refresh at level {value.level}: masked values reach {largest:.3g}, beyond mask bound + largest "
-                    f"weight = {limit:.3g}, so the weights (or scores) outgrew the modulus headroom "
-                    f"(|w| <= {limit - mask_bound(self._engine, value.level):.3g}) and training has diverged or wrapped "
-                    "around. Lower the learning rate, scale the features (standardise them), or choose a preset with "
-                    "more headroom ('training-linear' for the squared objective)"
-                )
-            out.append(self._key_holder.encrypt_envelope(slots))
-        return out
-
-    def residual_sum(self, residuals: Sequence[bytes]) -> float:
-        slots = np.stack([self._decrypt(envelope.load(self._engine, r), "loss") for r in residuals])
-        return float(np.sum(np.abs(self._layout.unpack_samples(slots))))
-
-    def decrypt_weights(self, weights: bytes, range_flags: Sequence[bytes] = ()) -> np.ndarray:
-        self._check_range_flags(range_flags)
-        if self._policy == "warn" and self.out_of_interval and self._approximation is not None:
-            report_out_of_interval(self.out_of_interval, self._approximation, "warn", summed_over_steps=True)
-        slots = self._decrypt(envelope.load(self._engine, weights), "final weights")
-        limit = MAX_WEIGHT_FRACTION * mask_bound(self._engine, 0)
-        largest = float(np.max(np.abs(slots)))
-        if largest > limit:
-            raise PrecisionError(
-                f"the trained weights reach {largest:.3g}, beyond {limit:.3g}, the largest a refresh can carry: "
-                "training diverged. Lower the learning rate, scale the features, or add l2"
-            )
-        return self._layout.unpack_weights(slots)
-
-    def _decrypt(self, value: CkksCiphertext, what: str) -> np.ndarray:
-        """Decrypt a message of this run. Its envelope already matched this key and
-        its digest, and the trainer is honest-but-curious, so values beyond the
-        headroom mean an overflow, not a foreign key: say so."""
-        try:
-            return self._key_holder.decrypt(value)
-        except SecurityError as exc:
-            raise PrecisionError(
-                f"{what}: the values overflowed the modulus headroom and wrapped around ({exc}). Training has "
-                "diverged: lower the learning rate, scale the features (standardise them), or choose a preset with "
-                "more headroom"
-            ) from exc
-
-    def _check_range_flags(self, messages: Sequence[bytes]) -> None:
-        if not messages:
-            return
-        if self._approximation is None:
-            raise ParameterError("range flags sent for an objective without activation")
-        try:
-            values = np.stack([self._decrypt(envelope.load(self._engine, m), "range flags") for m in messages])
-        except PrecisionError as exc:
-            # rho * u^2 outgrew level 1's headroom: |u| beyond ~2^10, far outside [-1, 1]
-            raise PrecisionError(
-                f"activation inputs fell far outside {self._approximation.name}'s interval "
-                f"{self._approximation.interval} (the range flags overflowed): training has diverged. Standardise "
-                "the features, lower the learning rate or add l2"
-            ) from exc
-        count = int(np.count_nonzero(self._layout.unpack_samples(values) > 0.0))
-        # "raise" stops at the first step that leaves the interval; "warn" is
-        # summed and said once, in decrypt_weights, rather than once per step.
-        step_policy: RangePolicy = "ignore" if self._policy == "warn" else self._policy
-        self.out_of_interval += report_out_of_interval(count, self._approximation, step_policy)
 
 
 def masked_refresh(
@@ -315,12 +234,13 @@ def masked_refresh(
     values: Sequence[CkksCiphertext],
     channel: KeyHolderChannel,
     stream: Csprng,
-    ledger: RefreshLedger,
+    leakage: MaskLeakage,
     flags: Sequence[bytes] = (),
 ) -> list[CkksCiphertext]:
     """Steps 1-4 of the module docstring for several ciphertexts in one round;
-    returns them at the top level. ``flags`` (range flags, module doc) ride along
-    in the same round."""
+    returns them at the top level and adds their bounds to ``leakage``. ``flags``
+    (range flags, module doc) ride along in the same round. The channel's
+    communicator counts the round and its bytes."""
     if not values:
         raise ParameterError("nothing to refresh")
     coefficients = engine.params.mask_domain == "coefficients"
@@ -330,30 +250,19 @@ def masked_refresh(
         if coefficients:
             mask = coefficient_mask.draw_mask(engine, value.level, stream)
             masked = coefficient_mask.add_mask(engine, value, mask)
-            distance = coefficient_mask.coefficient_mask_distance(engine, value.level, HIDDEN_MAGNITUDE)
-            # a bound for the whole ciphertext bounds every slot of it too
-            ledger.mask_distance += distance
-            ledger.mask_distance_per_slot += distance
         else:
             bound = mask_bound(engine, value.level)
             mask = np.asarray(stream.uniform((engine.slot_count,), -bound, bound), dtype=np.float64)
             masked = engine.add_plain(value, mask)
-            ledger.mask_distance += engine.slot_count * slot_mask_distance(engine, value.level)
-            ledger.mask_distance_per_slot += slot_mask_distance(engine, value.level)
+        leakage.add(engine, value.level)
         masks.append(mask)
         outgoing.append(envelope.pack(masked))
     replies = channel.refresh(outgoing, flags) if flags else channel.refresh(outgoing)
     if len(replies) != len(outgoing):
         raise ParameterError(f"the key holder returned {len(replies)} ciphertexts for {len(outgoing)}")
     if coefficients:
-        fresh = [
+        return [
             coefficient_mask.remove_mask(engine, envelope.load(engine, reply), mask, value.level)
             for reply, mask, value in zip(replies, masks, values)
         ]
-    else:
-        fresh = [engine.sub_plain(envelope.load(engine, reply), mask) for reply, mask in zip(replies, masks)]
-    ledger.refreshes += 1
-    ledger.rounds += 1
-    ledger.refresh_bytes += sum(map(len, outgoing)) + sum(map(len, replies))
-    ledger.range_flag_bytes += sum(map(len, flags))
-    return fresh
+    return [engine.sub_plain(envelope.load(engine, reply), mask) for reply, mask in zip(replies, masks)]

@@ -51,6 +51,18 @@ coefficient-domain flooding would give after taking real parts, with std
 would also cover slots and imaginary parts that are never released, and sealapi
 cannot decode a modified plaintext cheaply; the slot domain costs nothing extra.
 
+Complex packing (``release(..., packing="complex")``, federated aggregation):
+two real values per slot, so both parts are data, both are released, and the
+receivers see the whole polynomial. Then every one of its N real dimensions
+must be flooded, and the noise goes into the integer coefficients before the
+decoding (:func:`_release_complex` has the argument): the KL chain rule runs
+over 2 real values per slot and ``V`` counts real values, N per ciphertext; the
+bound ``B`` is an RMS bound over the whole ciphertext
+(:func:`fresh_sum_rms_bound`), not a per-slot maximum; SEAL's float64 decoding
+is post-processing of the flooded polynomial, so its rounding needs no place in
+``B`` and the scale may be as large as the modulus allows. No imaginary part is
+pure error, so nothing checks the bound on the decryption: it is analytic only.
+
 The error bound ``B`` (per slot, in value units) is the caller's statement, the
 analogue of OpenFHE's noise estimate: :func:`fresh_sum_error_bound` derives it
 for sums of fresh public-key encryptions (federated aggregation), and
@@ -71,14 +83,29 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from he_learn.errors import ParameterError, SecurityError
-from he_learn.he import envelope
+from he_learn.errors import ParameterError, PrecisionError, SecurityError
+from he_learn.he import envelope, rns
 from he_learn.he.ciphertext import CkksCiphertext
+from he_learn.he.evaluator import MAX_VALUE_FRACTION
 from he_learn.he.flooding import FloodingPolicy, gaussian
 from he_learn.he.keys import KeyHolder
 from he_learn.he.presets import CkksParameters
+from he_learn.he.seal_io import load_plaintext
 
-__all__ = ["TAIL_FACTOR", "slot_spread", "release", "fresh_sum_error_bound", "measured_error_bound", "FloodingPolicy"]
+__all__ = [
+    "TAIL_FACTOR",
+    "PACKINGS",
+    "slot_spread",
+    "release",
+    "fresh_sum_error_bound",
+    "fresh_sum_rms_bound",
+    "measured_error_bound",
+    "FloodingPolicy",
+]
+
+# "real": real values in the slots, imaginary parts pure error (checked, never
+# released); "complex": two real values per slot, both parts data and released.
+PACKINGS = ("real", "complex")
 
 # A bound B = TAIL_FACTOR * std on a slot error that is a sum of thousands of
 # independent terms (CLT: Gaussian): P(|e| > 9 std) = 2e-19 = 2^-62 per slot,
@@ -86,7 +113,15 @@ __all__ = ["TAIL_FACTOR", "slot_spread", "release", "fresh_sum_error_bound", "me
 TAIL_FACTOR = 9.0
 # Failure probability the per-slot spread of the key is bounded at (see
 # slot_spread): the key's embedding exceeds the bound with probability < 2^-40.
+# The same for the norm bound of one ciphertext's error (fresh_sum_rms_bound).
 _SPREAD_FAILURE_BITS = 40
+# SEAL's error distribution: a centred discrete Gaussian of this std (seal/util/globals.h).
+_SEAL_NOISE_STD = 3.2
+# Largest |noise coefficient| / Q_l before a complex release is refused: the
+# flooded polynomial must not wrap around (the values use at most 9/16 of the headroom).
+_MAX_NOISE_FRACTION = 1 / 8
+# Box-Muller in float64 never exceeds sqrt(2 * 53 * ln 2) = 8.57 stds (he_learn.he.flooding).
+_GAUSSIAN_MAX = 8.6
 
 
 def slot_spread(poly_modulus_degree: int) -> float:
@@ -126,6 +161,55 @@ def fresh_sum_error_bound(params: CkksParameters, n_summed: int, scale: float | 
     return TAIL_FACTOR * slot_spread(params.poly_modulus_degree) * std
 
 
+def _norm_tail_factor(poly_modulus_degree: int) -> float:
+    """``tau`` with ``||e||^2 <= tau * E||e||^2`` except with probability 2^-40
+    (Laurent and Massart, Ann. Statist. 2000, lemma 1, for a Gaussian vector of
+    covariance C: ``tr C + 2 sqrt(tr(C^2) x) + 2 lambda_max x`` with ``x = 40 ln 2``;
+    ``e`` is a linear image of independent uniform roundings, which are strictly
+    sub-Gaussian, so the moment generating function of ``||e||^2`` is dominated by
+    the Gaussian one and the Chernoff bound carries over). The covariance's
+    eigenvalues are ``(1 + |sigma_j(s)|^2) / 12``, at most ``slot_spread^2`` times
+    their mean, so ``tr(C^2) <= lambda_max tr C`` and ``lambda_max / tr C <=
+    slot_spread^2 / N``: tau = 1.94 at N = 8192, 2.46 at N = 4096."""
+    x = _SPREAD_FAILURE_BITS * math.log(2)
+    ratio = slot_spread(poly_modulus_degree) ** 2 * x / poly_modulus_degree
+    return 1 + 2 * math.sqrt(ratio) + 2 * ratio
+
+
+def fresh_sum_rms_bound(
+    params: CkksParameters, n_summed: int, scale: float | None = None, *, level: int | None = None
+) -> float:
+    """RMS bound (value units, per real slot component) on the error of a sum of
+    ``n_summed`` fresh public-key encryptions at ``level`` (default: the top
+    level), over the whole ciphertext: ``||e_slots||^2 <= N * bound^2``. The
+    bound a complex release floods (:func:`release`, ``packing="complex"``).
+
+    Per client, SEAL encrypts one level up and divides by the prime dropped
+    there, leaving in each coefficient ``r0 + (r1 * s)_i`` (rounding, variance
+    ``(1 + ||s||^2) / 12`` with ``||s||^2 <= N`` for a ternary key) plus the
+    encryption noise ``u e + e0 + e1 s`` over that prime (variance at most
+    ``(2N + 1) 3.2^2 / q^2``). The encoding's rounding is no error here: it is
+    part of the plaintext every client encoded, the ideal world's message.
+    Clients are independent, so the variance per coefficient is at most ``k v``,
+    the norm at most ``tau`` times its mean (:func:`_norm_tail_factor`), and the
+    canonical embedding is ``sqrt(N / 2)`` times an isometry onto the N real
+    slot components. Measured: ``||e||^2`` is 0.99 of ``k N (1 + ||s||^2) / 12``
+    at N = 8192 (``tests/he/test_release_complex.py``).
+    """
+    if not isinstance(params, CkksParameters):
+        raise ParameterError(f"expected CkksParameters, not {type(params).__name__}")
+    if isinstance(n_summed, bool) or not isinstance(n_summed, int) or n_summed < 1:
+        raise ParameterError(f"n_summed must be a positive int, not {n_summed!r}")
+    level = params.levels if level is None else level
+    if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= params.levels:
+        raise ParameterError(f"level must be an int in [0, {params.levels}], not {level!r}")
+    n = params.poly_modulus_degree
+    scale = params.scale if scale is None else float(scale)
+    dropped = 2.0 ** (params.coeff_mod_bit_sizes[level + 1] - 1)  # SEAL's primes lie in [2^(b-1), 2^b)
+    per_coefficient = (1 + n) / 12 + (2 * n + 1) * _SEAL_NOISE_STD**2 / dropped**2
+    return math.sqrt(_norm_tail_factor(n) * n_summed * per_coefficient * n / 2) / scale
+
+
 def measured_error_bound(key_holder: KeyHolder, value: CkksCiphertext) -> float:
     """``TAIL_FACTOR`` times the RMS of the imaginary parts of a decryption: a
     noise estimate for a calibration run (module doc). Never use it to flood the
@@ -160,6 +244,7 @@ def release(
     error_bound: float,
     *,
     slots: slice | Sequence[int] | np.ndarray | None = None,
+    packing: str = "real",
 ) -> np.ndarray:
     """The noise-flooded real parts of ``value``'s slots (all, or ``slots``).
 
@@ -171,15 +256,25 @@ def release(
     ``policy.sigma(error_bound)`` from the key holder's private ``Csprng`` to
     each released real part, and spend the budget. ``value`` may be a
     ciphertext or an envelope.
+
+    ``packing="complex"`` releases complex-packed data instead (see
+    :func:`_release_complex`): ``error_bound`` is then the RMS bound of
+    :func:`fresh_sum_rms_bound`, ``slots`` indexes the interleaved vector
+    ``[Re z_0, Im z_0, Re z_1, ...]`` of ``2 * slot_count`` values, and every
+    call spends ``N`` values of the budget, the whole polynomial.
     """
     if not isinstance(key_holder, KeyHolder):
         raise SecurityError(f"only the key holder can release decryptions, not a {type(key_holder).__name__}")
+    if packing not in PACKINGS:
+        raise ParameterError(f"packing must be one of {PACKINGS}, not {packing!r}")
     if isinstance(value, (bytes, bytearray, memoryview)):
         value = envelope.load(key_holder.engine(), bytes(value))
     if not isinstance(value, CkksCiphertext):
         raise ParameterError(f"expected a CkksCiphertext or envelope bytes, not {type(value).__name__}")
     budget = key_holder.release_budget
     sigma = budget.policy.sigma(error_bound)
+    if packing == "complex":
+        return _release_complex(key_holder, value, sigma, _slot_indices(slots, key_holder.params.poly_modulus_degree))
     index = _slot_indices(slots, key_holder.params.slot_count)
     if index.size > budget.remaining:
         budget.spend(index.size)  # raises with the budget's message
@@ -193,3 +288,67 @@ def release(
         )
     budget.spend(index.size)
     return exact.real[index] + sigma * gaussian(key_holder.noise_stream, index.size)
+
+
+def _release_complex(key_holder: KeyHolder, value: CkksCiphertext, sigma: float, index: np.ndarray) -> np.ndarray:
+    """Flood a complex-packed ciphertext in the coefficient domain, then decode.
+
+    Steps: 1. refuse unless the budget has room for ``N`` values; 2. draw
+    ``g_i = round(sigma_c * n_i)`` for every coefficient, ``n_i`` standard
+    normal from the key holder's ``Csprng`` and ``sigma_c = sigma * scale /
+    sqrt(N / 2)`` (so each real slot component gets noise of std ``sigma``),
+    refusing noise that could wrap around (``PrecisionError``); 3. add ``g`` to
+    the ciphertext as a plaintext (exact, modulo Q_l); 4. decrypt and decode the
+    flooded polynomial, refusing values beyond the headroom; 5. spend ``N``.
+
+    Why this is the release of :mod:`he_learn.he.release` for both parts. With
+    both parts released the receivers see the whole polynomial, so every one of
+    its N real dimensions must be flooded. The decryption is ``P + e`` with
+    ``P`` the sum of the plaintexts the clients encoded (the ideal world's
+    message) and ``e`` the integer error; the release is a function of
+    ``P + e + round(G)`` with ``G`` Gaussian of std ``sigma_c`` per coefficient.
+    Rounding and decoding are the same map in the ideal world, ``P + round(G)``,
+    so by data processing the KL divergence of one release is at most
+    ``||e||^2 / (2 sigma_c^2) = ||e_slots||^2 / (2 sigma^2) <= N B^2 / (2 sigma^2)``
+    for ``B`` the RMS bound (the embedding is ``sqrt(N / 2)`` times an isometry),
+    and the chain rule adds that over the releases: N budget values each, the
+    rule of :class:`~he_learn.he.flooding.FloodingPolicy` with ``V`` counting
+    real values. What the receivers get of the key is then within ``2^-s`` KL
+    of nothing, whichever slots they are handed. Two things follow from flooding
+    the integers: SEAL's float64 decoding runs on the flooded polynomial, so its
+    rounding is post-processing and no part of ``B``; and the bound is on the
+    norm of ``e``, not on each slot, which saves the slot spread and the tail
+    factor (about 5 bits against the real-packed rule). Nothing can be checked
+    on the decryption itself (no part of it is pure error): the bound is
+    analytic only, and holds for honestly made fresh encryptions (a client that
+    encrypts with a large error is malicious, out of scope).
+    """
+    budget = key_holder.release_budget
+    n = key_holder.params.poly_modulus_degree
+    if n > budget.remaining:
+        budget.spend(n)  # raises with the budget's message
+    engine = key_holder.engine()
+    level = engine.level_of(value.seal)
+    scale = value.scale
+    sigma_c = sigma * scale / math.sqrt(n / 2)
+    if _GAUSSIAN_MAX * sigma_c + 1 > _MAX_NOISE_FRACTION * 2.0 ** engine.modulus_bits_at(level):
+        raise PrecisionError(
+            f"the flooding noise (std {sigma:.3g} per value) would fill the modulus headroom of preset "
+            f"{key_holder.params.name!r}: the release would be noise only. Use a preset whose error bound is far "
+            "below its headroom (e.g. 'aggregation-additive'), or fewer values per key"
+        )
+    noise = np.rint(sigma_c * gaussian(key_holder.noise_stream, n)).astype(np.int64)
+    parms_id = list(value.seal.parms_id())
+    primes = rns.level_primes(engine.seal_context, parms_id)
+    residues = [rns.ntt(np.mod(noise, q), q) for q in primes]
+    flooded = engine.add_encoded(value, load_plaintext(engine.seal_context, rns.plaintext_bytes(parms_id, residues, scale)))
+    slots = key_holder.decrypt_internal_complex(flooded)
+    limit = MAX_VALUE_FRACTION * engine.headroom_at(level, scale)
+    largest = float(np.max(np.abs(slots)))
+    if largest > limit:
+        raise PrecisionError(
+            f"decryption gave slots of modulus up to {largest:.3g} at level {level}, beyond {limit:.3g} "
+            "where wrapped-around results land: the values overflowed the headroom"
+        )
+    budget.spend(n)
+    return np.ascontiguousarray(slots).view(np.float64)[index]

@@ -29,9 +29,12 @@ loaded object (:mod:`he_learn.he.envelope`).
 Well-formed bytes with wrong *content* are caught one layer up: the envelope's
 SHA-256 (:mod:`he_learn.he.envelope`), the public context's SHA-256 and key
 fingerprint (:mod:`he_learn.he.keys`) and the key holder's plausibility check on
-every decryption. The temporary files hold public data only (ciphertexts and
-public keys; never the secret key) and are private to this process (``mkstemp``,
-mode 0600) and deleted at once.
+every decryption. The temporary files hold ciphertexts and public keys, or a
+plaintext that is its maker's own secret (a trainer's refresh mask, the key
+holder's flooding noise, :mod:`he_learn.he.release`), never a secret key; they
+are private to this process (``mkstemp``, mode 0600, in memory on ``/dev/shm``
+when the system has it) and deleted at once, so whoever could read one could
+read the process's memory too.
 """
 
 from __future__ import annotations

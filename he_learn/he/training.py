@@ -1,237 +1,248 @@
 """Encrypted full-batch gradient descent: X, y and w stay encrypted throughout.
 
-Threat model (DESIGN.md, role 2): the data owner holds the secret key, encrypts
-X and y and sends them with a public context to the trainer. The trainer
-(:class:`EncryptedTrainer`) holds no secret key (its constructor refuses one) and
-computes on ciphertexts. Interaction with the key holder happens only through
-:class:`he_learn.he.refresh.KeyHolderChannel`, each call one counted round:
+Threat model (docs/design.md, "CKKS roles"): the data owner holds the secret key
+(:class:`~he_learn.he.key_holder_service.TrainingKeyHolder`), encrypts X and y
+and sends them with a public context to the trainer
+(:class:`~he_learn.he.trainer.EncryptedTrainer`), which holds no secret key and
+computes on ciphertexts. They interact only through typed messages
+(:mod:`he_learn.he.role_messages`), each one counted round:
 
-- a masked refresh whenever the weights run out of levels: the key holder sees
-  w + mask, statistically close to uniform per refresh, but each refresh adds to
-  the distance; the report's ``mask_distance_bound`` is the run's cumulative
-  bound (see :mod:`he_learn.he.refresh`; the '*-masked-40' presets keep it
-  below 2^-40);
+- a masked refresh whenever the weights run out of levels (the key holder learns
+  nothing useful about w, see :mod:`he_learn.he.refresh` for the bound);
 - range flags for the activation's inputs at every logistic step, riding on the
   next refresh or the final weights (no extra round): the key holder learns which
   samples' scores left the polynomial's interval, so ``activation_policy`` works
-  under the defaults (see :mod:`he_learn.he.refresh`);
+  under the defaults;
 - ``sum|r|`` every ``log_every`` steps: the key holder decrypts the residuals
   r = p - y, so at those steps it learns the current predictions p = sigma(X w)
-  for every training sample (with X known, that pins down w). ``log_every=0``
-  reveals nothing between the start and the final weights;
-- the final weights, decrypted for the key holder (the model is its output).
+  for every training sample (with X known, that pins down w), and the trainer
+  learns the scalar. ``log_every=0`` reveals nothing between the start and the end;
+- the final weights: decrypted for the key holder (``model_to="key_holder"``:
+  the trainer never sees a weight), or, with ``model_to="trainer"``, for the
+  trainer through a masked decryption (the key holder sees only w + m, hidden
+  as in a refresh).
 
-One step, the algorithm of ``he_learn.models.backend`` with s the activation's
-interval half-width (X is encrypted as X / s so the polynomial sees inputs in
-[-1, 1]; s = 1 for the squared objective)::
-
-    u = (X/s) @ w                 1 level,  log2(d_pad) rotations per ciphertext
-    p = q(u) = sigma~(s u)        ceil(log2(deg+1)) levels (squared: p = u)
-    r = p - y                     0 levels
-    g = lr' * X.T @ r             2 levels (product, mask carrying lr' = lr or lr/n)
-    w = (1 - lr*l2) w - g         0 levels (the l2 factor rides on w's level drop)
-
-So a logistic step with a cubic uses 5 levels and a linear step 3; the weights
-are refreshed before a step that would not fit.
+One protocol, two deployments. :func:`run_training` is the SPMD entry point: it
+runs whichever roles the communicator has here, the key holder as a service
+and the trainer as its client. :func:`train_encrypted` runs both in this
+process on an :class:`~he_learn.comm.local.InProcessCommunicator`, where every
+request and reply still crosses as bytes through the same parsers; ``he-learn
+party --role trainer|key-holder`` (:mod:`he_learn.jobs`) runs one role per
+process over ``torch.distributed``. The two give the same weights up to CKKS
+noise (SEAL draws fresh encryption randomness in every run).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from he_learn._native import Csprng
-from he_learn.approximations import PolynomialApproximation
+from he_learn.comm.communicator import Communicator
+from he_learn.comm.ledger import Ledger
+from he_learn.comm.local import InProcessCommunicator
 from he_learn.encoding.ckks_layout import FeatureMajorLayout
-from he_learn.errors import ParameterError, PrecisionError
+from he_learn.errors import ParameterError, ProtocolError
 from he_learn.he import envelope
-from he_learn.he.ciphertext import CkksCiphertext
-from he_learn.he.evaluator import CkksEngine
-from he_learn.he.keys import KeyHolder, PublicContext
-from he_learn.he.packed import EncryptedMatrix, PackedVector, matvec, rmatvec
-from he_learn.he.polynomial import RangePolicy, evaluate_polynomial, normalised_coefficients, polynomial_depth
-from he_learn.he.presets import TRAINING, TRAINING_LINEAR, CkksParameters, get_preset
-from he_learn.he.refresh import (
-    KeyHolderChannel,
-    KeyHolderService,
-    RefreshLedger,
-    mask_bits,
-    masked_refresh,
-    range_flags,
-)
+from he_learn.he import role_messages as msg
+from he_learn.he.key_holder_service import TrainingKeyHolder
+from he_learn.he.keys import KeyHolder
+from he_learn.he.presets import CkksParameters
+from he_learn.he.trainer import EncryptedTrainer, KeyHolderClient
+from he_learn.he.training_spec import EncryptedTrainingSpec, default_preset
 
-__all__ = ["EncryptedTrainingSpec", "EncryptedTrainer", "train_encrypted", "default_preset"]
+__all__ = [
+    "key_holder_channel",
+    "EncryptedTrainingSpec",
+    "EncryptedTrainer",
+    "TrainingOutcome",
+    "run_training",
+    "train_encrypted",
+    "default_preset",
+]
 
-# Bytes of a Csprng seed (COMMON.md, native kernel API).
+# Bytes of a Csprng seed (he_learn._native.Csprng).
 _SEED_BYTES = 32
+# The training rounds (setup pulls are counted apart, as setup_rounds).
+_TRAINING_KINDS = (msg.REFRESH, msg.LOSS, msg.FINAL)
 
 
-@dataclass(frozen=True)
-class EncryptedTrainingSpec:
-    """Hyper-parameters of an encrypted run (validated)."""
+@dataclass
+class TrainingOutcome:
+    """What this process ends with: the weights if the model's recipient runs
+    here (else None), the report of the roles that run here, and the run's
+    public setup (spec, layout, the key holder's metadata)."""
 
-    objective: Literal["squared", "logistic"]
-    max_iter: int
-    learning_rate: float
-    gradient: Literal["sum", "mean"] = "sum"
-    l2: float = 0.0
-    approximation: PolynomialApproximation | None = None
-    log_every: int = 0
-    activation_policy: RangePolicy = "warn"
-
-    def __post_init__(self) -> None:
-        if self.objective not in ("squared", "logistic"):
-            raise ParameterError(f"unknown objective {self.objective!r}")
-        if self.objective == "logistic" and not isinstance(self.approximation, PolynomialApproximation):
-            raise ParameterError(
-                "encrypted logistic regression needs a polynomial sigmoid (sigmoid='tenseal3', 'poly3', 'poly5' or "
-                f"'poly7'), not {self.approximation!r}"
-            )
-        if self.max_iter < 1 or self.learning_rate <= 0 or self.l2 < 0 or self.log_every < 0:
-            raise ParameterError("max_iter >= 1, learning_rate > 0, l2 >= 0 and log_every >= 0 are required")
-        if self.gradient not in ("sum", "mean"):
-            raise ParameterError(f"gradient must be 'sum' or 'mean', not {self.gradient!r}")
-
-    @property
-    def activation(self) -> tuple[float, tuple[float, ...]] | None:
-        if self.objective != "logistic" or self.approximation is None:
-            return None
-        return normalised_coefficients(self.approximation)
-
-    @property
-    def input_scale(self) -> float:
-        activation = self.activation
-        return 1.0 if activation is None else activation[0]
-
-    @property
-    def activation_depth(self) -> int:
-        activation = self.activation
-        return 0 if activation is None else polynomial_depth(activation[1])
-
-    @property
-    def levels_per_step(self) -> int:
-        """Levels of a whole step: X w, the activation, X.T r and the mask."""
-        return 3 + self.activation_depth
+    weights: np.ndarray | None
+    report: dict[str, Any]
+    setup: msg.TrainingSetup
 
 
-def default_preset(objective: str) -> CkksParameters:
-    """'training-linear' for the squared objective, 'training' for logistic."""
-    return TRAINING_LINEAR if objective == "squared" else TRAINING
+def run_training(
+    comm: Communicator,
+    *,
+    X: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+    spec: EncryptedTrainingSpec | None = None,
+    preset: CkksParameters | str | None = None,
+    model_to: str = "key_holder",
+    insecure_mask_seed: int | bytes | None = None,
+    on_iteration: Callable[[int, int], None] | None = None,
+    allow_insecure: bool = False,
+    economy_keys: bool = False,
+    metadata: Mapping[str, Any] | None = None,
+    workers: int = 1,
+    on_block: Callable[[int, int], None] | None = None,
+) -> TrainingOutcome:
+    """Run this process's roles of an encrypted training job (SPMD).
+
+    The key holder (data owner) passes ``X``, ``y`` and ``spec``; the trainer
+    gets them from it, encrypted. ``model_to`` must be the same on both sides.
+    ``insecure_mask_seed`` is the trainer's (tests only, see
+    :func:`train_encrypted`); ``metadata`` is small public JSON the key holder
+    hands the trainer with the setup. ``workers`` (the trainer's) spreads the
+    blocks of X over that many worker processes; ``on_block(done, total)``
+    follows the trainer's progress through the blocks of the whole run.
+    """
+    if model_to not in msg.MODEL_RECIPIENTS:
+        raise ParameterError(f"model_to must be one of {msg.MODEL_RECIPIENTS}, not {model_to!r}")
+    if msg.KEY_HOLDER not in comm.local_roles and msg.TRAINER not in comm.local_roles:
+        raise ProtocolError(f"neither {msg.TRAINER} nor {msg.KEY_HOLDER} runs in this process")
+    seed = _seed_bytes(insecure_mask_seed)
+    start = time.perf_counter()
+    holder = None
+    if msg.KEY_HOLDER in comm.local_roles:
+        if X is None or y is None or spec is None:
+            raise ParameterError("the key holder is the data owner: it needs X, y and the spec")
+        holder = TrainingKeyHolder(X, y, spec, preset, model_to=model_to, allow_insecure=allow_insecure,
+                                   economy_keys=economy_keys, metadata=metadata)
+        # Across processes this answers the trainer until it says goodbye; in
+        # one process it registers the handler that the trainer's calls run.
+        comm.serve(msg.KEY_HOLDER, holder.handle, [msg.TRAINER])
+    trainer_part = None
+    if msg.TRAINER in comm.local_roles:
+        trainer_part = _train(comm, model_to, seed, on_iteration, on_block, workers)
+        comm.goodbye(msg.TRAINER, msg.KEY_HOLDER)
+    if holder is not None and not holder.finished:
+        raise ProtocolError("the trainer said goodbye before it sent the final weights")
+    weights = trainer_part["weights"] if trainer_part is not None and model_to == "trainer" else None
+    if holder is not None and model_to == "key_holder":
+        weights = holder.weights
+    report = _report(comm.ledger, trainer_part, holder, time.perf_counter() - start)
+    setup = trainer_part["setup"] if trainer_part is not None else holder.setup  # type: ignore[union-attr]
+    return TrainingOutcome(weights, report, setup)
 
 
-class EncryptedTrainer:
-    """The computing party: gradient descent on ciphertexts (see module doc)."""
+def _train(comm: Communicator, model_to: str, seed: bytes | None, on_iteration: Callable[[int, int], None] | None,
+           on_block: Callable[[int, int], None] | None, workers: int) -> dict[str, Any]:
+    start = time.perf_counter()
+    client = KeyHolderClient(comm)
+    setup = client.fetch_setup()
+    if setup.model_to != model_to:
+        raise ProtocolError(f"the key holder's setup sends the model to {setup.model_to!r}, this trainer expects "
+                            f"{model_to!r}")
+    trainer = EncryptedTrainer(setup, client, seed, workers=workers)
+    del setup  # the trainer forgets the public context's bytes once it has loaded them
+    try:
+        trainer.fetch_data()
+        load_seconds = time.perf_counter() - start
+        train_start = time.perf_counter()
+        w_enc, loss_steps = trainer.fit(on_iteration, on_block)
+        weights = trainer.finish(w_enc, model_to)
+        train_seconds = time.perf_counter() - train_start
+        counts = trainer.counts
+    finally:
+        trainer.close()
+    fresh = envelope.pack(trainer.engine.encrypt(np.zeros(trainer.engine.slot_count)))
+    return {
+        "weights": weights,
+        "setup": trainer.setup,
+        "load_seconds": load_seconds,
+        "train_seconds": train_seconds,
+        "loss_steps": loss_steps,
+        "mask_domain": trainer.engine.params.mask_domain,
+        # statistical distance of the key holder's whole view from one for any
+        # other values in [-1, 1], summed over the run (he_learn.he.refresh)
+        "mask_distance_bound": trainer.leakage.whole_view,
+        "mask_distance_bound_per_weight": (
+            trainer.leakage.whole_view if trainer.split_step
+            else min(trainer.leakage.whole_view, trainer.layout.group * trainer.leakage.per_slot)
+        ),
+        "rotations": counts.rotations,
+        "multiplications": counts.multiplications,
+        "plain_multiplications": counts.plain_multiplications,
+        "range_flag_bytes": trainer.range_flag_bytes,
+        "ciphertext_bytes": len(fresh),
+        "mask_bits": min(trainer.mask_bits) if trainer.mask_bits else None,
+        "workers": trainer.workers,
+        "block_seconds_per_iter": sum(trainer.block_seconds) / max(len(trainer.block_seconds), 1),
+    }
 
-    def __init__(
-        self,
-        public_context: PublicContext,
-        X: EncryptedMatrix,
-        y: PackedVector,
-        spec: EncryptedTrainingSpec,
-        channel: KeyHolderChannel,
-        insecure_mask_seed: bytes | None = None,
-    ) -> None:
-        self.engine = CkksEngine.for_server(public_context)  # refuses a secret key
-        if y.layout != X.layout or y.role != "samples":
-            raise ParameterError("y must be per-sample values in X's layout")
-        if spec.activation_depth + 2 > self.engine.top_level:
-            raise PrecisionError(
-                f"the activation and gradient need {spec.activation_depth + 2} levels after a refresh but preset "
-                f"{self.engine.params.name!r} has {self.engine.top_level}: choose a preset with more levels "
-                "(e.g. 'training') or a lower-degree sigmoid"
-            )
-        # A step that does not fit in one chain is split: the scores are refreshed
-        # after X @ w (one more round per step).
-        self.split_step = spec.levels_per_step > self.engine.top_level
-        self.layout = X.layout
-        self.X = X
-        self.y = y
-        self.spec = spec
-        self.channel = channel
-        self.ledger = RefreshLedger()
-        # Masks from OS entropy unless a test pins them (insecure_mask_seed: whoever
-        # knows the seed can unmask every refresh, see train_encrypted).
-        self._stream = Csprng(insecure_mask_seed)
-        self._y_cache: dict[int, tuple[CkksCiphertext, ...]] = {}
-        self.mask_bits: list[float] = []
-        self._pending_flags: list[bytes] = []
 
-    def _y_at(self, level: int) -> tuple[CkksCiphertext, ...]:
-        if level not in self._y_cache:
-            self._y_cache[level] = tuple(self.engine.drop_to(b, level) for b in self.y.blocks)
-        return self._y_cache[level]
+def _report(ledger: Ledger, trainer: dict[str, Any] | None, holder: TrainingKeyHolder | None,
+            seconds: float) -> dict[str, Any]:
+    """The training report from this process's ledger and roles (see the module
+    docstring). In one process the ledger holds every message; across processes
+    each role's byte figures are what that role sent (``bytes_scope``)."""
 
-    def take_range_flags(self) -> list[bytes]:
-        """The range flags not yet sent (they ride on the next message to the key holder)."""
-        flags, self._pending_flags = self._pending_flags, []
-        return flags
+    def traffic(*kinds: str) -> int:
+        return sum(ledger.request_bytes.get(k, 0) + ledger.service_bytes.get(k, 0) for k in kinds)
 
-    def _refresh(self, value: PackedVector) -> PackedVector:
-        self.mask_bits.extend(mask_bits(self.engine, b.level) for b in value.blocks)
-        fresh = masked_refresh(
-            self.engine, value.blocks, self.channel, self._stream, self.ledger, flags=self.take_range_flags()
+    setup = trainer["setup"] if trainer is not None else holder.setup  # type: ignore[union-attr]
+    spec = setup.spec
+    both = trainer is not None and holder is not None
+    report: dict[str, Any] = {
+        "bytes_sent": ledger.bytes_sent + sum(ledger.request_bytes.values()) + sum(ledger.service_bytes.values()),
+        "bytes_scope": "all roles" if both else "this role",
+        "refresh_bytes": traffic(msg.REFRESH),
+        "loss_bytes": traffic(msg.LOSS),
+        "result_bytes": traffic(msg.FINAL),
+        "setup_bytes": traffic(msg.SETUP, msg.BLOCKS),
+        "public_context_bytes": setup.public_context_bytes,
+        "preset": setup.params.name,
+        "levels_per_step": spec.levels_per_step,
+        "rotation_keys": len(setup.public_context.rotation_steps),
+        "ciphertexts_per_matrix": setup.layout.n_ciphertexts,
+        "model_to": setup.model_to,
+    }
+    if trainer is not None:
+        report.update({k: v for k, v in trainer.items() if k not in ("weights", "setup")})
+        report["refreshes"] = ledger.requests.get(msg.REFRESH, 0)
+        report["rounds"] = sum(ledger.requests.get(k, 0) for k in _TRAINING_KINDS)
+        report["setup_rounds"] = ledger.requests.get(msg.SETUP, 0) + ledger.requests.get(msg.BLOCKS, 0)
+        setup_seconds = trainer["load_seconds"] + (holder.key_seconds if holder is not None else 0.0)
+        report.update(
+            seconds=setup_seconds + trainer["train_seconds"],
+            setup_seconds=setup_seconds,
+            seconds_per_iter=trainer["train_seconds"] / spec.max_iter,
         )
-        return PackedVector(self.layout, value.role, tuple(fresh))
+    if holder is not None:
+        # the loss is the key holder's: computed from exact decryptions, never sent
+        report["loss_history"] = list(holder.loss_history)
+        report["activation_out_of_interval"] = holder.out_of_interval
+        report["key_seconds"] = holder.key_seconds
+        report.update(holder.release_report)
+        if trainer is None:
+            report.update(seconds=seconds, seconds_per_iter=seconds / spec.max_iter, refreshes=holder.refreshes,
+                          rounds=holder.refreshes + holder.losses + 1)
+    return report
 
-    def step(self, w: PackedVector, log: bool) -> tuple[PackedVector, float | None]:
-        """One gradient step; refreshes first when the weights lack the levels."""
-        spec, engine = self.spec, self.engine
-        if w.level < (1 if self.split_step else spec.levels_per_step):
-            w = self._refresh(w)
-        u = matvec(engine, self.X, w)
-        if u.level < spec.activation_depth + 2:
-            u = self._refresh(u)
-        activation = spec.activation
-        if activation is None:
-            p_blocks = u.blocks
-        else:
-            p_list, squares = [], []
-            for block in u.blocks:
-                powers: dict[int, CkksCiphertext] = {}
-                p_list.append(evaluate_polynomial(engine, block, activation[1], powers=powers))
-                # a degree-1 activation computes no square of its own
-                squares.append(powers[2] if 2 in powers else engine.multiply(block, block))
-            p_blocks = tuple(p_list)
-            flags = range_flags(engine, squares, self.layout, self._stream)
-            self._pending_flags.extend(envelope.pack(f) for f in flags)
-        level = min(b.level for b in p_blocks)
-        r_blocks = tuple(engine.sub(p, yb) for p, yb in zip(p_blocks, self._y_at(level)))
-        r = PackedVector(self.layout, "samples", r_blocks)
-        loss = None
-        if log:
-            messages = [envelope.pack(b) for b in r_blocks]
-            loss = self.channel.residual_sum(messages)
-            self.ledger.rounds += 1
-            self.ledger.loss_bytes += sum(len(m) for m in messages)
-        factor = spec.learning_rate / (self.layout.n_samples if spec.gradient == "mean" else 1.0)
-        X_back = self.X.at_level(engine, level, factor=spec.input_scale)
-        g = rmatvec(engine, X_back, r, factor)
-        keep = 1.0 - spec.learning_rate * spec.l2
-        old = w.blocks[0]
-        if keep != 1.0:
-            if keep == 0.0:
-                raise ParameterError("learning_rate * l2 == 1 zeroes the weights every step")
-            old = engine.multiply_plain(old, keep)
-        return PackedVector(self.layout, "weights", (engine.sub(old, g.blocks[0]),)), loss
 
-    def fit(
-        self, on_iteration: Callable[[int, int], None] | None = None
-    ) -> tuple[PackedVector, list[float], list[int]]:
-        w = PackedVector(self.layout, "weights", (self.engine.encrypt(np.zeros(self.engine.slot_count)),))
-        losses: list[float] = []
-        steps: list[int] = []
-        for t in range(self.spec.max_iter):
-            log = bool(self.spec.log_every) and t % self.spec.log_every == 0
-            w, loss = self.step(w, log)
-            if loss is not None:
-                losses.append(loss)
-                steps.append(t)
-            if on_iteration is not None:
-                on_iteration(t + 1, self.spec.max_iter)
-        return w, losses, steps
+def key_holder_channel(key_holder: KeyHolder, layout: FeatureMajorLayout) -> tuple[KeyHolderClient, Ledger]:
+    """A trainer's client of an in-process key holder serving a run of ``layout``'s
+    shape with ``key_holder``'s keys (zero data), and the ledger that counts its
+    rounds: what tests and benchmarks of one refresh need."""
+    service = TrainingKeyHolder(
+        np.zeros((layout.n_samples, layout.n_features)), np.zeros(layout.n_samples),
+        EncryptedTrainingSpec("squared", 10, 0.1), key_holder=key_holder,
+    )
+    comm = InProcessCommunicator((msg.TRAINER, msg.KEY_HOLDER))
+    comm.serve(msg.KEY_HOLDER, service.handle, [msg.TRAINER])
+    client = KeyHolderClient(comm)
+    client.fetch_setup()
+    return client, comm.ledger
 
 
 def train_encrypted(
@@ -243,9 +254,12 @@ def train_encrypted(
     on_iteration: Callable[[int, int], None] | None = None,
     allow_insecure: bool = False,
     economy_keys: bool = False,
+    model_to: str = "key_holder",
+    workers: int = 1,
+    on_block: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, dict[str, object]]:
     """Run the whole protocol in one process: the data owner (key holder)
-    encrypts, the trainer trains, the key holder decrypts the final weights.
+    encrypts, the trainer trains, and the model goes to ``model_to``.
 
     Returns ``(weights, report)``; the report carries seconds, bytes per message
     kind, rounds, refreshes, the loss history and operation counts.
@@ -258,87 +272,14 @@ def train_encrypted(
     weights at every refresh. Never derive it from a public seed such as
     ``random_state``.
     """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if X.ndim != 2 or y.shape != (X.shape[0],):
-        raise ParameterError(f"X must be (n, d) and y (n,); got {X.shape} and {y.shape}")
-    params = get_preset(preset) if preset is not None else default_preset(spec.objective)
-    seed_bytes = _seed_bytes(insecure_mask_seed)
-    start = time.perf_counter()
-    # -- data owner ----------------------------------------------------------
-    key_holder = KeyHolder(params, allow_insecure=allow_insecure)
-    layout = FeatureMajorLayout(X.shape[0], X.shape[1], params.slot_count)
-    public = key_holder.public_context(layout.key_steps(economy=economy_keys))
-    owner = key_holder.engine()
-    # X / s and y, encrypted straight into envelopes (seeded symmetric encryption:
-    # half the bytes); they cross to the trainer as bytes and are counted.
-    x_messages = [
-        key_holder.encrypt_envelope(row, layout={**layout.describe(), "role": "matrix"})
-        for row in layout.pack_matrix(X) / spec.input_scale
-    ]
-    y_messages = [
-        key_holder.encrypt_envelope(row, layout={**layout.describe(), "role": "samples"}) for row in layout.pack_samples(y)
-    ]
-    service = KeyHolderService(key_holder, layout, y, spec.approximation, spec.activation_policy)
-    setup_seconds = time.perf_counter() - start
-    # -- trainer ---------------------------------------------------------------
-    trainer_engine = public.engine()
-    X_server = EncryptedMatrix(layout, tuple(envelope.load(trainer_engine, m) for m in x_messages), spec.input_scale)
-    y_server = PackedVector(layout, "samples", tuple(envelope.load(trainer_engine, m) for m in y_messages))
-    trainer = EncryptedTrainer(public, X_server, y_server, spec, service, seed_bytes)
-    train_start = time.perf_counter()
-    w_enc, losses, loss_steps = trainer.fit(on_iteration)
-    final = envelope.pack(w_enc.blocks[0])
-    last_flags = trainer.take_range_flags()
-    trainer.ledger.range_flag_bytes += sum(map(len, last_flags))
-    weights = service.decrypt_weights(final, last_flags)
-    train_seconds = time.perf_counter() - train_start
-    ledger = trainer.ledger
-    ledger.result_bytes += len(final)
-    ledger.rounds += 1
-    counts = trainer.engine.counts
-    setup_bytes = public.nbytes + sum(map(len, x_messages)) + sum(map(len, y_messages))
-    fresh_bytes = len(envelope.pack(owner.encrypt(np.zeros(params.slot_count))))
-    report: dict[str, object] = {
-        "seconds": setup_seconds + train_seconds,
-        "setup_seconds": setup_seconds,
-        "train_seconds": train_seconds,
-        "seconds_per_iter": train_seconds / spec.max_iter,
-        "bytes_sent": setup_bytes
-        + ledger.refresh_bytes
-        + ledger.loss_bytes
-        + ledger.result_bytes
-        + ledger.range_flag_bytes,
-        "rounds": ledger.rounds,
-        "refreshes": ledger.refreshes,
-        "loss_history": losses,
-        "loss_steps": loss_steps,
-        "rotations": counts.rotations,
-        "multiplications": counts.multiplications,
-        "plain_multiplications": counts.plain_multiplications,
-        "refresh_bytes": ledger.refresh_bytes,
-        "loss_bytes": ledger.loss_bytes,
-        "range_flag_bytes": ledger.range_flag_bytes,
-        "setup_bytes": setup_bytes,
-        "public_context_bytes": public.nbytes,
-        "ciphertext_bytes": fresh_bytes,
-        "preset": params.name,
-        "levels_per_step": spec.levels_per_step,
-        "rotation_keys": len(public.rotation_steps),
-        "ciphertexts_per_matrix": layout.n_ciphertexts,
-        "mask_bits": min(trainer.mask_bits) if trainer.mask_bits else None,
-        "mask_domain": params.mask_domain,
-        # statistical distance of the key holder's whole view from one for any
-        # other values in [-1, 1], summed over the run (he_learn.he.refresh)
-        "mask_distance_bound": ledger.mask_distance,
-        "mask_distance_bound_per_weight": (
-            ledger.mask_distance
-            if trainer.split_step
-            else min(ledger.mask_distance, layout.group * ledger.mask_distance_per_slot)
-        ),
-        "activation_out_of_interval": service.out_of_interval,
-    }
-    return weights, report
+    comm = InProcessCommunicator((msg.TRAINER, msg.KEY_HOLDER))
+    outcome = run_training(comm, X=X, y=y, spec=spec, preset=preset, model_to=model_to,
+                           insecure_mask_seed=insecure_mask_seed, on_iteration=on_iteration,
+                           allow_insecure=allow_insecure, economy_keys=economy_keys, workers=workers,
+                           on_block=on_block)
+    if outcome.weights is None:
+        raise ProtocolError("the in-process run ended without weights")
+    return outcome.weights, outcome.report
 
 
 def _seed_bytes(seed: int | bytes | None) -> bytes | None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from he_learn.errors import ParameterError
 
-__all__ = ["load_party_data", "save_party_data"]
+__all__ = ["load_party_data", "load_features", "save_party_data"]
 
 
 def load_party_data(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -50,6 +50,36 @@ def load_party_data(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
         raise ParameterError(f"{path}: X must be (n, d) and y (n,), found {X.shape} and {y.shape}")
     return X, y
+
+
+def load_features(path: str | Path) -> np.ndarray:
+    """``X`` (n, d) alone, for inference: the ``X`` array of a ``.npz`` file, or
+    every column of a ``.csv`` (a header line of non-numbers is skipped)."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        if not path.is_file():
+            raise ParameterError(f"this role's data file {path} does not exist")
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                if "X" not in archive:
+                    raise ParameterError(f"{path} must hold an array 'X', found {sorted(archive.files)}")
+                X = np.asarray(archive["X"])
+        except (OSError, ValueError) as exc:
+            raise ParameterError(f"cannot read {path} as .npz: {exc}") from None
+    elif path.suffix == ".csv":
+        if not path.is_file():
+            raise ParameterError(f"this role's data file {path} does not exist")
+        try:
+            X = np.atleast_2d(np.genfromtxt(path, delimiter=",", dtype=np.float64))
+        except ValueError as exc:
+            raise ParameterError(f"cannot read {path} as CSV: {exc}") from None
+        if X.size and np.all(np.isnan(X[0])):
+            X = X[1:]
+    else:
+        raise ParameterError(f"feature files are .npz (array X) or .csv, not {path.suffix!r}")
+    if X.ndim != 2 or not X.size:
+        raise ParameterError(f"{path}: X must be a non-empty (n, d) matrix, found shape {X.shape}")
+    return X
 
 
 def save_party_data(path: str | Path, X: np.ndarray, y: np.ndarray) -> Path:

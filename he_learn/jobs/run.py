@@ -1,6 +1,7 @@
 """Run one role of a job in this process, or every role as local processes.
 
-Threat model: as the job kinds' modules (:mod:`he_learn.jobs.smpc_fit`). The
+Threat model: as the job kinds' modules (:mod:`he_learn.jobs.smpc_fit`,
+:mod:`he_learn.jobs.ckks_fit`, :mod:`he_learn.jobs.ckks_predict`). The
 channel is torch.distributed's, which does not encrypt (docs/design.md,
 "Channels"). A role's report (its result summary and its ledger) goes to a
 file it writes itself; :func:`run_local` reads those files back as JSON.
@@ -20,12 +21,14 @@ from he_learn.comm import wire
 from he_learn.comm.launch import LOOPBACK, free_port, run_commands
 from he_learn.comm.torch_dist import TorchCommunicator
 from he_learn.errors import CommunicationError, ParameterError
+from he_learn.jobs.ckks_fit import run_ckks_fit
+from he_learn.jobs.ckks_predict import run_ckks_predict
 from he_learn.jobs.smpc_fit import run_smpc_fit
 from he_learn.jobs.spec import JobSpec
 
 __all__ = ["run_role", "connect", "run_connected", "run_local", "party_command"]
 
-_RUNNERS = {"smpc-fit": run_smpc_fit}
+_RUNNERS = {"smpc-fit": run_smpc_fit, "ckks-fit": run_ckks_fit, "ckks-predict": run_ckks_predict}
 logger = logging.getLogger(__name__)
 
 

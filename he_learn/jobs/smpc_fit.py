@@ -18,7 +18,6 @@ the same function the in-process estimator runs: with the same
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ from he_learn.comm import wire
 from he_learn.comm.communicator import Communicator
 from he_learn.errors import HeLearnError, ParameterError
 from he_learn.jobs.data import load_party_data
+from he_learn.jobs.fitted import fitted_model_dict, write_model
 from he_learn.jobs.spec import JobSpec
 from he_learn.models.base import GradientDescentEstimator
 from he_learn.models.linear import LinearRegression, LogisticRegression
@@ -57,21 +57,6 @@ def _estimator(spec: JobSpec) -> GradientDescentEstimator:
         return _ESTIMATORS[spec.estimator](backend="smpc", backend_options=options, progress=False, **spec.params)
     except TypeError as exc:
         raise ParameterError(f"unknown {spec.estimator} parameter in the job: {exc}") from None
-
-
-def fitted_model_dict(estimator: GradientDescentEstimator) -> dict[str, Any]:
-    """The fitted attributes as JSON values."""
-    out = {
-        "estimator": type(estimator).__name__,
-        "coef_": np.asarray(estimator.coef_).tolist(),
-        "intercept_": np.asarray(estimator.intercept_, dtype=np.float64).tolist(),
-        "n_features_in_": int(estimator.n_features_in_),
-        "learning_rate_": float(estimator.learning_rate_),
-        "training_report_": estimator.training_report_,
-    }
-    if hasattr(estimator, "classes_"):
-        out["classes_"] = np.asarray(estimator.classes_).tolist()
-    return out
 
 
 def _metadata(comm: Communicator, parties: tuple[str, ...], owner: str, values: dict[str, Any] | None) -> dict[str, Any]:
@@ -124,9 +109,7 @@ def run_smpc_fit(spec: JobSpec, role: str, comm: Communicator) -> dict[str, Any]
                 estimator.classes_ = np.asarray(meta["classes"])
             estimator.adopt_weights(result.weights, result.report, config.learning_rate, result.report["n_features"])
             out["model"] = fitted_model_dict(estimator)
-            target = spec.output.get(model_owner)
-            if target:
-                Path(target).write_text(json.dumps(out["model"], indent=2, default=float) + "\n")
+            write_model(spec.output.get(model_owner), out["model"])
         return out
 
     return run_party(comm, parties, party, insecure_seed=options.insecure_seed) or {}

@@ -8,6 +8,15 @@ version and wire-protocol version: the roles exchange it before anything else
 (:class:`~he_learn.comm.torch_dist.TorchCommunicator`), so a role that joins
 with another job, parameter set or code version is refused at the start.
 
+Kinds and their roles (in rank order; rank 0 hosts the rendezvous):
+
+- ``smpc-fit``: the parties ("alice", the data owner; "bob", the model owner;
+  ...) and the "dealer";
+- ``ckks-fit``: the "trainer" and the "key-holder" (the data owner, whose data
+  file the job names); ``backend_options.model_to`` says who receives the model;
+- ``ckks-predict``: the "model-owner" (its data file is a fitted model's JSON)
+  and the "key-holder" (its data file holds the features).
+
 Format::
 
     {"kind": "smpc-fit",
@@ -19,8 +28,10 @@ Format::
      "timeout": 120}
 
 ``backend_options.insecure_seed`` (a string; tests and benchmarks only) makes
-the run reproducible and equal, bit for bit, to the in-process fit with the
-same seed as bytes.
+an SMPC run reproducible and equal, bit for bit, to the in-process fit with the
+same seed as bytes; a CKKS job's ``insecure_mask_seed`` (an int) pins the
+trainer's refresh masks, and its weights equal the in-process fit's up to CKKS
+noise.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from typing import Any, Mapping
 from he_learn import __version__
 from he_learn.comm import wire
 from he_learn.errors import CommunicationError, ParameterError
+from he_learn.he.role_messages import KEY_HOLDER, MODEL_OWNER, TRAINER
 from he_learn.smpc.dealer_service import DEALER
 from he_learn.smpc.session import party_names
 
@@ -41,7 +53,9 @@ __all__ = ["JobSpec", "JOB_KINDS", "PROTOCOL_VERSION"]
 
 # Bumped whenever a message of any role changes shape.
 PROTOCOL_VERSION = 1
-JOB_KINDS = ("smpc-fit",)
+JOB_KINDS = ("smpc-fit", "ckks-fit", "ckks-predict")
+# The roles of the CKKS kinds (the SMPC kind's depend on n_parties).
+_CKKS_ROLES = {"ckks-fit": (TRAINER, KEY_HOLDER), "ckks-predict": (MODEL_OWNER, KEY_HOLDER)}
 ESTIMATORS = ("LinearRegression", "LogisticRegression")
 _FIELDS = ("kind", "estimator", "params", "backend_options", "data", "output", "timeout")
 _MAX_JOB_BYTES = wire.MAX_HEADER_BYTES
@@ -75,6 +89,16 @@ class JobSpec:
                     raise ParameterError(f"job field {name!r} maps role names to file paths, not {role!r}: {path!r}")
         if not isinstance(self.timeout, (int, float)) or isinstance(self.timeout, bool) or not 0 < self.timeout < 1e6:
             raise ParameterError(f"job timeout must be a positive number of seconds, not {self.timeout!r}")
+        if self.kind in _CKKS_ROLES:
+            roles = self.roles
+            for name in ("data", "output"):
+                stray = sorted(set(getattr(self, name)) - set(roles))
+                if stray:
+                    raise ParameterError(f"job field {name!r} names {stray}, which are not roles of a {self.kind} job {roles}")
+            owners = (KEY_HOLDER,) if self.kind == "ckks-fit" else (MODEL_OWNER, KEY_HOLDER)
+            missing = [role for role in owners if role not in self.data]
+            if missing:
+                raise ParameterError(f"a {self.kind} job names the data file of {', '.join(missing)} in 'data'")
 
     @property
     def parties(self) -> tuple[str, ...]:
@@ -84,6 +108,8 @@ class JobSpec:
     @property
     def roles(self) -> tuple[str, ...]:
         """Every role of the job, in rank order (rank 0 hosts the rendezvous)."""
+        if self.kind in _CKKS_ROLES:
+            return _CKKS_ROLES[self.kind]
         return self.parties + (DEALER,)
 
     # -- identity ----------------------------------------------------------------------

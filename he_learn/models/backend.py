@@ -56,7 +56,7 @@ __all__ = [
 
 # The losses the shared algorithm trains.
 OBJECTIVES = ("squared", "logistic", "multinomial")
-# Keys every backend's report carries (DESIGN.md, "Contracts").
+# Keys every backend's report carries (docs/design.md, "Contracts that outside code relies on").
 REPORT_KEYS = ("seconds", "seconds_per_iter", "bytes_sent", "rounds", "refreshes", "loss_history")
 
 # Called once per finished iteration with (iterations_done, max_iter).

@@ -12,21 +12,37 @@ training samples to the key holder: use ``log_every=0`` to avoid it) and the
 final weights, which the key holder decrypts (``coef_``).
 
 The protocol lives in :mod:`he_learn.he.training`; this adapter maps a
-:class:`TrainingProblem` and :class:`TrainingConfig` onto it.
+:class:`TrainingProblem` and :class:`TrainingConfig` onto it and runs both roles
+in this process (every message still crosses as bytes). A deployment with the
+trainer and the key holder in two processes (``he-learn party``,
+:mod:`he_learn.jobs.ckks_fit`) runs the same :func:`~he_learn.he.training.run_training`
+with the spec from :func:`encrypted_spec`. ``model_to="trainer"`` sends the
+weights to the trainer through a masked decryption instead of to the key holder.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from he_learn.approximations import PolynomialApproximation, resolve_sigmoid
 from he_learn.errors import ParameterError
 from he_learn.he.presets import CkksParameters, get_preset
+from he_learn.he.estimate import TrainingEstimate, estimate_training
+from he_learn.he.role_messages import MODEL_RECIPIENTS
 from he_learn.he.training import EncryptedTrainingSpec, train_encrypted
 from he_learn.models.backend import ProgressCallback, TrainingConfig, TrainingProblem, TrainingResult, options_from
 
-__all__ = ["CkksBackend", "CkksOptions", "make_backend"]
+__all__ = ["CkksBackend", "CkksOptions", "make_backend", "encrypted_spec", "LOG_ESTIMATE_SECONDS", "LOG_ESTIMATE_BYTES"]
+
+logger = logging.getLogger(__name__)
+
+# A run expected to take longer than this, or to hold more than this in the
+# trainer, logs its estimate before it starts (it is logged at INFO either way
+# below these; the CLI shows INFO).
+LOG_ESTIMATE_SECONDS = 30.0
+LOG_ESTIMATE_BYTES = 1 << 30
 
 _REFRESH_POLICIES = ("auto",)
 _ACTIVATION_POLICIES = ("warn", "raise", "ignore")
@@ -36,8 +52,10 @@ _ACTIVATION_POLICIES = ("warn", "raise", "ignore")
 class CkksOptions:
     """Options of the CKKS backend (``backend_options`` of the estimators).
 
-    ``preset``: a preset name or :class:`CkksParameters`; ``None`` picks
-    'training-linear' for the squared objective and 'training' for logistic.
+    ``preset``: a preset name or :class:`CkksParameters`; ``None`` picks the
+    smallest preset that fits a whole step between refreshes: 'training-linear'
+    for the squared objective, 'training' for a cubic sigmoid and 'training-deep'
+    (N=16384) for 'poly5' and 'poly7'.
     ``insecure_mask_seed``: TEST-ONLY. ``None`` (the default and the only secure
     choice) draws the refresh masks from OS entropy (``Csprng(None)``). An int or
     32 bytes makes the mask stream reproducible, and anyone who knows the seed
@@ -54,6 +72,12 @@ class CkksOptions:
     ``allow_insecure``: skip the 128-bit check (explicit opt-out).
     ``galois_keys``: ``"all"`` (one key per rotation step) or ``"economy"``
     (about half the keys, so half the public context, for ~1.5x the rotations).
+    ``model_to``: who receives the weights, ``"key_holder"`` (the data owner;
+    the trainer never sees a weight) or ``"trainer"`` (the model owner, through
+    a masked decryption: the key holder sees only masked weights).
+    ``workers``: the trainer's worker processes, each holding its share of the
+    blocks of X (the result is the same bit for bit; TenSEAL holds the GIL, so
+    threads would not help).
     """
 
     preset: str | CkksParameters | None = None
@@ -62,6 +86,8 @@ class CkksOptions:
     activation_policy: str = "warn"
     allow_insecure: bool = False
     galois_keys: str = "all"
+    model_to: str = "key_holder"
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if self.preset is not None:
@@ -74,6 +100,10 @@ class CkksOptions:
             raise ParameterError(f"galois_keys must be 'all' or 'economy', not {self.galois_keys!r}")
         if not isinstance(self.allow_insecure, bool):
             raise ParameterError("allow_insecure must be True or False")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise ParameterError(f"workers must be a positive integer, not {self.workers!r}")
+        if self.model_to not in MODEL_RECIPIENTS:
+            raise ParameterError(f"model_to must be one of {MODEL_RECIPIENTS}, not {self.model_to!r}")
 
 
 def _approximation(choice: PolynomialApproximation | str) -> PolynomialApproximation:
@@ -100,17 +130,18 @@ class CkksBackend:
         config: TrainingConfig,
         on_iteration: ProgressCallback | None = None,
     ) -> TrainingResult:
-        approximation = _approximation(config.sigmoid) if problem.objective == "logistic" else None
-        spec = EncryptedTrainingSpec(
-            objective=problem.objective,
-            max_iter=int(config.max_iter),
-            learning_rate=float(config.learning_rate),
-            gradient=config.gradient,
-            l2=float(config.l2),
-            approximation=approximation,
-            log_every=int(config.log_every),
-            activation_policy=self.options.activation_policy,  # type: ignore[arg-type]
-        )
+        spec = encrypted_spec(problem.objective, config, self.options)
+        estimate = self.estimate(problem, config)
+        if estimate.seconds_per_iteration * config.max_iter > LOG_ESTIMATE_SECONDS or \
+                estimate.trainer_bytes > LOG_ESTIMATE_BYTES:
+            logger.info("ckks training of %d x %d for %d iterations: %s", problem.n_samples, problem.n_features,
+                        config.max_iter, estimate.describe())
+        on_block = None
+        set_unit = getattr(on_iteration, "set_unit", None)
+        if set_unit is not None and estimate.ciphertexts > 1:
+            # the bar moves with the blocks of X, not only once per iteration
+            set_unit("block")
+            on_block, on_iteration = on_iteration, None
         weights, report = train_encrypted(
             problem.X,
             problem.y,
@@ -120,12 +151,38 @@ class CkksBackend:
             on_iteration=on_iteration,
             allow_insecure=self.options.allow_insecure,
             economy_keys=self.options.galois_keys == "economy",
+            model_to=self.options.model_to,
+            workers=self.options.workers,
+            on_block=on_block,
         )
         report["n_iter"] = config.max_iter
+        report["estimated_seconds_per_iter"] = estimate.seconds_per_iteration
+        report["estimated_trainer_bytes"] = estimate.trainer_bytes
         return TrainingResult(weights=weights, report=report)
+
+    def estimate(self, problem: TrainingProblem, config: TrainingConfig) -> TrainingEstimate:
+        """Time per iteration, refreshes and memory, from the shapes and the preset alone."""
+        approximation = _approximation(config.sigmoid) if problem.objective == "logistic" else None
+        return estimate_training(problem.n_samples, problem.n_features, problem.objective, approximation,
+                                 self.options.preset, self.options.workers)
+
+
+def encrypted_spec(objective: str, config: TrainingConfig, options: CkksOptions) -> EncryptedTrainingSpec:
+    """The encrypted run's spec for an estimator's objective and configuration."""
+    approximation = _approximation(config.sigmoid) if objective == "logistic" else None
+    return EncryptedTrainingSpec(
+        objective=objective,  # type: ignore[arg-type]
+        max_iter=int(config.max_iter),
+        learning_rate=float(config.learning_rate),
+        gradient=config.gradient,
+        l2=float(config.l2),
+        approximation=approximation,
+        log_every=int(config.log_every),
+        activation_policy=options.activation_policy,  # type: ignore[arg-type]
+    )
 
 
 def make_backend(**options: Any) -> CkksBackend:
     """``preset`` (auto), ``insecure_mask_seed`` (None, test-only), ``refresh`` ("auto"), ``activation_policy``
-    ("warn"), ``allow_insecure`` (False), ``galois_keys`` ("all")."""
+    ("warn"), ``allow_insecure`` (False), ``galois_keys`` ("all"), ``model_to`` ("key_holder"), ``workers`` (1)."""
     return CkksBackend(options_from(CkksOptions, "ckks", options))

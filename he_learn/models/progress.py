@@ -53,6 +53,14 @@ class TrainingProgress:
         self._decided = False
         self._start = 0.0
         self._last_done = 0
+        self.unit = "it"
+
+    def set_unit(self, unit: str) -> None:
+        """Count something finer than iterations (the CKKS backend counts the blocks
+        of X through the whole run), so a long iteration still moves the bar."""
+        if not isinstance(unit, str) or not unit:
+            raise ParameterError(f"a progress unit is a non-empty string, not {unit!r}")
+        self.unit = unit
 
     def __enter__(self) -> "TrainingProgress":
         self._start = time.perf_counter()
@@ -65,7 +73,8 @@ class TrainingProgress:
         self.close()
         elapsed = time.perf_counter() - self._start
         if exc_type is None:
-            logger.info("%s: %d iterations in %.3f s", self.description, self._last_done, elapsed)
+            logger.info("%s: %d %s in %.3f s", self.description, self._last_done,
+                        "iterations" if self.unit == "it" else self.unit + "s", elapsed)
         else:
             logger.info("%s: training failed after %.3f s (%s)", self.description, elapsed, exc_type.__name__)
 
@@ -80,7 +89,7 @@ class TrainingProgress:
             total=total,
             initial=done,
             desc=self.description,
-            unit="it",
+            unit=self.unit,
             file=self.file if self.file is not None else sys.stderr,
             leave=False,
             dynamic_ncols=True,

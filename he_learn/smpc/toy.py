@@ -4,7 +4,7 @@ Threat model: n >= 2 honest-but-curious, non-colluding share holders. Each
 share on its own, and any n - 1 of them together, is uniform in Z_Q, so it
 says nothing about the secret; only all n shares reconstruct it.
 
-The story (DESIGN.md, "The story it grew from"):
+The story (docs/design.md, "The story it grew from"):
 
 1. split 2 and 5 into n additive shares mod Q = 501337;
 2. add the two shared values share by share (giving shares of 7);

@@ -1,5 +1,5 @@
 """Comparisons are attached from figures of the same run, with the ratio's
-direction fixed by DESIGN.md (above 1 means he_learn is better)."""
+direction fixed by docs/design.md (above 1 means he_learn is better)."""
 
 from __future__ import annotations
 

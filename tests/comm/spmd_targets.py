@@ -76,3 +76,16 @@ def crash(comm) -> str:
         os._exit(3)
     comm.exchange(group, {r: [np.zeros(1, dtype=np.int64)] for r in group if r in comm.local_roles})
     return "not reached"
+
+
+def long_messages(comm) -> dict:
+    """A request, a reply and a role-to-role message beyond the store's 8 MiB per value."""
+    size = 9 << 20
+    first, service = comm.roles[0], comm.roles[-1]
+    if service in comm.local_roles:
+        comm.serve(service, lambda client, data: Reply(data[::-1], "echo", len(data)), [first])
+        return {}
+    request = bytes(range(256)) * (size // 256)
+    reply = comm.call(first, service, "echo", request).result()
+    comm.goodbye(first, service)
+    return {"reply_ok": reply == request[::-1], "length": len(reply)}

@@ -62,3 +62,10 @@ def test_stalled_peer_is_named_within_the_timeout() -> None:
 def test_dead_peer_is_named() -> None:
     with pytest.raises(CommunicationError, match="dealer"):
         run_roles(spmd_targets.crash, ("alice", "bob", "dealer"), timeout=60, comm_timeout=3)
+
+
+def test_messages_beyond_the_store_limit_arrive_whole() -> None:
+    """torch's TCPStore refuses one value above 8 MiB (a public context is 22-36 MB):
+    the communicator sends longer messages in pieces and reassembles them."""
+    reports = run_roles(spmd_targets.long_messages, ("trainer", "key-holder"), timeout=120, comm_timeout=30)
+    assert reports["trainer"]["result"] == {"reply_ok": True, "length": 9 << 20}

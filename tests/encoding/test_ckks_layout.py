@@ -102,3 +102,17 @@ def test_economy_key_steps_compose_every_rotation_step():
     for step in layout.rotation_steps:
         # every step is a keyed step or twice one
         assert step in keys or (step % 2 == 0 and step // 2 in keys)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 9), st.sampled_from([16, 32, 64]))
+def test_packed_flags_put_every_sample_in_one_place(n, d, slots):
+    layout = FeatureMajorLayout(n, d, slots)
+    values = np.arange(1, n + 1, dtype=float)
+    packs = np.zeros((layout.n_packs, slots))
+    first_copies = layout.pack_samples(values) * (np.arange(slots) < layout.period)
+    for block, row in enumerate(first_copies):
+        pack, left = layout.pack_shift(block)
+        packs[pack] += np.roll(row, -left)  # rotate left by `left`
+    np.testing.assert_array_equal(layout.unpack_packed_samples(packs), values)
+    assert layout.n_packs == (1 if layout.n_ciphertexts == 1 else -(-layout.n_ciphertexts * layout.period // slots))

@@ -1,4 +1,5 @@
-"""Shared aggregation keys (made once per session) and a helper that runs a round."""
+"""Shared aggregation keys (made once per module: every round spends N values of a
+key's 2^20-value release budget) and a helper that runs a round."""
 
 from __future__ import annotations
 
@@ -7,25 +8,25 @@ import itertools
 import numpy as np
 import pytest
 
-from he_learn.federated import AGGREGATION_COMPACT, AggregationKeyHolder, Aggregator, FederatedClient
+from he_learn.federated import DEFAULT_AGGREGATION, AggregationKeyHolder, Aggregator, FederatedClient
 from he_learn.he.keys import KeyHolder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def base_holder() -> KeyHolder:
     """The underlying CKKS key holder (tests use it for stock-TenSEAL interop only)."""
-    return KeyHolder(AGGREGATION_COMPACT)
+    return KeyHolder(DEFAULT_AGGREGATION)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def holder(base_holder) -> AggregationKeyHolder:
     return AggregationKeyHolder(base_holder)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def other_holder() -> AggregationKeyHolder:
     """An unrelated key pair with the same parameters."""
-    return AggregationKeyHolder(AGGREGATION_COMPACT)
+    return AggregationKeyHolder(DEFAULT_AGGREGATION)
 
 
 # Each helper round gets a fresh id: the key holder decrypts each round once.
@@ -67,7 +68,7 @@ def weighted_average():
 
 
 def _bound(result, spec, max_abs=1.0):
-    """The stated error bound of a released result."""
+    """The stated error bound of a released result (fresh error plus flooding, over the weight sum)."""
     from he_learn.federated import aggregation_error_bound
 
     return aggregation_error_bound(
@@ -79,3 +80,26 @@ def _bound(result, spec, max_abs=1.0):
 def bound_of():
     """``bound_of(result, spec, max_abs=1.0)``: the stated error bound of that result."""
     return _bound
+
+
+def _fedavg_bound(history, *, max_samples, invited, n_params):
+    """The stated error of a multi-round FedAvg over released aggregates (the Flower
+    strategy's ``history``): each round's release is off by at most
+    ``aggregation_error_bound`` per value (max_abs: the round's headroom), and a
+    later round carries an earlier error through local gradient descent, a
+    contraction in the L2 norm (flower_task: lr 0.1 on standard normal features),
+    so the last round's error is at most ``sqrt(n_params)`` times the sum."""
+    from he_learn.federated import DEFAULT_AGGREGATION, aggregation_error_bound, max_update_abs
+
+    total = 0.0
+    for record in history:
+        weight_sum = record["total_samples"] / (max_samples * invited)
+        total += aggregation_error_bound(DEFAULT_AGGREGATION, len(record["clients"]), weight_sum=weight_sum,
+                                         max_abs=max_update_abs(DEFAULT_AGGREGATION))
+    return float(np.sqrt(n_params)) * total
+
+
+@pytest.fixture(scope="session")
+def fedavg_bound():
+    """``fedavg_bound(history, max_samples=, invited=, n_params=)``: see :func:`_fedavg_bound`."""
+    return _fedavg_bound

@@ -1,4 +1,5 @@
-"""The aggregate decrypts to the FedAvg weighted average, within the stated bound."""
+"""The released aggregate is the FedAvg weighted average, within the stated (flooded) bound,
+and the flooding noise is really there."""
 
 from __future__ import annotations
 
@@ -9,14 +10,19 @@ from hypothesis import strategies as st
 
 from he_learn.errors import ParameterError, PrecisionError
 from he_learn.federated import (
+    AGGREGATION_ADDITIVE,
     AGGREGATION_COMPACT,
-    AGGREGATION_PRECISE,
+    AggregationKeyHolder,
     aggregation_error_bound,
+    flooding_sigma,
     max_update_abs,
     train_local_linear,
 )
+from he_learn.federated.keyholder import COUNT_TOLERANCE
 from he_learn.he.presets import AGGREGATION
 from he_learn.he.security import check_security
+
+PARAMS = AGGREGATION_ADDITIVE
 
 
 @settings(max_examples=6, deadline=None)
@@ -27,7 +33,7 @@ from he_learn.he.security import check_security
 )
 def test_aggregate_is_weighted_average(holder, run_round, weighted_average, bound_of, n_clients, n_values, seed):
     rng = np.random.default_rng(seed)  # public test data, not key material
-    bound = max_update_abs(AGGREGATION_COMPACT)
+    bound = max_update_abs(PARAMS)
     updates = rng.uniform(-bound, bound, size=(n_clients, n_values))
     samples = rng.integers(1, 1000, size=n_clients)
     result, spec, _ = run_round(holder, updates, samples)
@@ -38,8 +44,8 @@ def test_aggregate_is_weighted_average(holder, run_round, weighted_average, boun
 
 
 def test_update_spanning_several_ciphertexts_keeps_order(holder, run_round, weighted_average, bound_of):
-    slots = AGGREGATION_COMPACT.slot_count
-    n_values = 2 * slots + 7
+    per_chunk = PARAMS.poly_modulus_degree  # two values per slot
+    n_values = 2 * per_chunk + 7
     updates = np.stack([np.linspace(-1, 1, n_values), np.linspace(1, -1, n_values) ** 3])
     result, spec, sent = run_round(holder, updates, [3, 1])
     assert spec.n_chunks == 3 and all(len(m.chunks) == 3 for m in sent)
@@ -62,26 +68,57 @@ def test_fedavg_round_of_local_training(holder, run_round, weighted_average, bou
 
 
 def test_update_beyond_headroom_is_refused(holder, run_round):
-    big = max_update_abs(AGGREGATION_COMPACT) * 1.5
+    big = max_update_abs(PARAMS) * 1.5
     with pytest.raises(PrecisionError, match="headroom"):
         run_round(holder, [np.full(4, big), np.zeros(4)], [1, 1])
 
 
 def test_values_at_the_headroom_limit_decrypt_correctly(holder, run_round, bound_of):
-    bound = max_update_abs(AGGREGATION_COMPACT)
+    bound = max_update_abs(PARAMS)
     updates = np.array([[bound, -bound, bound], [bound, -bound, -bound]])
     result, spec, _ = run_round(holder, updates, [1, 1])
     np.testing.assert_allclose(result.average, [bound, -bound, 0.0], atol=bound_of(result, spec, bound))
 
 
-@pytest.mark.parametrize("params", [AGGREGATION_COMPACT, AGGREGATION_PRECISE, AGGREGATION])
+def test_the_release_is_flooded_with_the_stated_sigma(holder, run_round):
+    """The error is the flooding noise (std sigma per released value), not the exact
+    decryption's: without flooding it would be below 1e-15."""
+    rng = np.random.default_rng(5)  # public test data
+    updates = rng.uniform(-1, 1, size=(4, 20_000))
+    samples = np.array([10, 20, 30, 40])
+    result, spec, _ = run_round(holder, updates, samples, max_samples=40)
+    # average * weight_sum is the released weighted sum, so this is its noise alone
+    weights = samples / (spec.max_samples * spec.max_clients)
+    noise = result.average * result.weight_sum - weights @ updates
+    sigma = flooding_sigma(spec.params, 4, spec.scale)
+    assert 0.95 < np.std(noise) / sigma < 1.05
+    assert abs(np.mean(noise)) < 0.05 * sigma
+    assert abs(result.weight_sum - weights.sum()) < 9 * sigma
+
+
+def test_flooding_costs_what_the_preset_states():
+    """The preset's comment: a flooding std of 2^-34 for 16 clients, headroom 32."""
+    assert np.log2(flooding_sigma(PARAMS, 16)) == pytest.approx(-34.3, abs=0.1)
+    assert max_update_abs(PARAMS) == 32.0
+    assert aggregation_error_bound(PARAMS, 16, weight_sum=0.5, max_abs=1.0) < 1e-8
+
+
+def test_a_preset_too_imprecise_for_flooding_is_refused_at_announce():
+    """AGGREGATION_COMPACT's flooding std (about 2^5 for 16 clients) swamps the count
+    slot: the key holder would refuse every honest aggregate, so it announces nothing."""
+    assert aggregation_error_bound(AGGREGATION_COMPACT, 16) * 16 > COUNT_TOLERANCE
+    with pytest.raises(PrecisionError, match="count"):
+        AggregationKeyHolder(AGGREGATION_COMPACT).announce(round_id="r", n_values=4, max_samples=1, max_clients=16)
+
+
+@pytest.mark.parametrize("params", [AGGREGATION_ADDITIVE, AGGREGATION_COMPACT, AGGREGATION])
 def test_presets_are_128_bit_secure(params):
     check_security(params)
 
 
 def test_error_bound_rejects_bad_client_counts():
     with pytest.raises(ParameterError):
-        aggregation_error_bound(AGGREGATION_COMPACT, 0)
+        aggregation_error_bound(PARAMS, 0)
 
 
 def test_local_training_checks_shapes():

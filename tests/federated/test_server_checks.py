@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pytest
 
-from he_learn.errors import CommunicationError, ParameterError, ProtocolError, SecurityError
+from he_learn.errors import CommunicationError, ParameterError, PrecisionError, ProtocolError, SecurityError
 from he_learn.federated import (
     AggregationKeyHolder,
     Aggregator,
@@ -20,8 +20,9 @@ from he_learn.federated import (
 )
 from he_learn.federated.client import UPDATE_KIND
 from he_learn.he import envelope
+from he_learn.he.ciphertext import CkksCiphertext
 from he_learn.he.keys import KeyHolder, PublicContext
-from he_learn.he.presets import AGGREGATION
+from he_learn.he.seal_io import save_seal
 
 
 _IDS = itertools.count()
@@ -91,7 +92,7 @@ def test_update_of_the_wrong_length_is_refused(holder):
 
 
 def test_update_with_a_missing_chunk_is_refused(holder):
-    spec = _spec(holder, n_values=holder.params.slot_count - 1)
+    spec = _spec(holder, n_values=holder.params.poly_modulus_degree - 1)  # two values per slot, plus 2
     message = _update(holder, spec)
     server = Aggregator(holder.public_context(), spec)
     with pytest.raises(ProtocolError, match="spans 2"):
@@ -99,22 +100,28 @@ def test_update_with_a_missing_chunk_is_refused(holder):
 
 
 def test_chunks_out_of_order_are_refused(holder):
-    spec = _spec(holder, n_values=2 * holder.params.slot_count - 2)
+    spec = _spec(holder, n_values=2 * holder.params.poly_modulus_degree - 2)
     message = _update(holder, spec)
     server = Aggregator(holder.public_context(), spec)
     with pytest.raises(ProtocolError, match="chunk"):
         server.submit(dataclasses.replace(message, chunks=message.chunks[::-1]))
 
 
-def test_update_at_another_level_is_refused():
-    nvflare = AggregationKeyHolder(AGGREGATION)  # two levels, so a top-level ciphertext exists
-    spec = _spec(nvflare)
-    engine = nvflare.public_context().engine()
-    top = engine.encrypt(np.ones(5), level=engine.top_level)
-    chunk = envelope.pack(top, layout=spec.layout(UPDATE_KIND, 0), n_values=spec.vector_size)
-    server = Aggregator(nvflare.public_context(), spec)
-    with pytest.raises(ProtocolError, match="level"):
-        server.submit(EncryptedUpdate(spec.round_id, "a", (chunk,)))
+def test_update_at_another_level_is_refused(holder):
+    """The additive preset's only other level (one 40-bit prime) cannot hold its
+    2^72 scale: the client's engine refuses to encrypt there, and an envelope that
+    claims that level for a top-level ciphertext is refused before it is summed."""
+    spec = _spec(holder)
+    engine = holder.public_context().engine()
+    assert spec.level == engine.top_level == 1
+    with pytest.raises(PrecisionError):
+        engine.encrypt_complex(np.ones(spec.vector_size), level=0)
+    top = engine.encrypt_complex(np.ones(spec.vector_size), level=1)
+    relabelled = envelope.pack_seal_bytes(save_seal(top.seal), 0, top.scale, top.fingerprint,
+                                          layout=spec.layout(UPDATE_KIND, 0), n_values=spec.chunk_slots()[0])
+    server = Aggregator(holder.public_context(), spec)
+    with pytest.raises(CommunicationError):  # a level-0 ciphertext holds one prime: its size already betrays it
+        server.submit(EncryptedUpdate(spec.round_id, "a", (relabelled,)))
 
 
 def test_corrupted_update_is_refused(holder):
@@ -226,8 +233,7 @@ def test_a_non_finite_scale_update_cannot_poison_the_round(holder, scale):
     update of a round it became the running sum, and every honest client's
     addition then failed."""
     from he_learn.he import seal_io
-    from he_learn.he.ciphertext import CkksCiphertext
-
+    
     spec = _spec(holder)
     engine = holder.public_context().engine()
     honest = [_update(holder, spec, "a"), _update(holder, spec, "b")]

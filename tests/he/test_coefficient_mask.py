@@ -13,9 +13,9 @@ from he_learn.errors import PrecisionError
 from he_learn.he import coefficient_mask, envelope, rns
 from he_learn.he.keys import KeyHolder
 from he_learn.he.presets import TRAINING_LINEAR_MASKED_40, TRAINING_MASKED_40
-from he_learn.he.refresh import KeyHolderService, RefreshLedger, masked_refresh
+from he_learn.he.refresh import MaskLeakage, masked_refresh
 from he_learn.he.security import check_security
-from he_learn.he.training import EncryptedTrainingSpec, train_encrypted
+from he_learn.he.training import EncryptedTrainingSpec, key_holder_channel, train_encrypted
 
 
 class CoefficientSpy:
@@ -57,9 +57,9 @@ def test_presets_pass_the_128_bit_table():
 def test_refresh_restores_the_value_and_the_key_holder_sees_a_uniform_polynomial(setting):
     holder, layout, engine = setting
     w = np.linspace(-1, 1, engine.slot_count)
-    spy = CoefficientSpy(KeyHolderService(holder, layout, np.zeros(4)), holder)
-    ledger = RefreshLedger()
-    fresh, = masked_refresh(engine, [_at_level_one(engine, w)], spy, Csprng(), ledger)
+    spy = CoefficientSpy(key_holder_channel(holder, layout)[0], holder)
+    leakage = MaskLeakage()
+    fresh, = masked_refresh(engine, [_at_level_one(engine, w)], spy, Csprng(), leakage)
     assert fresh.level == engine.top_level
     np.testing.assert_allclose(holder.decrypt_internal(fresh), w, atol=2e-3)
     seen = np.array([float(c) for c in spy.seen[0]])
@@ -67,8 +67,8 @@ def test_refresh_restores_the_value_and_the_key_holder_sees_a_uniform_polynomial
     # uniform in [-2^b, 2^b): std 2^b / sqrt(3), nothing of the value's 2^(scale bits)
     assert abs(np.std(seen) / (2.0**bits / math.sqrt(3)) - 1) < 0.05
     assert np.max(np.abs(seen)) <= 2.0**bits * (1 + 1e-6)
-    assert ledger.mask_distance == pytest.approx(coefficient_mask.coefficient_mask_distance(engine, 1))
-    assert ledger.mask_distance < 2.0**-49  # 2^10 such refreshes stay below 2^-40
+    assert leakage.whole_view == pytest.approx(coefficient_mask.coefficient_mask_distance(engine, 1))
+    assert leakage.whole_view < 2.0**-49  # 2^10 such refreshes stay below 2^-40
 
 
 def test_wrapped_values_are_refused_not_refreshed(setting):
@@ -78,7 +78,7 @@ def test_wrapped_values_are_refused_not_refreshed(setting):
     value = engine.multiply_plain(engine.encrypt(2.0**40 * signs, level=2), 2.0**30)
     assert 2.0**70 > engine.headroom_at(1)
     with pytest.raises(PrecisionError, match="diverged"):
-        masked_refresh(engine, [value], KeyHolderService(holder, layout, np.zeros(4)), Csprng(), RefreshLedger())
+        masked_refresh(engine, [value], key_holder_channel(holder, layout)[0], Csprng(), MaskLeakage())
 
 
 def test_a_masked_40_run_reports_a_bound_below_2_to_the_minus_40():

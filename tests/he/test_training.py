@@ -57,8 +57,18 @@ def test_logistic_matches_plain(approx):
     expected, losses = plain_run(X, y, spec)
     np.testing.assert_allclose(w, expected, atol=2e-3)
     np.testing.assert_allclose(report["loss_history"], losses, rtol=1e-3)
-    # degree 5 needs 6 levels per step, one more than 'training' has: the step splits
-    assert report["refreshes"] == (2 if approx.degree == 3 else 5)
+    # degree 5 needs 6 levels a step: its default preset, 'training-deep', has them
+    assert report["refreshes"] == 2
+    assert report["preset"] == ("training" if approx.degree == 3 else "training-deep")
+
+
+def test_a_step_longer_than_the_chain_refreshes_its_scores_too():
+    X, y = data(40, 4, 2, binary=True)
+    spec = EncryptedTrainingSpec("logistic", 3, 1.0, "mean", l2=0.05, approximation=sigmoid_least_squares(5))
+    w, report = train_encrypted(X, y, spec, preset="training")
+    np.testing.assert_allclose(w, plain_run(X, y, spec)[0], atol=2e-3)
+    # 6 levels a step, 5 in 'training': the weights and then the scores, every step
+    assert report["refreshes"] == 5
 
 
 def test_activation_inputs_outside_the_interval_can_raise():
@@ -151,16 +161,17 @@ def test_refresh_masks_never_come_from_random_state(monkeypatch):
     random_state must send different refresh messages."""
     from he_learn import LinearRegression
     from he_learn.he import envelope as envelope_module
-    from he_learn.he.refresh import KeyHolderService
+    from he_learn.he.key_holder_service import TrainingKeyHolder
 
     seen = []
-    original = KeyHolderService.refresh
+    original = TrainingKeyHolder._refresh
 
-    def spy(self, masked, *args, **kwargs):
+    def spy(self, request):
+        masked = request.chunks[: request.fields["values"]]
         seen.append(([bytes(m) for m in masked], [self._key_holder.decrypt(envelope_module.load(self._engine, m)) for m in masked]))
-        return original(self, masked, *args, **kwargs)
+        return original(self, request)
 
-    monkeypatch.setattr(KeyHolderService, "refresh", spy)
+    monkeypatch.setattr(TrainingKeyHolder, "_refresh", spy)
     X, y = data(8, 3, 11)
     fits = []
     for _ in range(2):

@@ -1,4 +1,4 @@
-"""The estimator contract of DESIGN.md: names, parameters, clone, fitted attributes,
+"""The estimator contract of docs/design.md: names, parameters, clone, fitted attributes,
 bad input, numpy and torch input, to_torch()."""
 
 from __future__ import annotations

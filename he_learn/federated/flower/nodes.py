@@ -10,9 +10,14 @@ names its role (``he-learn-role``):
   refused (``SecurityError``), so a server cannot collect two aggregates of the
   same updates by re-announcing. The memory sits in the node's Flower state.
 - ``keyholder``: owns the CKKS secret key in ``he-learn-key-dir`` (created on
-  first use, mode 0600) beside its round registry; answers ``announce`` (it
-  fixes the round's parameters itself) and ``decrypt`` (one aggregate per round,
-  checked by :class:`~he_learn.federated.keyholder.AggregationKeyHolder`).
+  first use, mode 0600, :meth:`~he_learn.he.keys.KeyHolder.secret_bytes`)
+  beside its round registry, which also keeps each key's spent release budget;
+  answers ``announce`` (it fixes the round's parameters itself, and replaces
+  the key by a fresh one when the budget would not cover the round: the new
+  public context goes to the clients with the round) and ``decrypt`` (one
+  aggregate per round, checked by
+  :class:`~he_learn.federated.keyholder.AggregationKeyHolder`). Its preset is
+  node config ``he-learn-preset`` (default 'aggregation-additive').
 - ``aggregator``: owns an X25519 key in ``he-learn-key-dir``; answers ``key``
   and ``sum`` (one sum per round, :class:`~he_learn.federated.sealed_shares.SealedShareSum`).
 
@@ -25,6 +30,7 @@ in the node's ``context.state``.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,13 +44,12 @@ from he_learn.federated.flower.records import ROLE_KEY, error_reply, metrics_mod
 from he_learn.federated.flower.task import FederatedTask
 from he_learn.federated.keyholder import AggregationKeyHolder
 from he_learn.federated.messages import EncryptedAggregate
-from he_learn.federated.presets import AGGREGATION_PRECISE, preset_by_name
+from he_learn.federated.presets import DEFAULT_AGGREGATION, preset_by_name
 from he_learn.federated.registry import RoundRegistry
 from he_learn.federated.sealed_shares import AggregatorKey, SealedShareSum, seal_share, split_update
 from he_learn.federated.spec import RoundSpec
 from he_learn.federated.updates import flatten_arrays
 from he_learn.he.keys import KeyHolder, PublicContext
-from he_learn.he.keystore import load_key_holder, save_key_holder
 
 __all__ = ["make_client_app", "MODEL_KIND", "ROLES", "pack_model", "unpack_model", "public_fields", "public_from"]
 
@@ -90,15 +95,32 @@ def _key_dir(context: Any) -> Path:
     return Path(found)
 
 
+_KEY_FILE = "secret-context.bin"
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` with mode 0600, atomically (it holds a secret key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, path)
+
+
 def _key_holder(context: Any) -> AggregationKeyHolder:
     directory = _key_dir(context)
-    params = preset_by_name(context.node_config.get("he-learn-preset", AGGREGATION_PRECISE.name))
-    key_file = directory / "secret-context.bin"
+    params = preset_by_name(context.node_config.get("he-learn-preset", DEFAULT_AGGREGATION.name))
+    key_file = directory / _KEY_FILE
     if key_file.exists():
-        holder = load_key_holder(key_file, params)
+        try:
+            data = key_file.read_bytes()
+        except OSError as exc:
+            raise CommunicationError(f"cannot read the key file {key_file}: {exc}") from None
+        holder = KeyHolder.from_secret_bytes(params, data)
     else:
         holder = KeyHolder(params)
-        save_key_holder(holder, key_file)
+        _write_private(key_file, holder.secret_bytes())
     return AggregationKeyHolder(holder, registry=RoundRegistry(directory / "rounds.json"))
 
 
@@ -186,7 +208,11 @@ def _announce(message: Any, context: Any) -> dict[str, Any]:
     fields = read_fields(message, {"round_id": str, "n_values": int, "max_samples": int, "max_clients": int,
                                    "min_clients": int}, "the server")
     holder = _key_holder(context)
+    before = holder.fingerprint
     spec = holder.announce(**fields)
+    if holder.fingerprint != before:
+        # the old key's budget is spent: announce rotated, and the old key is gone for good
+        _write_private(_key_dir(context) / _KEY_FILE, holder.key_holder.secret_bytes())
     return {"spec": spec.to_bytes(), **public_fields(holder.public_context())}
 
 
