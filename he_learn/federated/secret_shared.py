@@ -1,6 +1,6 @@
 """The key-free comparison path: the same FedAvg aggregation by additive secret sharing.
 
-Threat model (DESIGN.md, role 4, comparison path): the aggregators are the
+Threat model (docs/design.md, "Federated roles", comparison path): the aggregators are the
 parties of an SMPC :class:`~he_learn.smpc.session.Session`, n >= 2,
 honest-but-curious and non-colluding; no dealer is needed (aggregation is
 linear). A client splits its fixed-point weighted update into n additive shares

@@ -6,10 +6,12 @@ X, y and w. It talks to the key holder through :class:`KeyHolderClient`, whose
 every call is one request and one reply over a communicator (in-process, or
 ``torch.distributed`` across processes); the replies are untrusted bytes,
 validated against what the trainer asked for. What the trainer learns: the
-public setup (shapes, spec, the resolved learning rate), ``sum|r|`` at the
-logged steps, and, with ``model_to="trainer"``, the weights (through a masked
-decryption: it adds a mask m to Enc(w), the key holder decrypts w + m, the
-trainer subtracts m). With ``model_to="key_holder"`` it never sees a weight.
+public setup (shapes, spec, the resolved learning rate) and, with
+``model_to="trainer"``, the weights (through a masked, noise-flooded decryption:
+it adds a mask m to Enc(w), the key holder releases w + m flooded
+(:mod:`he_learn.he.key_holder_service`), the trainer subtracts m). With
+``model_to="key_holder"`` it never sees a weight. No loss comes back: the key
+holder logs it.
 
 One step, the algorithm of ``he_learn.models.backend`` with s the activation's
 interval half-width (X is encrypted as X / s so the polynomial sees inputs in

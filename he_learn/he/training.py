@@ -15,12 +15,14 @@ computes on ciphertexts. They interact only through typed messages
   under the defaults;
 - ``sum|r|`` every ``log_every`` steps: the key holder decrypts the residuals
   r = p - y, so at those steps it learns the current predictions p = sigma(X w)
-  for every training sample (with X known, that pins down w), and the trainer
-  learns the scalar. ``log_every=0`` reveals nothing between the start and the end;
+  for every training sample (with X known, that pins down w); the loss stays in
+  its report and nothing goes back. ``log_every=0`` reveals nothing between the
+  start and the end;
 - the final weights: decrypted for the key holder (``model_to="key_holder"``:
-  the trainer never sees a weight), or, with ``model_to="trainer"``, for the
-  trainer through a masked decryption (the key holder sees only w + m, hidden
-  as in a refresh).
+  the trainer never sees a weight), or, with ``model_to="trainer"``, released to
+  the trainer masked and noise-flooded (the key holder sees only w + m, hidden
+  as in a refresh; the trainer gets w with Gaussian noise, 30-bit statistical
+  security for the released ciphertext: :mod:`he_learn.he.key_holder_service`).
 
 One protocol, two deployments. :func:`run_training` is the SPMD entry point: it
 runs whichever roles the communicator has here, the key holder as a service
@@ -218,9 +220,10 @@ def _report(ledger: Ledger, trainer: dict[str, Any] | None, holder: TrainingKeyH
             setup_seconds=setup_seconds,
             seconds_per_iter=trainer["train_seconds"] / spec.max_iter,
         )
+    # the loss is the key holder's: computed from exact decryptions, never sent
+    report["loss_history"] = list(holder.loss_history) if holder is not None else []
+    report["loss_kept_by"] = msg.KEY_HOLDER
     if holder is not None:
-        # the loss is the key holder's: computed from exact decryptions, never sent
-        report["loss_history"] = list(holder.loss_history)
         report["activation_out_of_interval"] = holder.out_of_interval
         report["key_seconds"] = holder.key_seconds
         report.update(holder.release_report)

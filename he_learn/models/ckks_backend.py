@@ -1,15 +1,16 @@
 """``backend="ckks"``: the shared training algorithm on CKKS ciphertexts.
 
-Threat model (DESIGN.md, role 2): the data owner holds the secret key and
+Threat model (docs/design.md, "CKKS roles"): the data owner holds the secret key and
 encrypts X and y; the trainer holds only a public context (it refuses a secret
 key) and keeps the weights encrypted throughout. The interaction with the key
 holder is counted in the report: masked refreshes (the key holder learns w only
 up to the statistical distance stated in :mod:`he_learn.he.refresh`), range
 flags for the logistic objective (which samples' scores left the sigmoid's
-interval, one bit per sample and step), ``sum|r|``
-every ``log_every`` steps (which reveals the current predictions for the
-training samples to the key holder: use ``log_every=0`` to avoid it) and the
-final weights, which the key holder decrypts (``coef_``).
+interval, one bit per sample and step), the predictions every ``log_every``
+steps, from which the key holder logs ``sum|r|`` (it reveals the current
+predictions for the training samples to the key holder: use ``log_every=0`` to
+avoid it; nothing comes back to the trainer) and the final weights, which the
+key holder decrypts (``coef_``).
 
 The protocol lives in :mod:`he_learn.he.training`; this adapter maps a
 :class:`TrainingProblem` and :class:`TrainingConfig` onto it and runs both roles
@@ -17,7 +18,8 @@ in this process (every message still crosses as bytes). A deployment with the
 trainer and the key holder in two processes (``he-learn party``,
 :mod:`he_learn.jobs.ckks_fit`) runs the same :func:`~he_learn.he.training.run_training`
 with the spec from :func:`encrypted_spec`. ``model_to="trainer"`` sends the
-weights to the trainer through a masked decryption instead of to the key holder.
+weights to the trainer through a masked, noise-flooded decryption instead
+(:mod:`he_learn.he.key_holder_service`; preset 'training-release' by default).
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from typing import Any
 
 from he_learn.approximations import PolynomialApproximation, resolve_sigmoid
 from he_learn.errors import ParameterError
-from he_learn.he.presets import CkksParameters, get_preset
 from he_learn.he.estimate import TrainingEstimate, estimate_training
+from he_learn.he.key_holder_service import release_preset
+from he_learn.he.presets import CkksParameters, get_preset
 from he_learn.he.role_messages import MODEL_RECIPIENTS
 from he_learn.he.training import EncryptedTrainingSpec, train_encrypted
 from he_learn.models.backend import ProgressCallback, TrainingConfig, TrainingProblem, TrainingResult, options_from
@@ -55,7 +58,9 @@ class CkksOptions:
     ``preset``: a preset name or :class:`CkksParameters`; ``None`` picks the
     smallest preset that fits a whole step between refreshes: 'training-linear'
     for the squared objective, 'training' for a cubic sigmoid and 'training-deep'
-    (N=16384) for 'poly5' and 'poly7'.
+    (N=16384) for 'poly5' and 'poly7'; 'training-release' (N=16384, scale 2^40)
+    with ``model_to="trainer"``, the only one whose weights survive the release's
+    noise flooding.
     ``insecure_mask_seed``: TEST-ONLY. ``None`` (the default and the only secure
     choice) draws the refresh masks from OS entropy (``Csprng(None)``). An int or
     32 bytes makes the mask stream reproducible, and anyone who knows the seed
@@ -74,7 +79,9 @@ class CkksOptions:
     (about half the keys, so half the public context, for ~1.5x the rotations).
     ``model_to``: who receives the weights, ``"key_holder"`` (the data owner;
     the trainer never sees a weight) or ``"trainer"`` (the model owner, through
-    a masked decryption: the key holder sees only masked weights).
+    a masked decryption flooded to 30-bit statistical security: the key holder
+    sees only masked weights, the trainer weights with noise of std
+    ``training_report_["release_weight_std"]``).
     ``workers``: the trainer's worker processes, each holding its share of the
     blocks of X (the result is the same bit for bit; TenSEAL holds the GIL, so
     threads would not help).
@@ -163,8 +170,11 @@ class CkksBackend:
     def estimate(self, problem: TrainingProblem, config: TrainingConfig) -> TrainingEstimate:
         """Time per iteration, refreshes and memory, from the shapes and the preset alone."""
         approximation = _approximation(config.sigmoid) if problem.objective == "logistic" else None
+        preset = self.options.preset
+        if preset is None and self.options.model_to == "trainer":
+            preset = release_preset(problem.objective)
         return estimate_training(problem.n_samples, problem.n_features, problem.objective, approximation,
-                                 self.options.preset, self.options.workers)
+                                 preset, self.options.workers)
 
 
 def encrypted_spec(objective: str, config: TrainingConfig, options: CkksOptions) -> EncryptedTrainingSpec:

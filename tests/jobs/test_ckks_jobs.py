@@ -46,7 +46,10 @@ def test_a_model_trained_for_the_trainer_then_serves_encrypted_predictions(tmp_p
     assert "model" in reports["trainer"]["result"] and "model" not in reports["key-holder"]["result"]
     model = json.loads((tmp_path / "model.json").read_text())
     here = LogisticRegression(backend="ckks", progress=False, **PARAMS).fit(X, y)
-    np.testing.assert_allclose(model["coef_"], here.coef_, atol=1e-3)
+    # the key holder released the weights flooded (its report states the noise)
+    std = reports["key-holder"]["result"]["report"]["release_weight_std"]
+    assert 0 < std <= 0.02
+    np.testing.assert_allclose(model["coef_"], here.coef_, atol=1e-3 + 5 * std)
     assert model["classes_"] == [0.0, 1.0]
 
     X_new = rng.normal(size=(70, 4))
