@@ -1,8 +1,8 @@
 """Multiclass LogisticRegression: one-vs-rest and multinomial, scikit-learn's conventions,
 accuracy against scikit-learn on wine (3 classes) and digits (10 classes).
 
-The other backends' accuracies against these plain ones are in tests/smpc/test_smpc_multiclass.py
-and tests/he/test_ckks_multiclass.py."""
+The smpc backend's accuracies against these plain ones are in tests/smpc/test_smpc_multiclass.py;
+the ckks backend refuses more than two classes (not supported yet)."""
 
 from __future__ import annotations
 
@@ -66,6 +66,17 @@ def test_multinomial_on_ckks_is_refused_with_the_remedy() -> None:
     X_train, y_train, _, _ = load("wine")
     with pytest.raises(ParameterError, match="multi_class='ovr'"):
         LogisticRegression(backend="ckks", multi_class="multinomial").fit(X_train, y_train)
+
+
+@pytest.mark.parametrize("multi_class", ["auto", "ovr"])
+def test_multiclass_on_ckks_is_refused_before_anything_is_encrypted(multi_class: str) -> None:
+    X_train, y_train, _, _ = load("wine")
+    model = LogisticRegression(backend="ckks", multi_class=multi_class, progress=False)
+    with pytest.raises(ParameterError, match="does not support multiclass classification yet: y has 3 classes"):
+        model.fit(X_train, y_train)
+    assert not hasattr(model, "classes_")
+    # two classes still train there: the refusal is about K > 2 only
+    assert LogisticRegression(backend="ckks").training_objective(2) == "logistic"
 
 
 @pytest.mark.parametrize("bad", [{"multi_class": "crammer"}, {"softmax": "taylor"}])
