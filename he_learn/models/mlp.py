@@ -3,10 +3,9 @@
 ``backend="plain"`` runs :func:`he_learn.models.network.train_plain`;
 ``backend="smpc"`` runs the very same steps on secret shares
 (:mod:`he_learn.models.mlp_training`, whose docstring lists everything
-training reveals, the loss included). CKKS does not train networks here; it
-evaluates a trained one on encrypted features (:meth:`MLPClassifier.encrypted_model`
-and :mod:`he_learn.he.network_inference`) when the hidden activation is a
-polynomial (``"poly2"`` or ``"square"``).
+training reveals, the loss included). CKKS does not train networks; encrypted
+inference of a trained network (with a polynomial activation, ``"poly2"`` or
+``"square"``, the only kind CKKS can evaluate) is not implemented yet.
 
 Parameters follow scikit-learn's MLP where they mean the same thing
 (``hidden_layer_sizes``, ``activation``, ``alpha``, ``batch_size``,
@@ -56,8 +55,8 @@ class _Network(BaseEstimator):
         for name in ("coefs_", "intercepts_", "classes_", "training_report_", "loss_curve_", "n_iter_"):
             self.__dict__.pop(name, None)
         if self.backend not in MLP_BACKENDS:
-            extra = (" CKKS evaluates a trained network on encrypted features instead (encrypted_model(); "
-                     "he_learn.he.network_inference)") if self.backend == "ckks" else ""
+            extra = (" CKKS cannot train a network (and encrypted inference of a trained one is not implemented "
+                     "yet)") if self.backend == "ckks" else ""
             raise ParameterError(f"an MLP trains on backend 'plain' or 'smpc', not {self.backend!r}.{extra}")
         sizes = self.hidden_layer_sizes
         sizes = (sizes,) if isinstance(sizes, numbers.Integral) else tuple(sizes)
@@ -85,15 +84,6 @@ class _Network(BaseEstimator):
         validate_progress(self.progress)
         if self.backend_options is not None and not isinstance(self.backend_options, dict):
             raise ParameterError("backend_options must be a dict or None")
-        if self.ckks_preset is not None:
-            if self.activation == "relu":
-                raise ParameterError(
-                    "CKKS can only add and multiply: a network meant for encrypted inference (ckks_preset) needs "
-                    "activation='poly2' or 'square', not 'relu'"
-                )
-            from he_learn.he.network_inference import check_levels  # only when asked for: it loads tenseal
-
-            check_levels(len(sizes), self.ckks_preset)
 
     def _hidden(self) -> tuple[int, ...]:
         sizes = self.hidden_layer_sizes
@@ -167,18 +157,6 @@ class _Network(BaseEstimator):
             raise not_fitted(self)
         return sequential_module(self.coefs_, self.intercepts_, hidden_polynomial(self.activation), dtype=dtype)
 
-    def encrypted_model(self) -> Any:
-        """The trained network for encrypted inference (:class:`he_learn.he.network_inference.PlainNetwork`)."""
-        from he_learn.he.network_inference import PlainNetwork
-        from he_learn.models.network import hidden_polynomial
-
-        if not hasattr(self, "coefs_"):
-            raise not_fitted(self)
-        poly = hidden_polynomial(self.activation)
-        if poly is None:
-            raise ParameterError("CKKS cannot evaluate ReLU: train with activation='poly2' or 'square' for encrypted inference")
-        return PlainNetwork(tuple(self.coefs_), tuple(self.intercepts_), poly)
-
 
 _PARAMS_DOC = """
     Parameters
@@ -187,7 +165,7 @@ _PARAMS_DOC = """
         Units per hidden layer (one or two layers is what the engines are tuned for).
     activation : "relu", "poly2" or "square"
         Hidden activation: ReLU (a secure comparison on shares), the degree-2
-        least-squares ReLU on [-4, 4], or x^2. Only the polynomials run under CKKS.
+        least-squares ReLU on [-4, 4], or x^2.
     backend : "plain" or "smpc"
     max_iter : int
         Epochs (passes over the data), as in scikit-learn.
@@ -200,9 +178,6 @@ _PARAMS_DOC = """
     log_every : int
         Reveal the epoch's loss every this many epochs (0: never); ``loss_curve_``.
     progress, backend_options : as for the linear models.
-    ckks_preset : str or None
-        The CKKS preset the trained network will be evaluated under; ``fit`` then
-        checks first that the network fits its levels (``PrecisionError``).
 """
 
 
@@ -217,8 +192,7 @@ class MLPClassifier(ClassifierMixin, _Network):
     def __init__(self, hidden_layer_sizes: Any = (16,), activation: str = "relu", backend: str = "plain",
                  max_iter: int = 200, batch_size: Any = 32, learning_rate_init: float = 0.1, alpha: float = 1e-4,
                  random_state: int | None = None, log_every: int = 0, sigmoid: str = "piecewise",
-                 softmax: str = "limit8", progress: Any = "auto", backend_options: dict | None = None,
-                 ckks_preset: str | None = None) -> None:
+                 softmax: str = "limit8", progress: Any = "auto", backend_options: dict | None = None) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.backend = backend
@@ -232,7 +206,6 @@ class MLPClassifier(ClassifierMixin, _Network):
         self.softmax = softmax
         self.progress = progress
         self.backend_options = backend_options
-        self.ckks_preset = ckks_preset
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -278,7 +251,7 @@ class MLPRegressor(RegressorMixin, _Network):
     def __init__(self, hidden_layer_sizes: Any = (16,), activation: str = "relu", backend: str = "plain",
                  max_iter: int = 200, batch_size: Any = 32, learning_rate_init: float = 0.01, alpha: float = 1e-4,
                  random_state: int | None = None, log_every: int = 0, progress: Any = "auto",
-                 backend_options: dict | None = None, ckks_preset: str | None = None) -> None:
+                 backend_options: dict | None = None) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.backend = backend
@@ -290,7 +263,6 @@ class MLPRegressor(RegressorMixin, _Network):
         self.log_every = log_every
         self.progress = progress
         self.backend_options = backend_options
-        self.ckks_preset = ckks_preset
 
     def fit(self, X: Any, y: Any) -> "MLPRegressor":
         self._check_params()
