@@ -215,6 +215,12 @@ class MLPClassifier(ClassifierMixin, _Network):
             raise ParameterError(f"unknown softmax {self.softmax!r}; choose one of {', '.join(SOFTMAX_CHOICES)}")
 
     def fit(self, X: Any, y: Any) -> "MLPClassifier":
+        self._fit_network(*self.training_data(X, y))
+        return self
+
+    def training_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Checked parameters, validated X and the targets Y: (n, 1) for two classes,
+        one-hot (n, K) for more; sets ``classes_`` (a job's data owner calls this)."""
         self._check_params()
         X, y = validate_fit_data(self, X, y)
         try:
@@ -226,8 +232,12 @@ class MLPClassifier(ClassifierMixin, _Network):
             raise ParameterError(f"MLPClassifier needs at least 2 classes in y, found {classes.shape[0]} class")
         self.classes_ = classes
         Y = encoded.reshape(-1, 1).astype(np.float64) if classes.shape[0] == 2 else np.eye(classes.shape[0])[encoded]
-        self._fit_network(X, Y)
-        return self
+        return X, Y
+
+    @staticmethod
+    def n_outputs_for(n_classes: int) -> int:
+        """Output units for ``n_classes`` (one sigmoid for two, a softmax over K otherwise)."""
+        return 1 if n_classes == 2 else int(n_classes)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities: the exact sigmoid or softmax of the decrypted network's scores."""
@@ -265,11 +275,14 @@ class MLPRegressor(RegressorMixin, _Network):
         self.backend_options = backend_options
 
     def fit(self, X: Any, y: Any) -> "MLPRegressor":
+        self._fit_network(*self.training_data(X, y))
+        return self
+
+    def training_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Checked parameters, validated X and y as an (n, 1) target."""
         self._check_params()
         X, y = validate_fit_data(self, X, y)
-        y = validate_numeric_target(y)
-        self._fit_network(X, y.reshape(-1, 1))
-        return self
+        return X, validate_numeric_target(y).reshape(-1, 1)
 
     def predict(self, X: Any) -> np.ndarray:
         return self._scores(X)[:, 0]
