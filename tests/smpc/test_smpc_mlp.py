@@ -72,7 +72,6 @@ def test_regressor_on_shares_follows_plain() -> None:
     np.testing.assert_allclose(shared.predict(X), plain.predict(X), atol=1e-2)
 
 
-@pytest.mark.slow
 def test_digits_with_one_hidden_layer_is_within_a_point_of_plain() -> None:
     X_train, y_train, X_test, y_test = load("digits")
     plain, shared = _pair(MLPClassifier, X_train, y_train, hidden_layer_sizes=(32,), max_iter=10, batch_size=64)
