@@ -12,7 +12,7 @@ Modules in dependency order (imports only point down the list)::
     errors, approximations, _native   bottom: error hierarchy, sigmoid stand-ins, C++ kernels
     encoding                          fixed-point <-> ring/field; CKKS slot layouts
     smpc, he                          the two engines, side by side
-    models                            estimators, ReservoirFeatures, backends
+    models                            estimators (linear, logistic, MLP), ReservoirFeatures, backends
     bench, cli                        benchmarks and the ``he-learn`` console script
 
 Importing he_learn has no side effects; the estimators are loaded on first use.
@@ -43,12 +43,16 @@ _LAZY = {
     "LinearRegression": "he_learn.models.linear",
     "LogisticRegression": "he_learn.models.linear",
     "ReservoirFeatures": "he_learn.models.reservoir",
+    "MLPClassifier": "he_learn.models.mlp",
+    "MLPRegressor": "he_learn.models.mlp",
 }
 
 __all__ = [
     "LinearRegression",
     "LogisticRegression",
     "ReservoirFeatures",
+    "MLPClassifier",
+    "MLPRegressor",
     "errors",
     "HeLearnError",
     "ParameterError",

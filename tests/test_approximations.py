@@ -77,3 +77,68 @@ def test_resolve_names() -> None:
     assert resolve_sigmoid("piecewise") == "piecewise"
     with pytest.raises(ParameterError, match="unknown sigmoid"):
         resolve_sigmoid("tanh")
+
+
+# ------------------------------------------------------------ softmax and ReLU stand-ins
+from he_learn.approximations import (  # noqa: E402
+    SQUARE,
+    SoftmaxApproximation,
+    relu,
+    relu_least_squares,
+    resolve_softmax,
+    softmax,
+)
+
+
+@pytest.mark.parametrize("iterations", [6, 8, 10])
+def test_exp_limit_error_is_what_it_claims(iterations: int) -> None:
+    approx = SoftmaxApproximation(iterations)
+    grid = np.linspace(-(2.0**iterations), 0.0, 200_001)
+    measured = np.max(np.abs(approx.exp(grid) - np.exp(grid)))
+    assert measured <= approx.exp_max_error * (1 + 1e-3)
+    assert measured == pytest.approx(approx.exp_max_error, rel=1e-2)
+    # Never above e^d and exactly 1 at 0: the softmax's largest term is exact.
+    assert np.all(approx.exp(grid) <= np.exp(grid) + 1e-15) and approx.exp(np.array([0.0]))[0] == 1.0
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 10, 26])
+def test_reciprocal_reaches_its_target_on_the_whole_range(n_classes: int) -> None:
+    s = np.linspace(1.0, n_classes, 10_001)
+    beta, start_error = SoftmaxApproximation.reciprocal_start(n_classes)
+    assert np.max(np.abs(1 - s * beta * ((n_classes + 1) - s))) == pytest.approx(start_error, rel=1e-6)
+    relative = np.abs(1 - s * SoftmaxApproximation.reciprocal(s, n_classes))
+    assert np.max(relative) <= 2.0**-20
+    # One step fewer would miss the target: the count is the smallest that works.
+    n = SoftmaxApproximation.newton_iterations(n_classes)
+    assert n == 1 or start_error ** (2 ** (n - 1)) > 2.0**-20
+
+
+@given(st.integers(min_value=2, max_value=12), st.integers(min_value=0, max_value=2**32 - 1))
+@settings(max_examples=50, deadline=None)
+def test_softmax_error_stays_within_its_bound(n_classes: int, seed: int) -> None:
+    approx = resolve_softmax("limit8")
+    rng = np.random.default_rng(seed)
+    z = rng.uniform(-approx.input_bound, approx.input_bound, (200, n_classes))
+    z[:, 0] = z[:, 1] + rng.uniform(-1, 1, 200)  # near ties, where the error is largest
+    assert np.max(np.abs(approx(z) - softmax(z))) <= approx.max_error(n_classes)
+
+
+def test_softmax_names_and_bad_settings() -> None:
+    assert resolve_softmax("limit10").exp_iterations == 10 and resolve_softmax("exact") == "exact"
+    with pytest.raises(ParameterError, match="unknown softmax"):
+        resolve_softmax("taylor")
+    with pytest.raises(ParameterError, match="exp_iterations"):
+        SoftmaxApproximation(1)
+    with pytest.raises(ParameterError, match="2 classes"):
+        SoftmaxApproximation.reciprocal_start(1)
+
+
+def test_relu_fit_error_is_what_it_claims() -> None:
+    approx = relu_least_squares(2)
+    grid = np.linspace(*approx.interval, 20011)
+    assert np.max(np.abs(approx(grid) - relu(grid))) == pytest.approx(approx.max_error, rel=1e-3)
+    assert approx.target == "relu" and approx.coefficients[1] == pytest.approx(0.5)
+    assert relu_least_squares(4).max_error < approx.max_error
+    assert SQUARE(np.array([3.0]))[0] == 9.0
+    with pytest.raises(ParameterError):
+        relu_least_squares(3)

@@ -42,6 +42,7 @@ MODULE_BENCHES = {
     "native": "he_learn.bench.native_ops",
     "smpc_ops": "he_learn.bench.smpc",
     "smpc_processes": "he_learn.bench.smpc_processes",
+    "smpc_mlp": "he_learn.bench.smpc_mlp",
     "ckks_ops": "he_learn.bench.ckks",
     "federated": "he_learn.bench.federated",
 }

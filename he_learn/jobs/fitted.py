@@ -19,7 +19,7 @@ import numpy as np
 from he_learn.errors import ParameterError
 from he_learn.models.base import GradientDescentEstimator
 
-__all__ = ["fitted_model_dict", "write_model", "read_model"]
+__all__ = ["fitted_model_dict", "fitted_network_dict", "write_model", "read_model"]
 
 # A model file is small: d coefficients and a report.
 _MAX_MODEL_BYTES = 1 << 24
@@ -30,9 +30,25 @@ def fitted_model_dict(estimator: GradientDescentEstimator) -> dict[str, Any]:
     out = {
         "estimator": type(estimator).__name__,
         "coef_": np.asarray(estimator.coef_).tolist(),
-        "intercept_": float(estimator.intercept_),
+        "intercept_": np.asarray(estimator.intercept_, dtype=np.float64).tolist(),  # a list for K classes
         "n_features_in_": int(estimator.n_features_in_),
         "learning_rate_": float(estimator.learning_rate_),
+        "training_report_": estimator.training_report_,
+    }
+    if hasattr(estimator, "classes_"):
+        out["classes_"] = np.asarray(estimator.classes_).tolist()
+    return out
+
+
+def fitted_network_dict(estimator: Any) -> dict[str, Any]:
+    """A trained network's fitted attributes (``MLPClassifier``, ``MLPRegressor``) as JSON values."""
+    out = {
+        "estimator": type(estimator).__name__,
+        "activation": estimator.activation,
+        "coefs_": [np.asarray(W).tolist() for W in estimator.coefs_],
+        "intercepts_": [np.asarray(b).tolist() for b in estimator.intercepts_],
+        "out_activation_": estimator.out_activation_,
+        "n_features_in_": int(estimator.n_features_in_),
         "training_report_": estimator.training_report_,
     }
     if hasattr(estimator, "classes_"):

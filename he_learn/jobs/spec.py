@@ -56,7 +56,9 @@ PROTOCOL_VERSION = 1
 JOB_KINDS = ("smpc-fit", "ckks-fit", "ckks-predict")
 # The roles of the CKKS kinds (the SMPC kind's depend on n_parties).
 _CKKS_ROLES = {"ckks-fit": (TRAINER, KEY_HOLDER), "ckks-predict": (MODEL_OWNER, KEY_HOLDER)}
-ESTIMATORS = ("LinearRegression", "LogisticRegression")
+ESTIMATORS = ("LinearRegression", "LogisticRegression", "MLPClassifier", "MLPRegressor")
+# Networks train on shares only (CKKS neither trains nor, yet, evaluates them).
+_SMPC_ONLY = ("MLPClassifier", "MLPRegressor")
 _FIELDS = ("kind", "estimator", "params", "backend_options", "data", "output", "timeout")
 _MAX_JOB_BYTES = wire.MAX_HEADER_BYTES
 
@@ -78,6 +80,8 @@ class JobSpec:
             raise ParameterError(f"job kind must be one of {JOB_KINDS}, not {self.kind!r}")
         if self.estimator not in ESTIMATORS:
             raise ParameterError(f"job estimator must be one of {ESTIMATORS}, not {self.estimator!r}")
+        if self.estimator in _SMPC_ONLY and self.kind != "smpc-fit":
+            raise ParameterError(f"{self.estimator} jobs are of kind 'smpc-fit' only, not {self.kind!r}")
         for name in ("params", "backend_options", "data", "output"):
             if not isinstance(getattr(self, name), Mapping):
                 raise ParameterError(f"job field {name!r} must be an object")

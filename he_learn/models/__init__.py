@@ -10,9 +10,12 @@ Modules, in dependency order::
     progress        tqdm bar and logging driven by a backend's on_iteration callback
     _validation     input checks and numpy/torch conversion for the estimators
     base            the estimator machinery shared by both linear models
-    linear          LinearRegression, LogisticRegression
+    linear          LinearRegression, LogisticRegression (binary, one-vs-rest, multinomial)
+    network         a network's architecture, public initialisation and batch order, plaintext SGD
+    mlp_training    the same SGD on shares (SPMD)
+    mlp             MLPClassifier, MLPRegressor
     reservoir       ReservoirFeatures (random Gaussian projection + ReLU)
-    torch_interop   to_torch(): a fitted model as torch.nn.Linear
+    torch_interop   to_torch(): a fitted model as torch.nn.Linear or torch.nn.Sequential
 
 Nothing is imported eagerly: the engines, scikit-learn and torch load on first
 use, so ``import he_learn.models.backend`` from an engine stays cheap.
@@ -27,6 +30,8 @@ _LAZY = {
     "LinearRegression": "he_learn.models.linear",
     "LogisticRegression": "he_learn.models.linear",
     "ReservoirFeatures": "he_learn.models.reservoir",
+    "MLPClassifier": "he_learn.models.mlp",
+    "MLPRegressor": "he_learn.models.mlp",
     "get_backend": "he_learn.models.registry",
     "available_backends": "he_learn.models.registry",
     "BACKEND_NAMES": "he_learn.models.registry",

@@ -9,11 +9,12 @@ for the key holder) with a report.
 The algorithm, identical for every backend (so results differ only by the
 cryptography's error)::
 
-    w = 0                                   # d weights, intercept last if any
+    w = 0                                   # d weights (d x K for K outputs), intercept last
     for t in range(max_iter):
         z = X @ w
         p = z                 (objective "squared")
-          | sigma~(z)         (objective "logistic", sigma~ = config.sigmoid)
+          | sigma~(z)         (objective "logistic", sigma~ = config.sigmoid, elementwise)
+          | softmax~(z)       (objective "multinomial", softmax~ = config.softmax, per row)
         r = p - y
         if log_every and t % log_every == 0:
             loss_history.append(sum(|r|)); loss_steps.append(t)
@@ -25,6 +26,11 @@ With ``gradient="sum"``, ``l2=0`` and the squared objective this is exactly the
 PySyft XOR demo's update ``w -= lr * X.T @ (X @ w - y)``. With ``gradient="mean"``,
 ``learning_rate=1``, ``l2=0.05`` and ``sigmoid="tenseal3"`` it is TenSEAL
 Tutorial 1's encrypted logistic regression.
+
+Several outputs: ``y`` may be (n, K) (one-hot labels), and then ``w`` is
+(d, K). With the logistic objective that is one-vs-rest, K independent
+binary models trained in one loop; with the multinomial objective the K
+columns share the softmax's normalisation.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from typing import Any, Callable, Literal, Mapping, Protocol, TypeVar, runtime_c
 
 import numpy as np
 
-from he_learn.approximations import PolynomialApproximation
+from he_learn.approximations import PolynomialApproximation, SoftmaxApproximation
 from he_learn.errors import ParameterError
 
 __all__ = [
@@ -45,8 +51,11 @@ __all__ = [
     "REPORT_KEYS",
     "ProgressCallback",
     "options_from",
+    "OBJECTIVES",
 ]
 
+# The losses the shared algorithm trains.
+OBJECTIVES = ("squared", "logistic", "multinomial")
 # Keys every backend's report carries (docs/design.md, "Contracts that outside code relies on").
 REPORT_KEYS = ("seconds", "seconds_per_iter", "bytes_sent", "rounds", "refreshes", "loss_history")
 
@@ -56,17 +65,20 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class TrainingProblem:
-    """Validated float64 training data. ``X`` already holds the intercept column."""
+    """Validated float64 training data. ``X`` already holds the intercept column;
+    ``y`` is (n,), or (n, K) for K outputs (one-hot labels for a classifier)."""
 
     X: np.ndarray
     y: np.ndarray
-    objective: Literal["squared", "logistic"]
+    objective: Literal["squared", "logistic", "multinomial"]
 
     def __post_init__(self) -> None:
-        if self.X.ndim != 2 or self.y.ndim != 1 or self.X.shape[0] != self.y.shape[0]:
-            raise ParameterError(f"X must be (n, d) and y (n,); got {self.X.shape} and {self.y.shape}")
-        if self.objective not in ("squared", "logistic"):
-            raise ParameterError(f"unknown objective {self.objective!r}")
+        if self.X.ndim != 2 or self.y.ndim not in (1, 2) or self.X.shape[0] != self.y.shape[0]:
+            raise ParameterError(f"X must be (n, d) and y (n,) or (n, K); got {self.X.shape} and {self.y.shape}")
+        if self.objective not in OBJECTIVES:
+            raise ParameterError(f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
+        if self.objective == "multinomial" and (self.y.ndim != 2 or self.y.shape[1] < 2):
+            raise ParameterError(f"the multinomial objective needs one-hot targets (n, K >= 2), got {self.y.shape}")
 
     @property
     def n_samples(self) -> int:
@@ -75,6 +87,11 @@ class TrainingProblem:
     @property
     def n_features(self) -> int:
         return int(self.X.shape[1])
+
+    @property
+    def n_outputs(self) -> int | None:
+        """K for (n, K) targets, ``None`` for a single output (n,)."""
+        return int(self.y.shape[1]) if self.y.ndim == 2 else None
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,8 @@ class TrainingConfig:
     l2: float = 0.0
     # PolynomialApproximation, "piecewise" or "exact" (see he_learn.approximations).
     sigmoid: PolynomialApproximation | str = "exact"
+    # SoftmaxApproximation or "exact", for the multinomial objective.
+    softmax: SoftmaxApproximation | str = "exact"
     log_every: int = 0
     random_state: int | None = None
     progress: bool = False
@@ -103,11 +122,15 @@ class TrainingConfig:
             raise ParameterError(f"l2 must be a non-negative finite number, not {self.l2!r}")
         if not isinstance(self.log_every, (int, np.integer)) or self.log_every < 0:
             raise ParameterError(f"log_every must be a non-negative integer, not {self.log_every!r}")
+        if not (isinstance(self.softmax, SoftmaxApproximation) or self.softmax == "exact"):
+            raise ParameterError(f"softmax must be a SoftmaxApproximation or 'exact', not {self.softmax!r}")
 
 
 @dataclass
 class TrainingResult:
     """Learned weights (plaintext, for the key holder) and the training report.
+
+    ``weights`` is (d,), or (d, K) for a problem with K outputs.
 
     ``report`` holds at least :data:`REPORT_KEYS`; ``loss_steps`` gives the
     iteration of each ``loss_history`` entry. Backends add their own counters

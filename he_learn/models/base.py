@@ -22,7 +22,7 @@ from he_learn.models.backend import REPORT_KEYS, TrainingConfig, TrainingProblem
 from he_learn.models.progress import TrainingProgress, validate_progress
 from he_learn.models.registry import BACKEND_NAMES, get_backend
 
-__all__ = ["GradientDescentEstimator", "auto_learning_rate", "SIGMOID_SLOPE_BOUND"]
+__all__ = ["GradientDescentEstimator", "auto_learning_rate", "SIGMOID_SLOPE_BOUND", "SOFTMAX_CURVATURE_BOUND"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,9 @@ def _check_number(value: Any, name: str, *, integer: bool = False, minimum: floa
 # lambda_max(X^T X) (Boehning, "Multinomial logistic regression algorithm", 1992).
 # The polynomial stand-ins have slope <= 0.2 on their intervals, under this bound.
 SIGMOID_SLOPE_BOUND = 0.25
+# The multinomial (softmax) loss's Hessian is at most 1/2 (I - 11^T / K) (x) X^T X
+# (Boehning 1992, the same bound), so 1/2 takes the sigmoid's 1/4's place.
+SOFTMAX_CURVATURE_BOUND = 0.5
 
 
 def auto_learning_rate(X: np.ndarray, objective: str, gradient: str, l2: float) -> float:
@@ -60,6 +63,8 @@ def auto_learning_rate(X: np.ndarray, objective: str, gradient: str, l2: float) 
         curvature /= n
     if objective == "logistic":
         curvature *= SIGMOID_SLOPE_BOUND
+    elif objective == "multinomial":
+        curvature *= SOFTMAX_CURVATURE_BOUND
     curvature += l2
     if not np.isfinite(curvature) or curvature <= 0.0:
         return 1.0  # X is all zeros: any rate gives the same (zero) update
@@ -69,7 +74,8 @@ def auto_learning_rate(X: np.ndarray, objective: str, gradient: str, l2: float) 
 class GradientDescentEstimator(BaseEstimator):
     """Shared training, linear output and ``to_torch`` for the linear models.
 
-    Subclasses set ``_objective`` and may override ``_sigmoid_setting``; their
+    Subclasses set ``_objective`` and may override ``_sigmoid_setting``,
+    ``_softmax_setting`` and ``training_objective``; their
     ``__init__`` lists every parameter explicitly, as scikit-learn's ``get_params``
     requires, and their ``fit`` validates the target before calling ``_train``.
     """
@@ -80,9 +86,17 @@ class GradientDescentEstimator(BaseEstimator):
     def _sigmoid_setting(self) -> Any:
         return "exact"
 
+    def _softmax_setting(self) -> Any:
+        return "exact"
+
     @property
     def objective(self) -> str:
-        """The loss this estimator trains: ``"squared"`` or ``"logistic"``."""
+        """The loss this estimator trains on one output: ``"squared"`` or ``"logistic"``."""
+        return self._objective
+
+    def training_objective(self, n_classes: int | None = None) -> str:
+        """The loss a fit trains, from public facts only (the number of classes a
+        classifier saw), so that every party of a job derives the same one."""
         return self._objective
 
     # --- parameter validation -------------------------------------------------
@@ -125,9 +139,11 @@ class GradientDescentEstimator(BaseEstimator):
         X, target = self._validated_training_data(X, y)
         if self.fit_intercept:
             X = np.hstack([X, np.ones((X.shape[0], 1))])
-        problem = TrainingProblem(X=np.ascontiguousarray(X), y=np.ascontiguousarray(target), objective=self._objective)
+        classes = getattr(self, "classes_", None)
+        objective = self.training_objective(None if classes is None else len(classes))
+        problem = TrainingProblem(X=np.ascontiguousarray(X), y=np.ascontiguousarray(target), objective=objective)
         if isinstance(self.learning_rate, str):
-            learning_rate = auto_learning_rate(problem.X, self._objective, self.gradient, float(self.l2))
+            learning_rate = auto_learning_rate(problem.X, objective, self.gradient, float(self.l2))
         else:
             learning_rate = float(self.learning_rate)
         return problem, self.training_config(learning_rate)
@@ -140,6 +156,7 @@ class GradientDescentEstimator(BaseEstimator):
             gradient=self.gradient,
             l2=float(self.l2),
             sigmoid=self._sigmoid_setting(),
+            softmax=self._softmax_setting(),
             log_every=int(self.log_every),
             random_state=None if self.random_state is None else int(self.random_state),
             progress=self.progress is True,
@@ -158,15 +175,23 @@ class GradientDescentEstimator(BaseEstimator):
     def adopt_weights(self, weights: Any, report: dict[str, Any], learning_rate: float, n_columns: int) -> None:
         """Set the fitted attributes from a backend's (decrypted) weights and report.
 
-        ``n_columns`` counts the intercept column. A multi-process job's model owner
+        ``n_columns`` counts the intercept column; ``weights`` is (n_columns,) or,
+        for K outputs, (n_columns, K), which gives ``coef_`` (K, n_features) and
+        ``intercept_`` (K,) as in scikit-learn. A multi-process job's model owner
         calls this with the weights it alone received."""
-        weights = np.asarray(weights, dtype=np.float64).reshape(-1)
-        if weights.shape != (n_columns,):
-            raise ProtocolError(f"backend {self.backend!r} returned {weights.shape[0]} weights for {n_columns} columns")
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.ndim not in (1, 2) or weights.shape[0] != n_columns:
+            raise ProtocolError(f"backend {self.backend!r} returned weights of shape {weights.shape} for {n_columns} columns")
         missing = [key for key in REPORT_KEYS if key not in report]
         if missing:
             raise ProtocolError(f"backend {self.backend!r} report lacks {', '.join(missing)}")
-        if self.fit_intercept:
+        if weights.ndim == 2:
+            rows = weights.T  # (K, n_columns)
+            if self.fit_intercept:
+                self.coef_, self.intercept_ = rows[:, :-1].copy(), rows[:, -1].copy()
+            else:
+                self.coef_, self.intercept_ = rows.copy(), np.zeros(rows.shape[0])
+        elif self.fit_intercept:
             self.coef_, self.intercept_ = weights[:-1].copy(), float(weights[-1])
         else:
             self.coef_, self.intercept_ = weights.copy(), 0.0
@@ -194,10 +219,12 @@ class GradientDescentEstimator(BaseEstimator):
         """``X @ coef_ + intercept_`` on plaintext X with the decrypted weights."""
         self._check_fitted()
         X = validate_predict_data(self, X)
-        return X @ self.coef_ + self.intercept_
+        coef = np.asarray(self.coef_)
+        return X @ (coef.T if coef.ndim == 2 else coef) + self.intercept_
 
     def to_torch(self, dtype: Any = None) -> Any:
-        """The fitted model as a ``torch.nn.Linear(n_features_in_, 1)`` (see torch_interop)."""
+        """The fitted model as a ``torch.nn.Linear(n_features_in_, K)`` (K = 1 for one
+        output; see torch_interop)."""
         from he_learn.models.torch_interop import linear_module
 
         self._check_fitted()

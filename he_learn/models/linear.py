@@ -25,6 +25,13 @@ Defaults, and why they differ from the demos':
   The degree-5 fit turns back upwards and is stable; it costs one more
   multiplicative level on ciphertexts. The plain backend uses the same stand-in,
   so backends differ only by the cryptography's error.
+- More than two classes (plain and smpc): ``multi_class="ovr"`` trains K
+  one-vs-rest models in one loop, and ``"multinomial"`` the softmax model (its
+  ``softmax`` stand-in is :class:`~he_learn.approximations.SoftmaxApproximation`).
+  ``"auto"``, as in scikit-learn, is multinomial. The ckks backend trains two
+  classes only for now: more raise ``ParameterError`` before anything is
+  encrypted (one-vs-rest with the K weight vectors sharing ciphertexts is not
+  implemented yet).
 """
 
 from __future__ import annotations
@@ -35,8 +42,9 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 
-from he_learn.approximations import SIGMOID_CHOICES, resolve_sigmoid
+from he_learn.approximations import SIGMOID_CHOICES, SOFTMAX_CHOICES, resolve_sigmoid, resolve_softmax
 from he_learn.approximations import sigmoid as exact_sigmoid
+from he_learn.approximations import softmax as exact_softmax
 from he_learn.errors import ParameterError
 from he_learn.models._validation import validate_fit_data, validate_numeric_target
 from he_learn.models.base import GradientDescentEstimator
@@ -120,8 +128,15 @@ class LinearRegression(RegressorMixin, GradientDescentEstimator):
         return self._linear_output(X)
 
 
+MULTI_CLASS_CHOICES = ("auto", "ovr", "multinomial")
+# Backends that can train the multinomial model (it needs exp and a reciprocal).
+_MULTINOMIAL_BACKENDS = ("plain", "smpc")
+# Backends that train more than two classes at all (one-vs-rest on CKKS is future work).
+_MULTICLASS_BACKENDS = ("plain", "smpc")
+
+
 class LogisticRegression(ClassifierMixin, GradientDescentEstimator):
-    """Binary logistic regression by full-batch gradient descent.
+    """Logistic regression, binary or multiclass, by full-batch gradient descent.
 
     Parameters are those of :class:`LinearRegression` (with defaults
     ``max_iter=100``, ``gradient="mean"``) plus:
@@ -130,9 +145,23 @@ class LogisticRegression(ClassifierMixin, GradientDescentEstimator):
         The stand-in used during training: "poly5" (default), "poly3", "poly7" (least
         squares on [-8, 8]; the cubic and degree-7 fits can diverge on separable data), "tenseal3" (TenSEAL Tutorial 1), "piecewise" (hard sigmoid,
         smpc and plain) or "exact" (plain only).
+    multi_class : "auto", "ovr" or "multinomial"
+        With more than two classes: one-vs-rest (K sigmoid models trained in one
+        loop) or the softmax model, on plain and smpc. "auto" (default) is
+        "multinomial". Two classes always train one sigmoid model. The ckks
+        backend refuses more than two classes (``ParameterError``; not
+        supported yet).
+    softmax : one of ``he_learn.approximations.SOFTMAX_CHOICES``
+        The multinomial model's stand-in: "limit8" (default; exp by 8 squarings),
+        "limit10", or "exact" (plain only).
 
-    ``predict_proba`` always applies the exact sigmoid to the decrypted weights'
-    scores; ``classes_`` holds the two labels, mapped to 0 and 1 in sorted order.
+    ``classes_`` holds the labels in sorted order. Two classes: ``coef_`` is
+    (n_features,), ``intercept_`` a float, ``decision_function`` (n,) (positive
+    means ``classes_[1]``). K > 2 classes: ``coef_`` is (K, n_features),
+    ``intercept_`` (K,), ``decision_function`` (n, K), as in scikit-learn.
+    ``predict_proba`` applies the exact functions to the decrypted weights'
+    scores: the sigmoid (binary), the normalised per-class sigmoids (ovr, as
+    scikit-learn's one-vs-rest) or the softmax (multinomial).
     """
 
     _objective = "logistic"
@@ -150,6 +179,8 @@ class LogisticRegression(ClassifierMixin, GradientDescentEstimator):
         log_every: int = 0,
         progress: str | bool = "auto",
         backend_options: dict[str, Any] | None = None,
+        multi_class: str = "auto",
+        softmax: str = "limit8",
     ) -> None:
         self.backend = backend
         self.max_iter = max_iter
@@ -162,24 +193,44 @@ class LogisticRegression(ClassifierMixin, GradientDescentEstimator):
         self.log_every = log_every
         self.progress = progress
         self.backend_options = backend_options
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        # Binary only: one weight vector, one sigmoid. scikit-learn's checks then
-        # train it on two-class data instead of expecting one-vs-rest.
-        tags.classifier_tags.multi_class = False
-        return tags
+        self.multi_class = multi_class
+        self.softmax = softmax
 
     def _check_params(self) -> None:
         super()._check_params()
         if self.sigmoid not in SIGMOID_CHOICES:
             raise ParameterError(f"unknown sigmoid {self.sigmoid!r}; choose one of {', '.join(SIGMOID_CHOICES)}")
+        if self.multi_class not in MULTI_CLASS_CHOICES:
+            raise ParameterError(
+                f"unknown multi_class {self.multi_class!r}; choose one of {', '.join(MULTI_CLASS_CHOICES)}"
+            )
+        if self.softmax not in SOFTMAX_CHOICES:
+            raise ParameterError(f"unknown softmax {self.softmax!r}; choose one of {', '.join(SOFTMAX_CHOICES)}")
+        if self.multi_class == "multinomial" and self.backend not in _MULTINOMIAL_BACKENDS:
+            raise ParameterError(
+                f"multi_class='multinomial' needs exp and a reciprocal, which the {self.backend} backend cannot "
+                f"evaluate; it trains on {', '.join(_MULTINOMIAL_BACKENDS)}. Use multi_class='ovr' on {self.backend}"
+            )
 
     def _sigmoid_setting(self) -> Any:
         return resolve_sigmoid(self.sigmoid)
 
+    def _softmax_setting(self) -> Any:
+        return resolve_softmax(self.softmax)
+
+    def resolved_multi_class(self) -> str:
+        """``"ovr"`` or ``"multinomial"``: what ``multi_class`` means on this backend."""
+        if self.multi_class == "auto":
+            return "multinomial" if self.backend in _MULTINOMIAL_BACKENDS else "ovr"
+        return self.multi_class
+
+    def training_objective(self, n_classes: int | None = None) -> str:
+        if n_classes is not None and n_classes > 2 and self.resolved_multi_class() == "multinomial":
+            return "multinomial"
+        return "logistic"
+
     def fit(self, X: Any, y: Any) -> "LogisticRegression":
-        """Train on X (n, d) and two-class labels y (n,), numpy arrays or torch tensors."""
+        """Train on X (n, d) and labels y (n,) of two or more classes, numpy arrays or torch tensors."""
         self._train(X, y)
         return self
 
@@ -190,28 +241,46 @@ class LogisticRegression(ClassifierMixin, GradientDescentEstimator):
         except ValueError as exc:
             raise ParameterError(str(exc)) from exc
         classes, encoded = np.unique(y, return_inverse=True)
-        if classes.shape[0] != 2:
-            shown = ", ".join(repr(c) for c in classes[:5]) + (", ..." if classes.shape[0] > 5 else "")
+        if classes.shape[0] < 2:
             raise ParameterError(
-                f"Only binary classification is supported: LogisticRegression needs exactly 2 classes in y, "
-                f"found {classes.shape[0]} class{'es' if classes.shape[0] != 1 else ''} ({shown})"
+                f"LogisticRegression needs at least 2 classes in y, found {classes.shape[0]} class "
+                f"({', '.join(repr(c) for c in classes)})"
+            )
+        if classes.shape[0] > 2 and self.backend not in _MULTICLASS_BACKENDS:
+            raise ParameterError(
+                f"the {self.backend} backend does not support multiclass classification yet: y has "
+                f"{classes.shape[0]} classes. Train on backend 'plain' or 'smpc', or fit one binary "
+                f"{self.backend} model per class (y == k) yourself"
             )
         self.classes_ = classes
-        return X, encoded.astype(np.float64)
+        if classes.shape[0] == 2:
+            return X, encoded.astype(np.float64)
+        # K > 2: one-hot targets, one column per class (one-vs-rest or softmax).
+        return X, np.eye(classes.shape[0])[encoded]
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """The logit ``X @ coef_ + intercept_``; positive means ``classes_[1]``."""
+        """Scores ``X @ coef_.T + intercept_``: (n,) for two classes (positive means
+        ``classes_[1]``), (n, K) for K > 2 classes."""
         return self._linear_output(X)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Columns: probability of ``classes_[0]`` and of ``classes_[1]`` (exact sigmoid)."""
-        positive = exact_sigmoid(self.decision_function(X))
-        return np.column_stack([1.0 - positive, positive])
+        """(n, K) class probabilities in ``classes_`` order (see the class docstring)."""
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            positive = exact_sigmoid(scores)
+            return np.column_stack([1.0 - positive, positive])
+        if self.training_objective(len(self.classes_)) == "multinomial":
+            return exact_softmax(scores)
+        # scikit-learn's one-vs-rest normalisation of the per-class sigmoids.
+        per_class = exact_sigmoid(scores)
+        return per_class / per_class.sum(axis=1, keepdims=True)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
     def predict(self, X: Any) -> np.ndarray:
-        positive = self.decision_function(X) > 0
-        return self.classes_[positive.astype(np.intp)]
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(np.intp)]
+        return self.classes_[np.argmax(scores, axis=1)]

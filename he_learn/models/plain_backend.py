@@ -16,11 +16,19 @@ from typing import Any, Callable
 
 import numpy as np
 
-from he_learn.approximations import PolynomialApproximation, hard_sigmoid, resolve_sigmoid, sigmoid
+from he_learn.approximations import (
+    PolynomialApproximation,
+    SoftmaxApproximation,
+    hard_sigmoid,
+    resolve_sigmoid,
+    sigmoid,
+    softmax,
+)
 from he_learn.errors import ParameterError, PrecisionError
 from he_learn.models.backend import ProgressCallback, TrainingConfig, TrainingProblem, TrainingResult
 
-__all__ = ["PlainBackend", "make_backend", "activation_function", "sklearn_reference"]
+__all__ = ["PlainBackend", "make_backend", "activation_function", "output_function", "escape_bound",
+           "sklearn_reference"]
 
 
 def activation_function(choice: PolynomialApproximation | str) -> Callable[[np.ndarray], np.ndarray]:
@@ -35,6 +43,16 @@ def activation_function(choice: PolynomialApproximation | str) -> Callable[[np.n
         resolved = resolve_sigmoid(choice)  # raises ParameterError naming the choices
         return activation_function(resolved)
     raise ParameterError(f"sigmoid must be a PolynomialApproximation or a name, not {type(choice).__name__}")
+
+
+def output_function(objective: str, config: TrainingConfig) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The plaintext function from scores to predictions: ``None`` (identity) for the
+    squared objective, the sigmoid stand-in (elementwise) or the softmax stand-in (per row)."""
+    if objective == "logistic":
+        return activation_function(config.sigmoid)
+    if objective == "multinomial":
+        return config.softmax if isinstance(config.softmax, SoftmaxApproximation) else softmax
+    return None
 
 
 def _divergence_message(step: int, config: TrainingConfig, objective: str) -> str:
@@ -63,11 +81,27 @@ def _escape_bound(choice: PolynomialApproximation | str) -> float | None:
     return None
 
 
-def _escape_message(step: int, config: TrainingConfig, largest: float) -> str:
-    sig = config.sigmoid
+def escape_bound(objective: str, config: TrainingConfig) -> float | None:
+    """The |score| past which training has run away from its stand-in's domain:
+    ESCAPE_FACTOR times a polynomial sigmoid's reach, the softmax stand-in's
+    ``input_bound``; ``None`` when nothing bounds the scores."""
+    if objective == "logistic":
+        return _escape_bound(config.sigmoid)
+    if objective == "multinomial" and isinstance(config.softmax, SoftmaxApproximation):
+        return config.softmax.input_bound
+    return None
+
+
+def _escape_message(step: int, config: TrainingConfig, largest: float, objective: str) -> str:
+    if objective == "multinomial":
+        where = (f"the softmax stand-in {config.softmax.name!r} is only meant for |z| <= "  # type: ignore[union-attr]
+                 f"{config.softmax.input_bound:g}")  # type: ignore[union-attr]
+    else:
+        sig = config.sigmoid
+        where = (f"the polynomial sigmoid {sig.name!r} is only valid on {sig.interval} "  # type: ignore[union-attr]
+                 f"(stopped beyond {ESCAPE_FACTOR:g}x that reach)")
     return (
-        f"training diverged at step {step}: a score reached |z| = {largest:.3g}, but the polynomial sigmoid "  # type: ignore[union-attr]
-        f"{sig.name!r} is only valid on {sig.interval} (stopped beyond {ESCAPE_FACTOR:g}x that reach). To fix it, "  # type: ignore[union-attr]
+        f"training diverged at step {step}: a score reached |z| = {largest:.3g}, but {where}. To fix it, "
         f"lower learning_rate (now {config.learning_rate:.4g}), standardise the features, or add an l2 penalty"
     )
 
@@ -85,10 +119,10 @@ class PlainBackend:
     ) -> TrainingResult:
         X = np.asarray(problem.X, dtype=np.float64)
         y = np.asarray(problem.y, dtype=np.float64)
-        activate = activation_function(config.sigmoid) if problem.objective == "logistic" else None
-        escape_bound = _escape_bound(config.sigmoid) if problem.objective == "logistic" else None
+        activate = output_function(problem.objective, config)
+        bound = escape_bound(problem.objective, config)
         n = problem.n_samples
-        w = np.zeros(problem.n_features)
+        w = np.zeros(problem.n_features if y.ndim == 1 else (problem.n_features, y.shape[1]))
         loss_history: list[float] = []
         loss_steps: list[int] = []
         start = time.perf_counter()
@@ -97,8 +131,8 @@ class PlainBackend:
         with np.errstate(over="ignore", invalid="ignore"):
             for step in range(config.max_iter):
                 z = X @ w
-                if escape_bound is not None and np.max(np.abs(z), initial=0.0) > escape_bound:
-                    raise PrecisionError(_escape_message(step, config, float(np.max(np.abs(z)))))
+                if bound is not None and np.max(np.abs(z), initial=0.0) > bound:
+                    raise PrecisionError(_escape_message(step, config, float(np.max(np.abs(z))), problem.objective))
                 p = z if activate is None else activate(z)
                 r = p - y
                 if config.log_every and step % config.log_every == 0:

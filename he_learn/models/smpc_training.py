@@ -27,10 +27,16 @@ explicit call:
 - to the model owner only, at the end: the weights; then one agreed bit from
   the model owner to every party, "the weights are in range".
 
+With K outputs (y one-hot, (n, K); the class count K is public: the shares
+carry the shape) w is (d, K): one-vs-rest for the logistic objective, the
+softmax model for the multinomial one, whose range-check bound is the softmax
+stand-in's ``input_bound`` (2^t / 4).
+
 The loop is the one in :mod:`he_learn.models.backend`, step for step::
 
     z = X @ w                     Beaver matmul with a reused mask on X, truncation
     p = z | sigma~(z)             polynomial or piecewise sigmoid on shares
+      | softmax~(z)               he_learn.smpc.softmax (multinomial)
     r = p - y                     local
     loss = sum |r|                secure abs (comparison), reveal one scalar
     g = X.T @ r                   Beaver matmul (same mask, transposed), truncation
@@ -46,16 +52,17 @@ from typing import Any
 
 import numpy as np
 
-from he_learn.approximations import PolynomialApproximation, resolve_sigmoid
+from he_learn.approximations import PolynomialApproximation, SoftmaxApproximation, resolve_sigmoid
 from he_learn.encoding.fixed_point import FixedPointEncoder
 from he_learn.errors import HeLearnError, ParameterError, PrecisionError
-from he_learn.models.backend import ProgressCallback, TrainingConfig, TrainingResult
+from he_learn.models.backend import OBJECTIVES, ProgressCallback, TrainingConfig, TrainingResult
 from he_learn.models.plain_backend import ESCAPE_FACTOR
 from he_learn.smpc.activations import sigmoid as shared_sigmoid
 from he_learn.smpc.masked import MaskedMatrix
 from he_learn.smpc.nonlinear import abs_, any_outside
 from he_learn.smpc.session import Session
 from he_learn.smpc.shared import share
+from he_learn.smpc.softmax import softmax as shared_softmax
 
 __all__ = ["train_on_shares", "resolve_activation", "score_bound", "SCORE_RANGE_FRACTION"]
 
@@ -64,8 +71,14 @@ __all__ = ["train_on_shares", "resolve_activation", "score_bound", "SCORE_RANGE_
 SCORE_RANGE_FRACTION = 0.5
 
 
-def resolve_activation(config: TrainingConfig) -> PolynomialApproximation | str:
-    """The sigmoid stand-in a logistic run computes on shares."""
+def resolve_activation(config: TrainingConfig, objective: str = "logistic") -> PolynomialApproximation | SoftmaxApproximation | str:
+    """The sigmoid (or, for the multinomial objective, softmax) stand-in a run computes on shares."""
+    if objective == "multinomial":
+        if not isinstance(config.softmax, SoftmaxApproximation):
+            raise ParameterError(
+                "the exact softmax cannot be computed on shares; use softmax='limit8' or 'limit10'"
+            )
+        return config.softmax
     choice = config.sigmoid
     if isinstance(choice, str) and choice not in ("piecewise", "exact"):
         choice = resolve_sigmoid(choice)
@@ -78,20 +91,24 @@ def resolve_activation(config: TrainingConfig) -> PolynomialApproximation | str:
     return choice
 
 
-def score_bound(activation: PolynomialApproximation | str | None, encoder: FixedPointEncoder) -> float:
+def score_bound(activation: Any, encoder: FixedPointEncoder) -> float:
     """The |z| the range check stops at: the plain backend's escape bound for a
-    polynomial sigmoid, else :data:`SCORE_RANGE_FRACTION` of the fixed-point range."""
+    polynomial sigmoid or a softmax stand-in, else :data:`SCORE_RANGE_FRACTION`
+    of the fixed-point range."""
+    if isinstance(activation, SoftmaxApproximation):
+        return activation.input_bound
     if isinstance(activation, PolynomialApproximation):
         return ESCAPE_FACTOR * max(abs(float(activation.interval[0])), abs(float(activation.interval[1])))
     return SCORE_RANGE_FRACTION * encoder.max_abs
 
 
 def _range_message(step: int, bound: float, config: TrainingConfig, activation: Any) -> str:
-    where = (
-        f"the polynomial sigmoid {activation.name!r} is only valid on {activation.interval}"
-        if isinstance(activation, PolynomialApproximation)
-        else "half the fixed-point range"
-    )
+    if isinstance(activation, SoftmaxApproximation):
+        where = f"the softmax stand-in {activation.name!r} is only meant for |z| <= {activation.input_bound:g}"
+    elif isinstance(activation, PolynomialApproximation):
+        where = f"the polynomial sigmoid {activation.name!r} is only valid on {activation.interval}"
+    else:
+        where = "half the fixed-point range"
     return (
         f"training diverged by step {step}: the secure range check found a score |z| >= {bound:g} "
         f"(resolved to 1/8 of it; {where}; "
@@ -133,13 +150,13 @@ def train_on_shares(
     """Train on shares (see the module docstring); SPMD, so every party calls it.
 
     The data owner (``session.parties[0]``) passes ``X`` (n, d, intercept column
-    included) and ``y`` (n,); every other party passes ``None``. The result's
+    included) and ``y`` (n,) or (n, K); every other party passes ``None``. The result's
     ``weights`` are the model owner's (``session.parties[1]``) and ``None``
     elsewhere; its report holds this process's ledger figures.
     """
-    if objective not in ("squared", "logistic"):
+    if objective not in OBJECTIVES:
         raise ParameterError(f"unknown objective {objective!r}")
-    activation = resolve_activation(config) if objective == "logistic" else None
+    activation = resolve_activation(config, objective) if objective != "squared" else None
     data_owner, model_owner = session.parties[0], session.parties[1]
     ledger = session.ledger
     start = time.perf_counter()
@@ -147,10 +164,15 @@ def train_on_shares(
 
     X_shared = share(session, None if X is None else np.asarray(X, dtype=np.float64), data_owner)
     y_shared = share(session, None if y is None else np.asarray(y, dtype=np.float64), data_owner)
-    if X_shared.ndim != 2 or y_shared.shape != X_shared.shape[:1]:
-        raise ParameterError(f"X must be (n, d) and y (n,); the data owner shared {X_shared.shape} and {y_shared.shape}")
+    if X_shared.ndim != 2 or y_shared.ndim not in (1, 2) or y_shared.shape[0] != X_shared.shape[0] or (
+        objective == "multinomial" and y_shared.ndim != 2
+    ):
+        raise ParameterError(
+            f"X must be (n, d) and y (n,) or (n, K); the data owner shared {X_shared.shape} and {y_shared.shape}"
+        )
     n_samples, n_features = X_shared.shape
-    w = share(session, np.zeros(n_features) if session.runs(model_owner) else None, model_owner)
+    w_shape = (n_features,) + y_shared.shape[1:]
+    w = share(session, np.zeros(w_shape) if session.runs(model_owner) else None, model_owner)
     share_bytes = ledger.bytes_sent - before["bytes_sent"]
     # X never changes: open E = X - A once and reuse the mask A every epoch
     # with a fresh B (see he_learn.smpc.masked for why that is safe).
@@ -178,7 +200,12 @@ def train_on_shares(
                 outside = int(any_outside(z, bound).reveal())
             if outside:
                 raise PrecisionError(_range_message(step, bound, config, activation))
-        p = z if activation is None else shared_sigmoid(z, activation)
+        if activation is None:
+            p = z
+        elif isinstance(activation, SoftmaxApproximation):
+            p = shared_softmax(z, activation)
+        else:
+            p = shared_sigmoid(z, activation)
         r = p - y_shared
         if config.log_every and step % config.log_every == 0:
             with logging:
@@ -243,6 +270,7 @@ def train_on_shares(
         "local_parties": list(session.local),
         "n_samples": n_samples,
         "n_features": n_features,
+        "n_outputs": int(y_shared.shape[1]) if y_shared.ndim == 2 else None,
         "fractional_bits": session.encoder.fractional_bits,
         "truncation": session.truncation,
     }

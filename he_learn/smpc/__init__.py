@@ -21,6 +21,9 @@ Modules in dependency order (imports only point down the list)::
     masked          MaskedMatrix: one Beaver mask reused for a fixed matrix
     nonlinear       ge_zero, sign, relu, abs_, greater_than, less_than, any_outside
     activations     polynomial and piecewise sigmoid on shares
+    bitwise         the bit-sliced comparison: XOR-shared mask words, AND triples, ReLU and its bits
+    rectifier       ReLU, maximum and the hard sigmoid on shared tensors, through bitwise
+    softmax         exp (limit approximation), Newton reciprocal, softmax at 30 fractional bits
     runtime         run_party: one process's part of an SMPC job
     toy             the original numpy toy over Z_Q
 """

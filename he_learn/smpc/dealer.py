@@ -14,6 +14,11 @@ mask) the first n - 1 parties' shares are still seed-derived and only the last
 party receives a correction tensor. So a triple for k products costs 8k dealer
 bytes whatever n is.
 
+Boolean (XOR) shares: for the bit-sliced comparison
+(:mod:`he_learn.smpc.bitwise`) a 64-bit word is shared as n words whose XOR is
+the value, one bit per position; the same seed-derived draws serve, and the
+last party's correction is the value XORed with the others' shares.
+
 Draw order is the protocol: :class:`CorrelatedStream` is used both by a party
 (on its own stream) and by the dealer (on its mirror), so the two stay in lock
 step by construction. Only the last party ever sends the dealer a request (it
@@ -109,6 +114,22 @@ class TripleProvider(Protocol):
         """Fresh b with c = A @ b (or A.T @ b); returns the last party's c."""
         ...
 
+    def binary_mask(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """r uniform, shared twice: arithmetically and as XOR shares of its 64 bits;
+        returns the last party's (arithmetic share, XOR share)."""
+        ...
+
+    def and_triple(self, a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> np.ndarray:
+        """Boolean Beaver triple on 64-bit words: a, b uniform XOR-shared, c = a AND b
+        (numpy broadcasting); returns the last party's XOR share of c."""
+        ...
+
+    def relu_bits(self, shape: tuple[int, ...], uses: int) -> tuple[np.ndarray, ...]:
+        """A uniform bit rho, XOR- and arithmetically shared, and for each of ``uses``
+        products a uniform a_u with [a_u * rho]; returns the last party's
+        (rho XOR share, rho arithmetic share, a_1 rho, ..., a_uses rho)."""
+        ...
+
 
 class TrustedDealer:
     """The dealer's state for one session of the parties ``party_names``.
@@ -152,6 +173,19 @@ class TrustedDealer:
             out -= mirror.derived(value.shape)
         return out
 
+    def _xor_total(self, shape: tuple[int, ...]) -> np.ndarray:
+        total = np.zeros(shape, dtype=np.int64)
+        for mirror in self._mirrors:
+            total ^= mirror.uniform(shape)
+        return total
+
+    def _xor_correction(self, value: np.ndarray) -> np.ndarray:
+        """The last party's XOR share of ``value`` given the others' seed-derived shares."""
+        out = np.array(value, dtype=np.int64)
+        for mirror in self._mirrors[:-1]:
+            out ^= mirror.derived(value.shape)
+        return out
+
     def elementwise_triple(self, a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> np.ndarray:
         a = self._uniform_total(a_shape)
         b = self._uniform_total(b_shape)
@@ -178,6 +212,24 @@ class TrustedDealer:
         if mask_id != len(self._masks):
             raise ProtocolError(f"mask {mask_id} registered out of order (the dealer holds {len(self._masks)})")
         self._masks[mask_id] = self._uniform_total(shape)
+
+    def binary_mask(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        r = draw_ring(self._rng, shape)
+        # Order matters: every party draws its arithmetic share before its XOR share.
+        return self._correction(r), self._xor_correction(r)
+
+    def and_triple(self, a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> np.ndarray:
+        a = self._xor_total(a_shape)
+        b = self._xor_total(b_shape)
+        return self._xor_correction(np.asarray(a & b, dtype=np.int64))
+
+    def relu_bits(self, shape: tuple[int, ...], uses: int) -> tuple[np.ndarray, ...]:
+        rho = (draw_ring(self._rng, shape).view(np.uint64) >> np.uint64(63)).view(np.int64)
+        out = [self._xor_correction(rho), self._correction(rho)]
+        for _ in range(uses):
+            a = self._uniform_total(shape)
+            out.append(self._correction(np.asarray(a * rho, dtype=np.int64)))
+        return tuple(out)
 
     def mask_triple(self, mask_id: int, b_shape: tuple[int, int], transpose: bool) -> np.ndarray:
         if mask_id not in self._masks:

@@ -49,6 +49,7 @@ __all__ = [
     "MAX_BATCH",
     "MAX_REQUEST_ELEMENTS",
     "dealer_seed",
+    "MAX_RELU_USES",
 ]
 
 # The dealer's role name in a job.
@@ -58,6 +59,8 @@ DEALER = "dealer"
 MAX_REQUEST_ELEMENTS = 1 << 26
 # Requests per message: a comparison tree asks for about 8 at once.
 MAX_BATCH = 64
+# Products one ReLU's bit may take part in (forward, backward, and spare).
+MAX_RELU_USES = 4
 _MAGIC = b"HLDR"
 _VERSION = 1
 _MAX_DIMS = 8
@@ -123,6 +126,17 @@ class DealerRequest:
             args = (_shape(a[0], "shape", 2), _int(a[1], "mask_id", 0, 1 << 30))
         elif name == "mask_triple" and len(a) == 3 and isinstance(a[2], bool):
             args = (_int(a[0], "mask_id", 0, 1 << 30), _shape(a[1], "b_shape", 2), a[2])
+        elif name == "binary_mask" and len(a) == 1:
+            args = (_shape(a[0], "shape"),)
+        elif name == "and_triple" and len(a) == 2:
+            args = (_shape(a[0], "a_shape"), _shape(a[1], "b_shape"))
+            try:
+                out = np.broadcast_shapes(args[0], args[1])
+            except ValueError:
+                raise ParameterError(f"dealer request: shapes {args[0]} and {args[1]} do not broadcast") from None
+            _shape(out, "product shape")
+        elif name == "relu_bits" and len(a) == 2:
+            args = (_shape(a[0], "shape"), _int(a[1], "uses", 1, MAX_RELU_USES))
         else:
             raise ParameterError(f"unknown or malformed dealer request {name!r} with {len(a)} argument(s)")
         return DealerRequest(self.session, name, args)
@@ -157,7 +171,10 @@ def decode_requests(data: bytes) -> list[DealerRequest]:
 
 def _shapes_of(request: DealerRequest) -> list[tuple[int, ...]]:
     """The shapes a request makes the dealer draw (to bound a whole message)."""
-    return [a for a in request.args if isinstance(a, tuple)]
+    shapes = [a for a in request.args if isinstance(a, tuple)]
+    if request.name == "relu_bits":
+        shapes = shapes * (2 + request.args[1])  # rho twice, then one a and a * rho per use
+    return shapes
 
 
 def answer(provider: TripleProvider, request: DealerRequest) -> list[np.ndarray]:

@@ -94,6 +94,12 @@ def _expected_shapes(request: DealerRequest, masks: dict[int, tuple[int, int]]) 
         return [(a[0], "i8"), (a[0], "i8")]
     if name == "random_bits":
         return [((*a[0], a[1]), "i8")]
+    if name == "binary_mask":
+        return [(a[0], "i8"), (a[0], "i8")]
+    if name == "and_triple":
+        return [(tuple(np.broadcast_shapes(a[0], a[1])), "i8")]
+    if name == "relu_bits":
+        return [(a[0], "i8")] * (2 + a[1])
     if name == "mask_triple":
         if a[0] not in masks:
             raise ProtocolError(f"no mask {a[0]} was registered in this session")

@@ -66,3 +66,13 @@ def processes() -> Iterator[Processes]:
         yield started
     finally:
         started.stop_all()
+
+
+@pytest.fixture(scope="session")
+def wine_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Wine's three classes, standardised: the multiclass jobs' data."""
+    from sklearn.datasets import load_wine
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    return save_party_data(tmp_path_factory.mktemp("data") / "alice-wine.npz", StandardScaler().fit_transform(X), y)

@@ -17,7 +17,7 @@ from he_learn.comm.launch import LOOPBACK, free_port
 from he_learn.comm.ledger import Ledger
 from he_learn.comm.local import InProcessCommunicator
 from he_learn.errors import ParameterError, PrecisionError
-from he_learn.jobs.data import load_party_data
+from he_learn.jobs.data import load_party_data, save_party_data
 from he_learn.jobs.run import party_command, run_local, run_role
 from he_learn.jobs.spec import JobSpec
 
@@ -204,3 +204,47 @@ def test_job_files_are_validated(tmp_path: Path) -> None:
     b = JobSpec("smpc-fit", "LogisticRegression", {"max_iter": 3}, data={"alice": "/elsewhere"})
     c = JobSpec("smpc-fit", "LogisticRegression", {"max_iter": 4}, data={"alice": "/a"})
     assert a.hash == b.hash != c.hash  # local paths are not part of the job's identity
+
+
+@pytest.mark.parametrize("multi_class", ["ovr", "multinomial"])
+def test_multiclass_fit_across_processes_equals_in_process(wine_file: Path, tmp_path: Path, multi_class: str) -> None:
+    params = {"max_iter": 6, "multi_class": multi_class, "log_every": 2}
+    spec = _spec(wine_file, tmp_path, params=params)
+    reports = run_local(spec)
+    model = reports["bob"]["result"]["model"]
+    X, y = load_party_data(wine_file)
+    local = LogisticRegression(backend="smpc", progress=False, backend_options={"insecure_seed": SEED.encode()},
+                               **params).fit(X, y)
+    assert np.array_equal(np.asarray(model["coef_"]), local.coef_) and local.coef_.shape == (3, 13)
+    assert np.array_equal(np.asarray(model["intercept_"]), local.intercept_)
+    assert reports["alice"]["result"]["report"]["loss_history"] == local.training_report_["loss_history"]
+
+
+@pytest.mark.parametrize("estimator", ["MLPClassifier", "MLPRegressor"])
+def test_network_fit_across_processes_equals_in_process(wine_file: Path, tmp_path: Path, estimator: str) -> None:
+    from he_learn import MLPClassifier, MLPRegressor
+
+    X, y = load_party_data(wine_file)
+    if estimator == "MLPRegressor":
+        y = X[:, 0] - X[:, 1] * X[:, 2]  # a numeric target from the same features
+        data = save_party_data(tmp_path / "regression.npz", X[:, 3:], y)
+        X = X[:, 3:]
+    else:
+        data = wine_file
+    params = {"hidden_layer_sizes": [6, 4], "max_iter": 2, "batch_size": 50, "random_state": 3, "log_every": 1}
+    reports = run_local(_spec(data, tmp_path, estimator=estimator, params=params))
+    model = reports["bob"]["result"]["model"]
+    assert all("model" not in reports[role]["result"] for role in ("alice", "dealer"))
+    cls = {"MLPClassifier": MLPClassifier, "MLPRegressor": MLPRegressor}[estimator]
+    local = cls(backend="smpc", progress=False, backend_options={"insecure_seed": SEED.encode()}, **params).fit(X, y)
+    assert [np.asarray(W).shape for W in model["coefs_"]] == [W.shape for W in local.coefs_]
+    for ours, theirs in zip(model["coefs_"] + model["intercepts_"], local.coefs_ + local.intercepts_):
+        assert np.array_equal(np.asarray(ours), theirs)
+    assert reports["alice"]["result"]["report"]["loss_history"] == local.loss_curve_
+    if estimator == "MLPClassifier":
+        assert model["classes_"] == local.classes_.tolist() and model["out_activation_"] == "softmax"
+
+
+def test_network_jobs_are_smpc_only() -> None:
+    with pytest.raises(ParameterError, match="'smpc-fit' only"):
+        JobSpec("ckks-fit", "MLPClassifier", {}, {}, {"key-holder": "d.npz"})

@@ -149,10 +149,11 @@ def test_wrong_dimensions(cls) -> None:
         cls().fit(np.arange(6.0), np.arange(6.0) % 2)
 
 
-def test_more_than_two_classes() -> None:
+def test_more_than_two_classes_follow_scikit_learns_shapes() -> None:
     X = np.arange(12.0).reshape(6, 2)
-    with pytest.raises(ParameterError, match="Only binary classification.*3 classes"):
-        LogisticRegression().fit(X, [0, 1, 2, 0, 1, 2])
+    model = LogisticRegression(progress=False).fit(X, [0, 1, 2, 0, 1, 2])
+    assert model.coef_.shape == (3, 2) and model.intercept_.shape == (3,)
+    assert model.decision_function(X).shape == (6, 3) and model.predict_proba(X).shape == (6, 3)
 
 
 def test_one_class() -> None:
@@ -318,6 +319,6 @@ def test_failed_refit_leaves_no_stale_weights(classification_data) -> None:
     X, y = classification_data
     model = LogisticRegression(max_iter=5).fit(X, y)
     with pytest.raises(ParameterError):
-        model.fit(X[:, :2], np.arange(len(y)) % 3)
+        model.fit(X[:, :2], np.zeros(len(y)))  # one class: refused
     with pytest.raises(NotFittedError):
         model.predict(X[:, :2])
