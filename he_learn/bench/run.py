@@ -44,6 +44,8 @@ MODULE_BENCHES = {
     "smpc_processes": "he_learn.bench.smpc_processes",
     "smpc_mlp": "he_learn.bench.smpc_mlp",
     "ckks_ops": "he_learn.bench.ckks",
+    "release": "he_learn.bench.release",
+    "mlp_inference": "he_learn.bench.mlp_inference",
     "federated": "he_learn.bench.federated",
 }
 # Micro-benchmarks that a full run still runs in their quick mode (unless
@@ -52,6 +54,8 @@ MODULE_BENCHES = {
 QUICK_IN_FULL_RUN = {
     "ckks_ops": "its full mode trains Tutorial 1's per-sample loop for 5 epochs (several minutes), "
                 "which the framingham workload already does",
+    "release": "its full mode trains the masked-40 presets for 250 XOR steps and 5 Framingham epochs; "
+               "benchmarks/release.py runs it for docs/design.md",
 }
 SELECTABLE = (*WORKLOAD_NAMES, *MODULE_BENCHES)
 

@@ -3,9 +3,10 @@
 ``backend="plain"`` runs :func:`he_learn.models.network.train_plain`;
 ``backend="smpc"`` runs the very same steps on secret shares
 (:mod:`he_learn.models.mlp_training`, whose docstring lists everything
-training reveals, the loss included). CKKS does not train networks; encrypted
-inference of a trained network (with a polynomial activation, ``"poly2"`` or
-``"square"``, the only kind CKKS can evaluate) is not implemented yet.
+training reveals, the loss included). CKKS does not train networks; a network
+trained with a polynomial activation (``"poly2"`` or ``"square"``, the only
+kind CKKS can evaluate) runs on encrypted features through
+:meth:`encrypted_network` and :class:`he_learn.he.network_inference.NetworkEvaluator`.
 
 Parameters follow scikit-learn's MLP where they mean the same thing
 (``hidden_layer_sizes``, ``activation``, ``alpha``, ``batch_size``,
@@ -31,8 +32,9 @@ from he_learn.approximations import SIGMOID_CHOICES, SOFTMAX_CHOICES, resolve_si
 from he_learn.approximations import sigmoid as exact_sigmoid
 from he_learn.approximations import softmax as exact_softmax
 from he_learn.errors import ParameterError
+from he_learn.he.network_inference import PlainNetwork
 from he_learn.models._validation import not_fitted, validate_fit_data, validate_numeric_target, validate_predict_data
-from he_learn.models.network import ACTIVATIONS, NetworkSpec, SgdConfig, forward_plain, train_plain
+from he_learn.models.network import ACTIVATIONS, NetworkSpec, SgdConfig, forward_plain, hidden_polynomial, train_plain
 from he_learn.models.progress import TrainingProgress, validate_progress
 
 __all__ = ["MLPClassifier", "MLPRegressor", "MLP_BACKENDS"]
@@ -147,10 +149,23 @@ class _Network(BaseEstimator):
         spec = NetworkSpec((X.shape[1], *[W.shape[1] for W in self.coefs_]), self.activation)
         return forward_plain(spec, list(zip(self.coefs_, self.intercepts_)), X)
 
+    def encrypted_network(self) -> PlainNetwork:
+        """The fitted network for encrypted inference under CKKS
+        (:class:`~he_learn.he.network_inference.NetworkEvaluator`): the model owner
+        evaluates it on a key holder's encrypted features, which decrypts the scores."""
+        if not hasattr(self, "coefs_"):
+            raise not_fitted(self)
+        if self.activation == "relu":
+            raise ParameterError(
+                "a ReLU network has no polynomial form for CKKS: train it with activation='poly2' or 'square' "
+                "for encrypted inference"
+            )
+        return PlainNetwork(tuple(self.coefs_), tuple(np.asarray(b) for b in self.intercepts_),
+                            hidden_polynomial(self.activation))
+
     def to_torch(self, dtype: Any = None) -> Any:
         """The network as ``torch.nn.Sequential`` with the same weights; it outputs the
         scores (apply ``torch.sigmoid`` / ``torch.softmax`` for probabilities)."""
-        from he_learn.models.network import hidden_polynomial
         from he_learn.models.torch_interop import sequential_module
 
         if not hasattr(self, "coefs_"):
