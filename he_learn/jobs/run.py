@@ -37,7 +37,8 @@ def connect(spec: JobSpec, role: str, *, master_addr: str | None = None, master_
     if role not in spec.roles:
         raise ParameterError(f"role {role!r} is not part of this job; its roles are {', '.join(spec.roles)}")
     return TorchCommunicator(
-        role, spec.roles, master_addr=master_addr, master_port=master_port, timeout=spec.timeout, job_hash=spec.hash
+        role, spec.roles, master_addr=master_addr, master_port=master_port, timeout=spec.timeout, job_hash=spec.hash,
+        bulk_transfers=spec.bulk_transfers,
     )
 
 

@@ -25,7 +25,14 @@ Format::
      "backend_options": {"n_parties": 2, "range_check_every": 10},
      "data": {"alice": "alice.npz"},
      "output": {"bob": "model.json"},
-     "timeout": 120}
+     "timeout": 120,
+     "bulk_transfers": false}
+
+``bulk_transfers`` (default off) sends arrays of 64 KiB and more over gloo's
+point-to-point links instead of the rendezvous store, about 7 times its
+bandwidth; a peer that deviates from the protocol can then make gloo abort the
+receiving process (:mod:`he_learn.comm.torch_dist`), so turn it on only among
+honest-but-curious roles running this hash-checked job.
 
 ``backend_options.insecure_seed`` (a string; tests and benchmarks only) makes
 an SMPC run reproducible and equal, bit for bit, to the in-process fit with the
@@ -59,7 +66,7 @@ _CKKS_ROLES = {"ckks-fit": (TRAINER, KEY_HOLDER), "ckks-predict": (MODEL_OWNER, 
 ESTIMATORS = ("LinearRegression", "LogisticRegression", "MLPClassifier", "MLPRegressor")
 # Networks train on shares only (CKKS neither trains nor, yet, evaluates them).
 _SMPC_ONLY = ("MLPClassifier", "MLPRegressor")
-_FIELDS = ("kind", "estimator", "params", "backend_options", "data", "output", "timeout")
+_FIELDS = ("kind", "estimator", "params", "backend_options", "data", "output", "timeout", "bulk_transfers")
 _MAX_JOB_BYTES = wire.MAX_HEADER_BYTES
 
 
@@ -74,6 +81,7 @@ class JobSpec:
     data: Mapping[str, str] = field(default_factory=dict)
     output: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 120.0
+    bulk_transfers: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in JOB_KINDS:
@@ -93,6 +101,8 @@ class JobSpec:
                     raise ParameterError(f"job field {name!r} maps role names to file paths, not {role!r}: {path!r}")
         if not isinstance(self.timeout, (int, float)) or isinstance(self.timeout, bool) or not 0 < self.timeout < 1e6:
             raise ParameterError(f"job timeout must be a positive number of seconds, not {self.timeout!r}")
+        if not isinstance(self.bulk_transfers, bool):
+            raise ParameterError(f"job field 'bulk_transfers' must be true or false, not {self.bulk_transfers!r}")
         if self.kind in _CKKS_ROLES:
             roles = self.roles
             for name in ("data", "output"):
@@ -127,6 +137,7 @@ class JobSpec:
             "data_owners": sorted(self.data),
             "output_owners": sorted(self.output),
             "timeout": self.timeout,
+            "bulk_transfers": self.bulk_transfers,
             "he_learn": __version__,
             "protocol": PROTOCOL_VERSION,
         }
@@ -170,7 +181,7 @@ class JobSpec:
             return {role: str(base / p) for role, p in paths.items()}
 
         return cls(spec.kind, spec.estimator, spec.params, spec.backend_options, absolute(spec.data),
-                   absolute(spec.output), spec.timeout)
+                   absolute(spec.output), spec.timeout, spec.bulk_transfers)
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
