@@ -43,6 +43,7 @@ MODULE_BENCHES = {
     "smpc_ops": "he_learn.bench.smpc",
     "smpc_processes": "he_learn.bench.smpc_processes",
     "ckks_ops": "he_learn.bench.ckks",
+    "ckks_scale": "he_learn.bench.ckks_scale",
     "federated": "he_learn.bench.federated",
 }
 # Micro-benchmarks that a full run still runs in their quick mode (unless
@@ -51,6 +52,8 @@ MODULE_BENCHES = {
 QUICK_IN_FULL_RUN = {
     "ckks_ops": "its full mode trains Tutorial 1's per-sample loop for 5 epochs (several minutes), "
                 "which the framingham workload already does",
+    "ckks_scale": "its full mode trains up to n = 100,000 and the issue's shapes (about 20 minutes); "
+                  "benchmarks/ckks_scale.py runs it for docs/benchmarks.md",
 }
 SELECTABLE = (*WORKLOAD_NAMES, *MODULE_BENCHES)
 
