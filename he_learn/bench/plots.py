@@ -23,9 +23,12 @@ from he_learn.bench.records import Record
 __all__ = ["write_plots", "write_scale_plots"]
 
 _COLOURS = {"plain": "#4c72b0", "smpc": "#dd8452", "ckks": "#55a868", "tenseal_tutorial": "#c44e52",
-            "sklearn": "#8c8c8c"}
+            "sklearn": "#8c8c8c", "ckks, 2 workers": "#8172b3", "ckks peak RSS": "#55a868",
+            "encrypted X": "#937860"}
 _LABELS = {"plain": "plain (numpy)", "smpc": "he_learn smpc", "ckks": "he_learn ckks",
-           "tenseal_tutorial": "TenSEAL Tutorial 1 loop", "sklearn": "scikit-learn"}
+           "tenseal_tutorial": "TenSEAL Tutorial 1 loop", "sklearn": "scikit-learn",
+           "ckks, 2 workers": "he_learn ckks, 2 workers", "ckks peak RSS": "he_learn ckks, peak RSS",
+           "encrypted X": "X's ciphertexts in memory"}
 _LINESTYLES = ("-", "--", ":", "-.")
 _MARKERS = ("o", "s", "^", "D")
 _DPI = 120

@@ -300,6 +300,20 @@ def _render_only(args: argparse.Namespace) -> int:
     return 0
 
 
+# Sections of the summary file from this marker on are written by hand (from other
+# scripts' runs, e.g. benchmarks/ckks_scale.py) and survive a re-render.
+KEPT_MARKER = "<!-- kept by he-learn bench: sections below are not generated -->"
+
+
+def _kept_sections(path: Path) -> str:
+    try:
+        text = path.read_text()
+    except OSError:
+        return ""
+    at = text.find(KEPT_MARKER)
+    return "" if at < 0 else "\n" + text[at:]
+
+
 def _write_outputs(records: list[Record], machine: dict, args: argparse.Namespace) -> None:
     from he_learn.bench.summary import render_summary
 
@@ -307,7 +321,7 @@ def _write_outputs(records: list[Record], machine: dict, args: argparse.Namespac
     summary_path = Path(args.summary) if args.summary else (Path(args.plots) / "benchmarks.md" if args.plots else None)
     if summary_path is not None:
         summary_path.parent.mkdir(parents=True, exist_ok=True)
-        summary_path.write_text(summary)
+        summary_path.write_text(summary + _kept_sections(summary_path))
         _say(f"wrote {summary_path}")
     if args.plots:
         from he_learn.bench.plots import write_plots
