@@ -16,12 +16,13 @@ in-process deployment), so the peak covers the key holder too. Records per run:
 - ``refreshes_per_iteration``: refreshes over iterations (the first step needs
   none, so ``(epochs - 1) / epochs`` is one refresh a step);
 - ``peak_memory``: the process's resident-set high-water mark at the end
-  (``VmHWM``: SEAL's allocations included), ``params['rise']`` its growth during
+  (``VmHWM``: SEAL's allocations included), ``params['rise_during_fit']`` its growth during
   ``fit`` (:class:`~he_learn.bench.memory.PeakMemory`);
 - ``encrypted_bytes``: X's ciphertexts in memory (2 polynomials over every prime
   of the top level, the way SEAL holds them), and ``peak_over_encrypted``;
-- ``estimate_over_measured``: the estimate's seconds and trainer bytes over the
-  measured ones.
+- ``estimate_over_measured_seconds`` and ``_memory``: the estimate's seconds and
+  trainer bytes over the measured ones (the measured rise also holds the key
+  holder's keys and X, which the trainer's estimate leaves out).
 
 Then: ``peak_memory_slope`` (the least-squares slope of peak against encrypted
 bytes over the sweep: the "at most 4x the encrypted data plus a constant"
