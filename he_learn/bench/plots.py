@@ -6,7 +6,10 @@
 - ``bytes_vs_n.png``: bytes sent per epoch against n for the private backends,
   log-log;
 - ``accuracy.png``: test accuracy per backend on each named workload, with
-  scikit-learn's as the yardstick.
+  scikit-learn's as the yardstick;
+- ``ckks_memory_vs_n.png`` and ``ckks_time_vs_n.png`` (:func:`write_scale_plots`,
+  from ``benchmarks/ckks_scale.py``): CKKS training's peak memory, next to its
+  encrypted data, and its seconds per epoch against n.
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ from typing import Any, Sequence
 
 from he_learn.bench.records import Record
 
-__all__ = ["write_plots"]
+__all__ = ["write_plots", "write_scale_plots"]
 
 _COLOURS = {"plain": "#4c72b0", "smpc": "#dd8452", "ckks": "#55a868", "tenseal_tutorial": "#c44e52",
-            "sklearn": "#8c8c8c"}
+            "sklearn": "#8c8c8c", "ckks, 2 workers": "#8172b3", "ckks peak RSS": "#55a868",
+            "encrypted X": "#937860"}
 _LABELS = {"plain": "plain (numpy)", "smpc": "he_learn smpc", "ckks": "he_learn ckks",
-           "tenseal_tutorial": "TenSEAL Tutorial 1 loop", "sklearn": "scikit-learn"}
+           "tenseal_tutorial": "TenSEAL Tutorial 1 loop", "sklearn": "scikit-learn",
+           "ckks, 2 workers": "he_learn ckks, 2 workers", "ckks peak RSS": "he_learn ckks, peak RSS",
+           "encrypted X": "X's ciphertexts in memory"}
 _LINESTYLES = ("-", "--", ":", "-.")
 _MARKERS = ("o", "s", "^", "D")
 _DPI = 120
@@ -139,5 +145,32 @@ def write_plots(records: Sequence[Record], directory: str | os.PathLike[str], ma
                    "bytes per epoch, keys and data upload included (log scale)", out_dir / "bytes_vs_n.png",
                    machine),
         _accuracy_plot(plt, records, out_dir / "accuracy.png", machine),
+    ]
+    return [path for path in written if path is not None]
+
+
+def write_scale_plots(records: Sequence[Record], directory: str | os.PathLike[str],
+                      machine: dict[str, Any]) -> list[Path]:
+    """The CKKS scale sweep's plots (records of :mod:`he_learn.bench.ckks_scale`)."""
+    plt = _pyplot()
+    out_dir = Path(directory)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def series(metric: str, label: str) -> dict[tuple[str, int], list[tuple[int, float]]]:
+        points = sorted((int(r.params["n"]), r.value) for r in records
+                        if r.metric == metric and r.params.get("scale_sweep") and r.value > 0)
+        d = next((int(r.params["d"]) for r in records if r.params.get("scale_sweep")), 0)
+        return {(label, d): points} if points else {}
+
+    workers = [r for r in records if r.metric == "seconds_per_epoch_2_workers"]
+    time_series = series("seconds_per_epoch", "ckks")
+    for r in workers:
+        time_series[("ckks, 2 workers", int(r.params["d"]))] = [(int(r.params["n"]), r.value)]
+    written = [
+        _line_plot(plt, {**series("peak_memory", "ckks peak RSS"), **series("encrypted_bytes", "encrypted X")},
+                   "CKKS training: peak memory against n (fresh process, trainer and key holder)",
+                   "bytes (log scale)", out_dir / "ckks_memory_vs_n.png", machine),
+        _line_plot(plt, time_series, "CKKS training: seconds per epoch against n",
+                   "seconds per epoch, refreshes included (log scale)", out_dir / "ckks_time_vs_n.png", machine),
     ]
     return [path for path in written if path is not None]

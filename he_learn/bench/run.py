@@ -46,6 +46,7 @@ MODULE_BENCHES = {
     "ckks_ops": "he_learn.bench.ckks",
     "release": "he_learn.bench.release",
     "mlp_inference": "he_learn.bench.mlp_inference",
+    "ckks_scale": "he_learn.bench.ckks_scale",
     "federated": "he_learn.bench.federated",
 }
 # Micro-benchmarks that a full run still runs in their quick mode (unless
@@ -56,6 +57,8 @@ QUICK_IN_FULL_RUN = {
                 "which the framingham workload already does",
     "release": "its full mode trains the masked-40 presets for 250 XOR steps and 5 Framingham epochs; "
                "benchmarks/release.py runs it for docs/design.md",
+    "ckks_scale": "its full mode trains up to n = 100,000 and the issue's shapes (about 20 minutes); "
+                  "benchmarks/ckks_scale.py runs it for docs/benchmarks.md",
 }
 SELECTABLE = (*WORKLOAD_NAMES, *MODULE_BENCHES)
 
@@ -302,6 +305,20 @@ def _render_only(args: argparse.Namespace) -> int:
     return 0
 
 
+# Sections of the summary file from this marker on are written by hand (from other
+# scripts' runs, e.g. benchmarks/ckks_scale.py) and survive a re-render.
+KEPT_MARKER = "<!-- kept by he-learn bench: sections below are not generated -->"
+
+
+def _kept_sections(path: Path) -> str:
+    try:
+        text = path.read_text()
+    except OSError:
+        return ""
+    at = text.find(KEPT_MARKER)
+    return "" if at < 0 else "\n" + text[at:]
+
+
 def _write_outputs(records: list[Record], machine: dict, args: argparse.Namespace) -> None:
     from he_learn.bench.summary import render_summary
 
@@ -309,7 +326,7 @@ def _write_outputs(records: list[Record], machine: dict, args: argparse.Namespac
     summary_path = Path(args.summary) if args.summary else (Path(args.plots) / "benchmarks.md" if args.plots else None)
     if summary_path is not None:
         summary_path.parent.mkdir(parents=True, exist_ok=True)
-        summary_path.write_text(summary)
+        summary_path.write_text(summary + _kept_sections(summary_path))
         _say(f"wrote {summary_path}")
     if args.plots:
         from he_learn.bench.plots import write_plots

@@ -59,7 +59,7 @@ from he_learn.he.presets import CkksParameters
 from he_learn.he.seal_io import seal_errors
 from he_learn.he.security import require_public
 
-__all__ = ["CkksEngine", "ServerContext", "galois_element", "MAX_VALUE_FRACTION", "MIN_PLAIN_FACTOR_BITS"]
+__all__ = ["CkksEngine", "ServerContext", "compose_rotation", "galois_element", "MAX_VALUE_FRACTION", "MIN_PLAIN_FACTOR_BITS"]
 
 # The canonical scale may drift from 2^scale_bits by at most this many bits
 # before the engine refuses the preset: beyond it the headroom stated by the
@@ -90,6 +90,27 @@ class ServerContext(Protocol):
     rotation_steps: tuple[int, ...]
 
     def load(self) -> Any: ...
+
+
+def compose_rotation(step: int, keyed_steps: Iterable[int]) -> list[int]:
+    """Keyed steps whose sum is ``step``: ``[step]`` when it has its own key, else
+    a greedy composition from same-sign keyed steps, largest first (what
+    :meth:`CkksEngine.rotate` runs, and what :mod:`he_learn.he.estimate` counts)."""
+    keyed = set(keyed_steps)
+    if step in keyed:
+        return [step]
+    path = []
+    remaining = step
+    for candidate in sorted((s for s in keyed if s * step > 0), key=abs, reverse=True):
+        while abs(remaining) >= abs(candidate):
+            path.append(candidate)
+            remaining -= candidate
+    if remaining:
+        raise ParameterError(
+            f"no Galois key for a rotation by {step} and no composition from {sorted(keyed)}: "
+            "the key holder must include it in public_context(rotation_steps=...)"
+        )
+    return path
 
 
 def galois_element(step: int, poly_modulus_degree: int) -> int:
@@ -475,21 +496,7 @@ class CkksEngine:
             raise ParameterError(f"rotation step {step} is not in (-{self.slot_count}, {self.slot_count})")
         if self._galois_keys is None:
             raise ParameterError("this context has no Galois keys: rotations are impossible")
-        if step in self.rotation_steps:
-            return [step]
-        path = []
-        remaining = step
-        usable = sorted((s for s in self.rotation_steps if s * step > 0), key=abs, reverse=True)
-        for candidate in usable:
-            while abs(remaining) >= abs(candidate):
-                path.append(candidate)
-                remaining -= candidate
-        if remaining:
-            raise ParameterError(
-                f"no Galois key for a rotation by {step} and no composition from {sorted(self.rotation_steps)}: "
-                "the key holder must include it in public_context(rotation_steps=...)"
-            )
-        return path
+        return compose_rotation(step, self.rotation_steps)
 
     def rotate(self, a: CkksCiphertext, step: int) -> CkksCiphertext:
         """Cyclic rotation of the slots, left by ``step`` (negative: right)."""

@@ -150,3 +150,20 @@ def test_a_failing_micro_benchmark_fails_the_run(monkeypatch) -> None:
     failures: list[str] = []
     run_benchmarks(quick=True, only=("native",), isolate=False, failures=failures)
     assert failures == ["native: ValueError: boom"]
+
+
+def test_a_rerender_keeps_the_hand_written_sections(tmp_path, tiny_records, capsys) -> None:
+    import argparse
+
+    from he_learn.bench import run as bench_run
+
+    summary = tmp_path / "benchmarks.md"
+    summary.write_text("stale generated text\n\n" + bench_run.KEPT_MARKER + "\n\n## CKKS at scale\n\nby hand\n")
+    args = argparse.Namespace(summary=str(summary), plots=None)
+    bench_run._write_outputs(tiny_records, {"date": "2026-12-02", "quick": True}, args)
+    text = summary.read_text()
+    assert "stale generated text" not in text
+    assert text.count(bench_run.KEPT_MARKER) == 1 and text.endswith("## CKKS at scale\n\nby hand\n")
+    summary.write_text("generated, nothing kept\n")
+    bench_run._write_outputs(tiny_records, {"date": "2026-12-02", "quick": True}, args)
+    assert bench_run.KEPT_MARKER not in summary.read_text()
