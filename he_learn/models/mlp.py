@@ -57,8 +57,8 @@ class _Network(BaseEstimator):
         for name in ("coefs_", "intercepts_", "classes_", "training_report_", "loss_curve_", "n_iter_"):
             self.__dict__.pop(name, None)
         if self.backend not in MLP_BACKENDS:
-            extra = (" CKKS cannot train a network (and encrypted inference of a trained one is not implemented "
-                     "yet)") if self.backend == "ckks" else ""
+            extra = (" CKKS cannot train a network; train one with activation='poly2' or 'square' and evaluate it on "
+                     "encrypted features through encrypted_network()") if self.backend == "ckks" else ""
             raise ParameterError(f"an MLP trains on backend 'plain' or 'smpc', not {self.backend!r}.{extra}")
         sizes = self.hidden_layer_sizes
         sizes = (sizes,) if isinstance(sizes, numbers.Integral) else tuple(sizes)
