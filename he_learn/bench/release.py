@@ -121,7 +121,7 @@ def _training_releases(quick: bool) -> list[Record]:
     epochs = 3 if quick else 10
     runs = {}
     for model_to, preset in (("key_holder", "training"), ("trainer", "training-release")):
-        model = LogisticRegression(backend="ckks", max_iter=epochs, sigmoid="tenseal3", backend_options={
+        model = LogisticRegression(backend="ckks", max_iter=epochs, sigmoid="tenseal3", progress=False, backend_options={
             "model_to": model_to, "preset": preset})
         model.fit(X, y)
         runs[model_to] = (model.training_report_, model.score(X, y))
