@@ -122,3 +122,9 @@ def validate_numeric_target(y: np.ndarray) -> np.ndarray:
         raise InputTypeError(f"y must be numeric for regression: {exc}") from exc
     _check_finite(y, "y")
     return y
+
+
+def check_choice(value: Any, choices: tuple[str, ...], what: str) -> None:
+    """``ParameterError`` naming the choices unless ``value`` is one of them."""
+    if value not in choices:
+        raise ParameterError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")

@@ -41,6 +41,7 @@ from typing import Any, Callable, Literal, Mapping, Protocol, TypeVar, runtime_c
 import numpy as np
 
 from he_learn.approximations import PolynomialApproximation, SoftmaxApproximation
+from he_learn.models._validation import check_choice
 from he_learn.errors import ParameterError
 
 __all__ = [
@@ -75,8 +76,7 @@ class TrainingProblem:
     def __post_init__(self) -> None:
         if self.X.ndim != 2 or self.y.ndim not in (1, 2) or self.X.shape[0] != self.y.shape[0]:
             raise ParameterError(f"X must be (n, d) and y (n,) or (n, K); got {self.X.shape} and {self.y.shape}")
-        if self.objective not in OBJECTIVES:
-            raise ParameterError(f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
+        check_choice(self.objective, OBJECTIVES, "objective")
         if self.objective == "multinomial" and (self.y.ndim != 2 or self.y.shape[1] < 2):
             raise ParameterError(f"the multinomial objective needs one-hot targets (n, K >= 2), got {self.y.shape}")
 

@@ -46,7 +46,7 @@ from he_learn.approximations import SIGMOID_CHOICES, SOFTMAX_CHOICES, resolve_si
 from he_learn.approximations import sigmoid as exact_sigmoid
 from he_learn.approximations import softmax as exact_softmax
 from he_learn.errors import ParameterError
-from he_learn.models._validation import validate_fit_data, validate_numeric_target
+from he_learn.models._validation import check_choice, validate_fit_data, validate_numeric_target
 from he_learn.models.base import GradientDescentEstimator
 
 __all__ = ["LinearRegression", "LogisticRegression"]
@@ -198,14 +198,9 @@ class LogisticRegression(ClassifierMixin, GradientDescentEstimator):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if self.sigmoid not in SIGMOID_CHOICES:
-            raise ParameterError(f"unknown sigmoid {self.sigmoid!r}; choose one of {', '.join(SIGMOID_CHOICES)}")
-        if self.multi_class not in MULTI_CLASS_CHOICES:
-            raise ParameterError(
-                f"unknown multi_class {self.multi_class!r}; choose one of {', '.join(MULTI_CLASS_CHOICES)}"
-            )
-        if self.softmax not in SOFTMAX_CHOICES:
-            raise ParameterError(f"unknown softmax {self.softmax!r}; choose one of {', '.join(SOFTMAX_CHOICES)}")
+        check_choice(self.sigmoid, SIGMOID_CHOICES, "sigmoid")
+        check_choice(self.multi_class, MULTI_CLASS_CHOICES, "multi_class")
+        check_choice(self.softmax, SOFTMAX_CHOICES, "softmax")
         if self.multi_class == "multinomial" and self.backend not in _MULTINOMIAL_BACKENDS:
             raise ParameterError(
                 f"multi_class='multinomial' needs exp and a reciprocal, which the {self.backend} backend cannot "

@@ -33,7 +33,13 @@ from he_learn.approximations import sigmoid as exact_sigmoid
 from he_learn.approximations import softmax as exact_softmax
 from he_learn.errors import ParameterError
 from he_learn.he.network_inference import PlainNetwork
-from he_learn.models._validation import not_fitted, validate_fit_data, validate_numeric_target, validate_predict_data
+from he_learn.models._validation import (
+    check_choice,
+    not_fitted,
+    validate_fit_data,
+    validate_numeric_target,
+    validate_predict_data,
+)
 from he_learn.models.network import ACTIVATIONS, NetworkSpec, SgdConfig, forward_plain, hidden_polynomial, train_plain
 from he_learn.models.progress import TrainingProgress, validate_progress
 
@@ -66,8 +72,7 @@ class _Network(BaseEstimator):
             raise ParameterError("hidden_layer_sizes needs at least one hidden layer")
         for size in sizes:
             _positive_int(size, "each hidden layer size")
-        if self.activation not in ACTIVATIONS:
-            raise ParameterError(f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+        check_choice(self.activation, ACTIVATIONS, "activation")
         _positive_int(self.max_iter, "max_iter")
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             _positive_int(self.batch_size, "batch_size")
@@ -224,10 +229,8 @@ class MLPClassifier(ClassifierMixin, _Network):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if self.sigmoid not in SIGMOID_CHOICES:
-            raise ParameterError(f"unknown sigmoid {self.sigmoid!r}; choose one of {', '.join(SIGMOID_CHOICES)}")
-        if self.softmax not in SOFTMAX_CHOICES:
-            raise ParameterError(f"unknown softmax {self.softmax!r}; choose one of {', '.join(SOFTMAX_CHOICES)}")
+        check_choice(self.sigmoid, SIGMOID_CHOICES, "sigmoid")
+        check_choice(self.softmax, SOFTMAX_CHOICES, "softmax")
 
     def fit(self, X: Any, y: Any) -> "MLPClassifier":
         self._fit_network(*self.training_data(X, y))

@@ -41,6 +41,7 @@ from he_learn.approximations import (
     relu_least_squares,
 )
 from he_learn.encoding.fixed_point import FixedPointEncoder
+from he_learn.models._validation import check_choice
 from he_learn.errors import ParameterError, PrecisionError
 from he_learn.models.plain_backend import activation_function
 
@@ -100,8 +101,7 @@ class NetworkSpec:
             raise ParameterError(f"layer_sizes must be (n_in, hidden..., n_out) of positive ints with a hidden layer, "
                                  f"not {sizes!r}")
         hidden_polynomial(self.activation)
-        if self.output not in OUTPUTS:
-            raise ParameterError(f"unknown output {self.output!r}; choose one of {', '.join(OUTPUTS)}")
+        check_choice(self.output, OUTPUTS, "output")
         if self.output == "softmax" and sizes[-1] < 2:
             raise ParameterError("a softmax output needs at least 2 units")
 
