@@ -105,13 +105,8 @@ class DealerRequest:
         name, a = self.name, self.args
         if name == "seed_for" and len(a) == 1 and isinstance(a[0], str):
             args: tuple[Any, ...] = (a[0],)
-        elif name == "elementwise_triple" and len(a) == 2:
-            args = (_shape(a[0], "a_shape"), _shape(a[1], "b_shape"))
-            try:
-                out = np.broadcast_shapes(args[0], args[1])
-            except ValueError:
-                raise ParameterError(f"dealer request: shapes {args[0]} and {args[1]} do not broadcast") from None
-            _shape(out, "product shape")
+        elif name in ("elementwise_triple", "and_triple") and len(a) == 2:
+            args = _broadcasting_pair(a)
         elif name == "matmul_triple" and len(a) == 2:
             args = (_shape(a[0], "a_shape", 2), _shape(a[1], "b_shape", 2))
             if args[0][1] != args[1][0]:
@@ -128,13 +123,6 @@ class DealerRequest:
             args = (_int(a[0], "mask_id", 0, 1 << 30), _shape(a[1], "b_shape", 2), a[2])
         elif name == "binary_mask" and len(a) == 1:
             args = (_shape(a[0], "shape"),)
-        elif name == "and_triple" and len(a) == 2:
-            args = (_shape(a[0], "a_shape"), _shape(a[1], "b_shape"))
-            try:
-                out = np.broadcast_shapes(args[0], args[1])
-            except ValueError:
-                raise ParameterError(f"dealer request: shapes {args[0]} and {args[1]} do not broadcast") from None
-            _shape(out, "product shape")
         elif name == "relu_bits" and len(a) == 2:
             args = (_shape(a[0], "shape"), _int(a[1], "uses", 1, MAX_RELU_USES))
         else:
@@ -254,3 +242,14 @@ class DealerService:
 def serve_dealer(comm: Communicator, parties: Sequence[str], insecure_seed: InsecureSeed | None = None) -> None:
     """Run the dealer's loop on ``comm`` until every party has said goodbye."""
     comm.serve(DEALER, DealerService(parties, insecure_seed), parties)
+
+
+def _broadcasting_pair(a: tuple[Any, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Two operand shapes whose product shape is within bounds (elementwise and AND triples)."""
+    shapes = (_shape(a[0], "a_shape"), _shape(a[1], "b_shape"))
+    try:
+        out = np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ParameterError(f"dealer request: shapes {shapes[0]} and {shapes[1]} do not broadcast") from None
+    _shape(out, "product shape")
+    return shapes
