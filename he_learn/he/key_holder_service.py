@@ -215,9 +215,13 @@ class TrainingKeyHolder:
                 # masked in the integer coefficients: re-encrypted without decoding
                 out.append(coefficient_mask.reencrypt_masked(self._key_holder, value))
                 continue
-            slots = self._decrypt(value, "refresh")
             if values == 1 and self.weights_release is not None:
-                self.weights_release.calibrate(value)
+                # one decryption: the real parts are refreshed, the imaginary ones calibrate the release
+                exact = self._decrypt_complex(value, "refresh")
+                self.weights_release.calibrate(exact.imag)
+                slots = exact.real.copy()
+            else:
+                slots = self._decrypt(value, "refresh")
             limit = max_refreshed_value(self._engine, value.level)
             largest = float(np.max(np.abs(slots)))
             if largest > limit:
@@ -298,11 +302,15 @@ class TrainingKeyHolder:
         return envelope.load(self._engine, message)
 
     def _decrypt(self, value: CkksCiphertext, what: str) -> np.ndarray:
+        """The real slots of :meth:`_decrypt_complex`."""
+        return self._decrypt_complex(value, what).real.copy()
+
+    def _decrypt_complex(self, value: CkksCiphertext, what: str) -> np.ndarray:
         """Decrypt a value that stays with the key holder. Its envelope already
         matched this key and its digest, and the trainer is honest-but-curious,
         so values beyond the headroom mean an overflow, not a foreign key: say so."""
         try:
-            return self._key_holder.decrypt(value)
+            return self._key_holder.decrypt_internal_complex(value)
         except SecurityError as exc:
             raise PrecisionError(
                 f"{what}: the values overflowed the modulus headroom and wrapped around ({exc}). Training has "

@@ -83,9 +83,10 @@ def _kl_bits(n_values: int, error: float, sigma: float) -> float:
     return -math.log2(n_values * error**2 / (2 * sigma**2))
 
 
-def released_weight_std(layout: FeatureMajorLayout, error_bound: float) -> float:
-    """The flooding std per weight after averaging its ``group`` copies."""
-    return release_policy(layout).sigma(error_bound) / math.sqrt(layout.group)
+def released_weight_std(layout: FeatureMajorLayout, error_bound: float, policy: FloodingPolicy | None = None) -> float:
+    """The flooding std per weight after averaging its ``group`` copies, under
+    ``policy`` (default: a run's own, :func:`release_policy`)."""
+    return (policy or release_policy(layout)).sigma(error_bound) / math.sqrt(layout.group)
 
 
 def released_weight_std_floor(params: CkksParameters, layout: FeatureMajorLayout) -> float:
@@ -117,10 +118,9 @@ class WeightsRelease:
         self._chain = 0.0
         self.report: dict[str, Any] = {}
 
-    def calibrate(self, value: CkksCiphertext) -> None:
-        """Raise the weights' error bound to what this refreshed weights
-        ciphertext shows (module doc); its decryption stays here."""
-        imaginary = self._key_holder.decrypt_internal_complex(value).imag
+    def calibrate(self, imaginary: np.ndarray) -> None:
+        """Raise the weights' error bound to what a refreshed weights ciphertext
+        shows: the imaginary parts of its decryption, which stays here (module doc)."""
         rms = max(float(np.sqrt(np.mean(imaginary**2))), np.finfo(np.float64).tiny)
         # a quarter of a bit of rounding: sigma tells nothing finer about earlier errors
         bound = 2.0 ** (math.ceil(4 * math.log2(CALIBRATION_MARGIN * TAIL_FACTOR * rms)) / 4)
@@ -137,7 +137,7 @@ class WeightsRelease:
                 "refreshed them never; train for more iterations (or keep the model with model_to='key_holder')"
             )
         policy = self._key_holder.release_budget.policy
-        std = policy.sigma(bound) / math.sqrt(self._layout.group)
+        std = released_weight_std(self._layout, bound, policy)
         if std > MAX_RELEASED_WEIGHT_STD:
             raise PrecisionError(
                 f"model_to='trainer': the weights' measured error bound {bound:.3g} needs flooding of std {std:.3g} "

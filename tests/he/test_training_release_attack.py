@@ -40,7 +40,8 @@ def run():
     engine = services[0].setup.public_context.engine()
     weights = [engine.drop_to(engine.encrypt(layout.pack_weights(rng.normal(size=4) / 4)), 0) for _ in range(2)]
     for service, ct in zip(services, weights):
-        service.weights_release.calibrate(ct)  # the bound the run's refreshes would have measured
+        # the bound the run's refreshes would have measured
+        service.weights_release.calibrate(holder.decrypt_internal_complex(ct).imag)
     feature = engine.encrypt(np.linspace(-0.5, 0.5, engine.slot_count))
     q, secret = secret_key_residues(holder)
     return holder, services, weights, layout, feature, q, secret

@@ -10,7 +10,11 @@ import time
 import numpy as np
 import pytest
 
+from he_learn.encoding.ckks_layout import FeatureMajorLayout
+from he_learn.he.keys import KeyHolder
+from he_learn.he.presets import TRAINING_RELEASE
 from he_learn.he.public_context import PublicContext
+from he_learn.he.weights_release import release_policy
 
 import ckks_role_targets
 from he_learn.approximations import TENSEAL_TUTORIAL_SIGMOID3
@@ -127,10 +131,12 @@ def test_model_to_trainer_is_refused_where_flooding_would_drown_the_weights():
 def test_the_weights_release_refuses_a_ciphertext_beyond_its_calibrated_bound():
     """A final ciphertext noisier than the refreshes showed would be under-flooded: refused."""
     X, y = logistic_data()
-    holder = TrainingKeyHolder(X, y, LOGISTIC, model_to="trainer")
+    layout = FeatureMajorLayout(*X.shape, TRAINING_RELEASE.slot_count)
+    keys = KeyHolder(TRAINING_RELEASE, release_policy=release_policy(layout))
+    holder = TrainingKeyHolder(X, y, LOGISTIC, model_to="trainer", key_holder=keys)
     engine = holder.setup.public_context.engine()
     quiet = engine.drop_to(engine.encrypt(np.full(engine.slot_count, 0.5)), 0)
-    holder.weights_release.calibrate(quiet)
+    holder.weights_release.calibrate(keys.decrypt_internal_complex(quiet).imag)
     noisy = engine.encrypt(np.full(engine.slot_count, 0.5))
     for _ in range(4):
         noisy = engine.rotate(noisy, 1)
