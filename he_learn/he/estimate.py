@@ -7,7 +7,8 @@ by running the trainer's own polynomial evaluation on a counting stand-in of the
 engine (:class:`_CountingEngine`), and priced with the seconds one operation
 takes at the top level of each preset (:data:`OPERATION_SECONDS`, measured on
 this project's 2-core machine), scaled by the number of primes left at the
-operation's level. Memory: X's ciphertexts at the top and at the backward level,
+operation's level. K outputs (one-vs-rest) repeat every operation and every
+refreshed ciphertext K times, and share X and the keys. Memory: X's ciphertexts at the top and at the backward level,
 the packed range flags, and one set of Galois and relinearisation keys per
 process that computes; constants of the interpreter and of SEAL's memory pool
 come on top (``benchmarks/ckks_scale.py`` measures both against the estimate).
@@ -141,16 +142,18 @@ def estimate_training(
     approximation: PolynomialApproximation | None = None,
     preset: CkksParameters | str | None = None,
     workers: int = 1,
+    outputs: int = 1,
 ) -> TrainingEstimate:
     """The cost of one iteration of :func:`he_learn.he.training.train_encrypted`
-    on an ``n_samples x n_features`` matrix (intercept column included), with
-    every Galois key in the public context (not ``economy_keys``) and no l2 term
-    (which adds one plaintext product a step)."""
+    on an ``n_samples x n_features`` matrix (intercept column included) for
+    ``outputs`` weight vectors, with every Galois key in the public context (not
+    ``economy_keys``) and no l2 term (which adds one plaintext product a step)."""
     if objective not in ("squared", "logistic"):
         raise ParameterError(f"unknown objective {objective!r}")
     if objective == "logistic" and approximation is None:
         raise ParameterError("the logistic objective needs its polynomial approximation")
-    for name, value in (("n_samples", n_samples), ("n_features", n_features), ("workers", workers)):
+    for name, value in (("n_samples", n_samples), ("n_features", n_features), ("workers", workers),
+                        ("outputs", outputs)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ParameterError(f"{name} must be a positive integer, not {value!r}")
     params = get_preset(preset) if preset is not None else default_preset(objective, approximation)
@@ -200,12 +203,13 @@ def estimate_training(
     n = layout.n_ciphertexts
     workers = min(int(workers), n)
     ranges = [(0, n)] if workers == 1 else worker_ranges(n, workers)
-    seconds = max((stop - start) * block_seconds + sum(t for t, _ in block_rotations[start:stop])
-                  for start, stop in ranges) + per_step
-    counts = {key: n * block_counts[key] + step_counts[key] + sum(c[key] for _, c in block_rotations)
+    k = int(outputs)
+    seconds = k * (max((stop - start) * block_seconds + sum(t for t, _ in block_rotations[start:stop])
+                       for start, stop in ranges) + per_step)
+    counts = {key: k * (n * block_counts[key] + step_counts[key] + sum(c[key] for _, c in block_rotations))
               for key in block_counts}
     top_bytes = ciphertext_bytes(params, top)
-    flags = layout.n_packs * ciphertext_bytes(params, flag_level) if coefficients is not None else 0
+    flags = k * layout.n_packs * ciphertext_bytes(params, flag_level) if coefficients is not None else 0
     # A refresh sends the masked weights (and, in a split step, every block's
     # scores) with the step's flags, and receives seeded encryptions (one
     # polynomial) at the top.
@@ -213,7 +217,7 @@ def estimate_training(
     sent = _serialized_bytes(params, w_level, 2) + (n * _serialized_bytes(params, top - 1, 2) if split else 0)
     received = (1 + (n if split else 0)) * _serialized_bytes(params, top, 1)
     flag_bytes = layout.n_packs * _serialized_bytes(params, flag_level, 2) if coefficients is not None else 0
-    refresh_bytes = sent + received + flag_bytes
+    refresh_bytes = k * (sent + received + flag_bytes)
     keys = (len(layout.key_steps()) + 1) * _switching_key_bytes(params)
     trainer = n * (top_bytes + ciphertext_bytes(params, p.level)) + flags + keys * (1 + (workers if workers > 1 else 0))
     return TrainingEstimate(params.name, n, seconds, 1.0 + (1.0 if split else 0.0), int(refresh_bytes),

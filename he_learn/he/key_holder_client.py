@@ -73,11 +73,11 @@ class KeyHolderClient:
 
     def stream_blocks(self, role: str) -> Iterator[tuple[int, bytes]]:
         """``(index, envelope)`` of every block of X (``"matrix"``) or of X.T y
-        (``"xty"``, one block), :data:`~he_learn.he.role_messages.MAX_BLOCKS_PER_REPLY`
+        (``"xty"``, one per output), :data:`~he_learn.he.role_messages.MAX_BLOCKS_PER_REPLY`
         per round with the next round's request already sent. Each envelope's
         header is checked here (this layout, the top level); its ciphertext is
         checked against the key by whoever loads it."""
-        n = self.setup.layout.n_ciphertexts if role == "matrix" else 1
+        n = self.setup.layout.n_ciphertexts if role == "matrix" else self.setup.spec.outputs
         starts = list(range(0, n, msg.MAX_BLOCKS_PER_REPLY))
         if not starts:
             return
@@ -104,10 +104,11 @@ class KeyHolderClient:
         if reply.chunks:
             raise CommunicationError("the loss reply carries data it should not")
 
-    def final(self, weights: bytes, range_flags: Sequence[bytes], released: int) -> np.ndarray | None:
-        """Send the (masked) weights; returns the ``released`` values the key holder
-        decrypted for the trainer, or None when the model stays with it."""
-        reply = msg.parse(self._call(msg.FINAL, {"flags": len(range_flags)}, [weights, *range_flags]),
+    def final(self, weights: Sequence[bytes], range_flags: Sequence[bytes], released: int) -> np.ndarray | None:
+        """Send the (masked) weights, one envelope per output; returns the
+        ``released`` values the key holder decrypted for the trainer, or None
+        when the model stays with it."""
+        reply = msg.parse(self._call(msg.FINAL, {"flags": len(range_flags)}, [*weights, *range_flags]),
                           reply=True, expect=msg.FINAL)
         count = msg.int_field(reply.fields, "released", released, released, "final reply")
         if count == 0:

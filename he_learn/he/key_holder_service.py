@@ -10,7 +10,7 @@ from another process. What the key holder learns, and what leaves it:
   them and sends back fresh ciphertexts: no decryption leaves it; it learns the
   values only up to the mask's statistical distance (:mod:`he_learn.he.refresh`);
 - *range flags* (logistic objective): which samples' scores left the sigmoid's
-  interval, one bit per sample and step (:func:`he_learn.he.refresh.range_flags`);
+  interval, one bit per sample, output and step (:func:`he_learn.he.refresh.range_flags`);
 - *loss*: at every ``log_every``-th step the current predictions p on its own
   data; it logs sum|p - y| in its own report, and nothing goes back (a loss is
   a function of exact decryptions of the trainer's ciphertexts);
@@ -24,8 +24,8 @@ The one decryption that leaves the key holder, the masked weights for
 
 Requests are validated before anything is decrypted: a known kind with exactly
 its fields (:mod:`he_learn.he.role_messages`), in protocol order (setup first,
-nothing after the final weights), with the counts the layout implies (one
-weights ciphertext or one per block; every block for a loss), within the
+nothing after the final weights), with the counts the layout and the spec's K
+outputs imply (K weights ciphertexts, or K per block; K per block for a loss), within the
 spec's budget (at most two refreshes a step, one loss per logged step, one
 final), each ciphertext small enough for the parameters and made under this
 key. A bad request is answered with an error frame (``ProtocolError``,
@@ -81,8 +81,10 @@ class TrainingKeyHolder:
         start = time.perf_counter()
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
-        if X.ndim != 2 or y.shape != (X.shape[0],):
-            raise ParameterError(f"X must be (n, d) and y (n,); got {X.shape} and {y.shape}")
+        outputs = spec.outputs
+        if X.ndim != 2 or y.shape not in ((X.shape[0],), (X.shape[0], outputs)) or (y.ndim == 1 and outputs != 1):
+            expected = "(n,)" if outputs == 1 else f"(n, {outputs})"
+            raise ParameterError(f"X must be (n, d) and y {expected} for {outputs} output(s); got {X.shape} and {y.shape}")
         if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
             raise ParameterError("X and y must be finite")
         if key_holder is not None:
@@ -100,9 +102,9 @@ class TrainingKeyHolder:
         layout = FeatureMajorLayout(X.shape[0], X.shape[1], params.slot_count)
         if model_to == "trainer":
             # a fresh encryption's error is the least any weights ciphertext carries
-            weights_release.check_room(params, layout)
+            weights_release.check_room(params, layout, outputs)
         if key_holder is None:
-            policy = weights_release.release_policy(layout) if model_to == "trainer" else None
+            policy = weights_release.release_policy(layout, outputs) if model_to == "trainer" else None
             key_holder = KeyHolder(params, allow_insecure=allow_insecure, release_policy=policy)
         self._key_holder = key_holder
         self._engine = self._key_holder.engine()
@@ -110,7 +112,7 @@ class TrainingKeyHolder:
         self.setup = msg.TrainingSetup(public, layout, spec, model_to, dict(metadata or {}))
         # X / s is what the trainer computes on (the polynomial sees [-1, 1]).
         self._X = X / spec.input_scale
-        self._y = y
+        self._y = y.reshape(X.shape[0], outputs)  # one column per output
         self._approximation: PolynomialApproximation | None = spec.approximation if spec.activation else None
         self._policy: RangePolicy = spec.activation_policy
         self._served_setup = False
@@ -119,7 +121,8 @@ class TrainingKeyHolder:
         self._losses = 0
         self.weights: np.ndarray | None = None
         # model_to="trainer": calibrated on the weights' refreshes, spent once at the end
-        self.weights_release = weights_release.WeightsRelease(key_holder, layout) if model_to == "trainer" else None
+        self.weights_release = (weights_release.WeightsRelease(key_holder, layout, outputs)
+                                if model_to == "trainer" else None)
         self.loss_history: list[float] = []
         self.out_of_interval = 0
         self.key_seconds = time.perf_counter() - start
@@ -131,6 +134,10 @@ class TrainingKeyHolder:
     @property
     def params(self) -> CkksParameters:
         return self.setup.params
+
+    @property
+    def outputs(self) -> int:
+        return self.setup.spec.outputs
 
     @property
     def finished(self) -> bool:
@@ -182,26 +189,28 @@ class TrainingKeyHolder:
         role = fields["role"]
         if role not in ("matrix", "xty") or request.chunks:
             raise CommunicationError(f"a blocks request names 'matrix' or 'xty' and carries nothing, not {role!r}")
-        n = self.layout.n_ciphertexts if role == "matrix" else 1
+        n = self.layout.n_ciphertexts if role == "matrix" else self.outputs
         start = msg.int_field(fields, "start", 0, n - 1, "blocks request")
         count = msg.int_field(fields, "count", 1, min(msg.MAX_BLOCKS_PER_REPLY, n - start), "blocks request")
         if role == "matrix":
             slots, layout = self.layout.pack_matrix(self._X, start, start + count), self.setup.matrix_layout()
         else:
-            # X.T y with the X the trainer's backward pass uses (s * X / s), replicated
-            # over each feature's group: the trainer subtracts it from X.T p, so y
-            # itself never needs encrypting (module doc).
-            xty = self.setup.spec.input_scale * (self._X.T @ self._y)
-            slots, layout = self.layout.pack_weights(xty)[None, :], self.setup.xty_layout()
+            # X.T y of each output with the X the trainer's backward pass uses (s * X / s),
+            # replicated over each feature's group: the trainer subtracts it from X.T p,
+            # so y itself never needs encrypting (module doc).
+            xty = self.setup.spec.input_scale * (self._X.T @ self._y[:, start:start + count])
+            slots, layout = np.stack([self.layout.pack_weights(column) for column in xty.T]), self.setup.xty_layout()
         chunks = [self._key_holder.encrypt_envelope(row, layout=layout) for row in slots]
         data = msg.encode(msg.BLOCKS, {"role": role, "start": start, "count": count}, chunks, reply=True)
         return Reply(data, msg.BLOCKS, len(data))
 
     def _refresh(self, request: msg.Message) -> Reply:
         values, flags = self._counts(request, "values", "refresh")
-        if values not in (1, self.layout.n_ciphertexts):
+        outputs = self.outputs
+        if values not in (outputs, outputs * self.layout.n_ciphertexts):
             raise CommunicationError(
-                f"a refresh carries the weights (1 ciphertext) or the scores ({self.layout.n_ciphertexts}), not {values}"
+                f"a refresh carries the weights ({outputs} ciphertext(s)) or the scores "
+                f"({outputs * self.layout.n_ciphertexts}), not {values}"
             )
         self._refreshes += 1
         # A step refreshes its weights and, when it does not fit, its scores.
@@ -209,16 +218,16 @@ class TrainingKeyHolder:
             raise ProtocolError(f"refresh {self._refreshes} exceeds the {self.setup.spec.max_iter}-step run's budget")
         self._check_range_flags(request.chunks[values:])
         out = []
-        for message in request.chunks[:values]:
+        for index, message in enumerate(request.chunks[:values]):
             value = self._load(message)
             if self.params.mask_domain == "coefficients":
                 # masked in the integer coefficients: re-encrypted without decoding
                 out.append(coefficient_mask.reencrypt_masked(self._key_holder, value))
                 continue
-            if values == 1 and self.weights_release is not None:
+            if values == outputs and self.weights_release is not None:
                 # one decryption: the real parts are refreshed, the imaginary ones calibrate the release
                 exact = self._decrypt_complex(value, "refresh")
-                self.weights_release.calibrate(exact.imag)
+                self.weights_release.calibrate(exact.imag, index)
                 slots = exact.real.copy()
             else:
                 slots = self._decrypt(value, "refresh")
@@ -238,62 +247,71 @@ class TrainingKeyHolder:
 
     def _loss(self, request: msg.Message) -> Reply:
         n = self.layout.n_ciphertexts
-        values = msg.int_field(request.fields, "values", n, n, "loss request")
+        values = msg.int_field(request.fields, "values", n * self.outputs, n * self.outputs, "loss request")
         self._losses += 1
         if self._losses > self.setup.spec.loss_logs:
             raise ProtocolError(
                 f"loss request {self._losses}: the spec logs the loss {self.setup.spec.loss_logs} time(s) in this run"
             )
         chunks = msg.envelopes(request.chunks, values, self.params, "loss request")
+        # output-major: output k's prediction of block b is chunk k * n + b
         predictions = [
-            self._decrypt(self._load(chunk), "the training loss")[self.layout.sample_slots(block)]
-            for block, chunk in enumerate(chunks)
+            self._decrypt(self._load(chunk), "the training loss")[self.layout.sample_slots(index % n)]
+            for index, chunk in enumerate(chunks)
         ]
-        self.loss_history.append(float(np.sum(np.abs(np.concatenate(predictions) - self._y))))
+        columns = np.concatenate(predictions).reshape(self.outputs, -1).T
+        self.loss_history.append(float(np.sum(np.abs(columns - self._y))))
         data = msg.encode(msg.LOSS, {}, reply=True)
         return Reply(data, msg.LOSS, len(data))
 
     def _final(self, request: msg.Message) -> Reply:
-        _, flags = self._counts(request, None, "final")
+        outputs = self.outputs
+        self._counts(request, None, "final", fixed=outputs)
         self._finished = True
-        self._check_range_flags(request.chunks[1:])
+        self._check_range_flags(request.chunks[outputs:])
         if self._policy == "warn" and self.out_of_interval and self._approximation is not None:
             report_out_of_interval(self.out_of_interval, self._approximation, "warn", summed_over_steps=True)
-        value = self._load(request.chunks[0])
+        values = [self._load(chunk) for chunk in request.chunks[:outputs]]
         if self.setup.model_to == "key_holder":
-            slots = self._decrypt(value, "final weights")
-            limit = MAX_WEIGHT_FRACTION * mask_bound(self._engine, 0)
-            largest = float(np.max(np.abs(slots)))
-            if largest > limit:
-                raise PrecisionError(
-                    f"the trained weights reach {largest:.3g}, beyond {limit:.3g}, the largest a refresh can carry: "
-                    "training diverged. Lower the learning rate, scale the features, or add l2"
-                )
-            self.weights = self.layout.unpack_weights(slots)
+            columns = []
+            for value in values:
+                slots = self._decrypt(value, "final weights")
+                limit = MAX_WEIGHT_FRACTION * mask_bound(self._engine, 0)
+                largest = float(np.max(np.abs(slots)))
+                if largest > limit:
+                    raise PrecisionError(
+                        f"the trained weights reach {largest:.3g}, beyond {limit:.3g}, the largest a refresh can "
+                        "carry: training diverged. Lower the learning rate, scale the features, or add l2"
+                    )
+                columns.append(self.layout.unpack_weights(slots))
+            self.weights = columns[0] if outputs == 1 else np.column_stack(columns)
             data = msg.encode(msg.FINAL, {"released": 0}, reply=True)
             return Reply(data, msg.FINAL, len(data))
         # model_to="trainer": the weights arrive masked, w + m, as in a refresh.
-        limit = max_refreshed_value(self._engine, value.level)
-        if float(np.max(np.abs(self._decrypt(value, "final weights")))) > limit:
-            raise PrecisionError(
-                f"the masked weights reach beyond mask bound + largest weight = {limit:.3g}: training diverged or "
-                "wrapped around. Lower the learning rate, scale the features, or add l2"
-            )
+        for value in values:
+            limit = max_refreshed_value(self._engine, value.level)
+            if float(np.max(np.abs(self._decrypt(value, "final weights")))) > limit:
+                raise PrecisionError(
+                    f"the masked weights reach beyond mask bound + largest weight = {limit:.3g}: training diverged "
+                    "or wrapped around. Lower the learning rate, scale the features, or add l2"
+                )
         if self.weights_release is None:
             raise ProtocolError("the masked weights arrived for a run that keeps the model with the key holder")
-        released = self.weights_release.release(value)
+        released = self.weights_release.release(values)
         data = msg.encode(msg.FINAL, {"released": int(released.size)}, [msg.floats_chunk(released)], reply=True)
         return Reply(data, msg.FINAL, len(data))
 
     # -- checks ----------------------------------------------------------------------
-    def _counts(self, request: msg.Message, values_field: str | None, what: str) -> tuple[int, int]:
-        """``(values, flags)`` of a request whose chunks are values then range flags."""
-        n = self.layout.n_ciphertexts
-        values = 1 if values_field is None else msg.int_field(request.fields, values_field, 1, n, f"{what} request")
+    def _counts(self, request: msg.Message, values_field: str | None, what: str, fixed: int = 1) -> tuple[int, int]:
+        """``(values, flags)`` of a request whose chunks are values (``fixed`` of
+        them without a ``values_field``) then range flags."""
+        n = self.layout.n_ciphertexts * self.outputs
+        values = fixed if values_field is None else msg.int_field(request.fields, values_field, 1, n, f"{what} request")
         # Flags of every logistic step since the last message, packed several
-        # blocks a ciphertext; a step uses at least 3 levels, so no more steps than
-        # levels can pass.
-        most = self.layout.n_packs * max(1, self._engine.top_level) if self._approximation is not None else 0
+        # blocks a ciphertext, per output; a step uses at least 3 levels, so no
+        # more steps than levels can pass.
+        per_step = self.layout.n_packs * self.outputs
+        most = per_step * max(1, self._engine.top_level) if self._approximation is not None else 0
         flags = msg.int_field(request.fields, "flags", 0, most, f"{what} request")
         msg.envelopes(request.chunks, values + flags, self.params, f"{what} request")
         return values, flags
@@ -324,8 +342,9 @@ class TrainingKeyHolder:
         if self._approximation is None:
             raise ProtocolError("range flags sent for an objective without activation")
         n = self.layout.n_packs
-        if len(messages) % n:
-            raise CommunicationError(f"range flags come {n} packed ciphertext(s) a step, not {len(messages)}")
+        per_step = n * self.outputs
+        if len(messages) % per_step:
+            raise CommunicationError(f"range flags come {per_step} packed ciphertext(s) a step, not {len(messages)}")
         try:
             values = [self._decrypt(self._load(m), "range flags") for m in messages]
         except PrecisionError as exc:
@@ -336,8 +355,9 @@ class TrainingKeyHolder:
                 "the features, lower the learning rate or add l2"
             ) from exc
         count = 0
-        for step in range(len(values) // n):
-            packs = np.stack(values[step * n : (step + 1) * n])
+        # each output's n packs in turn (output-major, he_learn.he.trainer_blocks)
+        for start in range(0, len(values), n):
+            packs = np.stack(values[start : start + n])
             count += int(np.count_nonzero(self.layout.unpack_packed_samples(packs) > 0.0))
         # "raise" stops at the first step that leaves the interval; "warn" is
         # summed and said once, at the final weights, rather than once per step.

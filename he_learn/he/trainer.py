@@ -23,7 +23,10 @@ interval half-width (X is encrypted as X / s so the polynomial sees inputs in
     w = (1 - lr*l2) w - g         0 levels (the l2 factor rides on w's level drop)
 
 X.T (p - y) = X.T p - X.T y, and the key holder sends X.T y encrypted (one
-ciphertext): y is never encrypted, sent or held here. The first three lines are
+ciphertext): y is never encrypted, sent or held here. With K outputs (one-vs-rest:
+one per class) every line runs once per output on the same blocks of X, the
+K weights ciphertexts are refreshed together (one round a step, not K) and the
+key holder sends K ciphertexts of X.T y. The first three lines are
 independent across the blocks of X and stream through them
 (:mod:`he_learn.he.trainer_blocks`), in this process or in worker processes
 (:mod:`he_learn.he.trainer_workers`), with the same result bit for bit. So a
@@ -93,8 +96,8 @@ class EncryptedTrainer:
         self.range_flag_bytes = 0
         self._pending_flags: list[bytes] = []
         self._blocks: LocalBlocks | None = None
-        self._xty: CkksCiphertext | None = None
-        self._xty_cache: dict[int, CkksCiphertext] = {}
+        self._xty: list[CkksCiphertext] = []
+        self._xty_cache: dict[tuple[int, int], CkksCiphertext] = {}
         self.block_seconds: list[float] = []
 
     # -- data ------------------------------------------------------------------------
@@ -112,13 +115,13 @@ class EncryptedTrainer:
                 blocks.add_envelope(index, data)
                 if on_block is not None:
                     on_block(index + 1, n)
-            (_, xty), = list(self.channel.stream_blocks("xty"))
+            xty = [data for _, data in self.channel.stream_blocks("xty")]
             blocks.finish_loading()
         except BaseException:
             blocks.close()
             raise
         self._blocks = blocks
-        self._xty = envelope.load(self.engine, xty)
+        self._xty = [envelope.load(self.engine, data) for data in xty]
         # Every engine has loaded the public context now: forget its bytes.
         self.setup = self.channel.forget_context_data()
 
@@ -136,10 +139,10 @@ class EncryptedTrainer:
                 setattr(counts, name, getattr(counts, name) + value)
         return counts
 
-    def _xty_at(self, level: int) -> CkksCiphertext:
-        if level not in self._xty_cache:
-            self._xty_cache[level] = self.engine.drop_to(self._xty, level)  # type: ignore[arg-type]
-        return self._xty_cache[level]
+    def _xty_at(self, output: int, level: int) -> CkksCiphertext:
+        if (output, level) not in self._xty_cache:
+            self._xty_cache[(output, level)] = self.engine.drop_to(self._xty[output], level)
+        return self._xty_cache[(output, level)]
 
     # -- refreshes -----------------------------------------------------------------------
     def take_range_flags(self) -> list[bytes]:
@@ -154,46 +157,56 @@ class EncryptedTrainer:
                               flags=self.take_range_flags())
 
     # -- training ---------------------------------------------------------------------------
-    def step(self, w: CkksCiphertext, log: bool, on_block: BlockCallback | None = None) -> CkksCiphertext:
-        """One gradient step; refreshes first when the weights lack the levels.
-        With ``log`` the key holder receives the step's predictions for its loss."""
+    def step(self, weights: list[CkksCiphertext], log: bool,
+             on_block: BlockCallback | None = None) -> list[CkksCiphertext]:
+        """One gradient step of every output's weights; refreshes them first (all
+        in one round) when they lack the levels. With ``log`` the key holder
+        receives the step's predictions for its loss."""
         spec, engine, layout, blocks = self.spec, self.engine, self.layout, self._blocks
         if blocks is None:
             raise ParameterError("fetch the data first (EncryptedTrainer.fetch_data)")
-        if w.level < (1 if self.split_step else spec.levels_per_step):
-            (w,) = self._refresh([w])
-        rho = range_flag_factors(layout, self._stream, layout.n_ciphertexts) if spec.activation else None
+        n, outputs = layout.n_ciphertexts, spec.outputs
+        if len(weights) != outputs:
+            raise ParameterError(f"{len(weights)} weights ciphertexts for {outputs} outputs")
+        if min(w.level for w in weights) < (1 if self.split_step else spec.levels_per_step):
+            weights = self._refresh(weights)
+        rho = None
+        if spec.activation:
+            # drawn output by output in block order: one output draws what a binary run draws
+            rho = range_flag_factors(layout, self._stream, outputs * n).reshape(outputs, n, layout.period)
         start = time.perf_counter()
         if self.split_step:
-            scores = self._refresh(blocks.forward(w))
-            result = blocks.backward(None, scores, rho, log, on_block)
+            flat = self._refresh([u for scores in blocks.forward(weights) for u in scores])
+            result = blocks.backward(None, [flat[k * n:(k + 1) * n] for k in range(outputs)], rho, log, on_block)
         else:
-            result = blocks.backward(w, None, rho, log, on_block)
+            result = blocks.backward(weights, None, rho, log, on_block)
         self.block_seconds.append(time.perf_counter() - start)
         if rho is not None:
-            self._pending_flags.extend(envelope.pack(result.packs[k]) for k in range(layout.n_packs))
+            self._pending_flags.extend(envelope.pack(result.packs[k]) for k in range(outputs * layout.n_packs))
         if log:
             # the key holder logs sum|p - y|; nothing decrypted comes back
-            self.channel.loss([result.predictions[b] for b in range(layout.n_ciphertexts)])
+            self.channel.loss([result.predictions[b] for b in range(outputs * n)])
         factor = spec.learning_rate / (layout.n_samples if spec.gradient == "mean" else 1.0)
-        g = rmatvec_from_sum(engine, result.acc, layout, factor, subtract=self._xty_at)  # type: ignore[arg-type]
         keep = 1.0 - spec.learning_rate * spec.l2
-        old = w
-        if keep != 1.0:
-            if keep == 0.0:
-                raise ParameterError("learning_rate * l2 == 1 zeroes the weights every step")
-            old = engine.multiply_plain(old, keep)
-        return engine.sub(old, g)
+        if keep == 0.0:
+            raise ParameterError("learning_rate * l2 == 1 zeroes the weights every step")
+        out = []
+        for k, w in enumerate(weights):
+            g = rmatvec_from_sum(engine, result.acc[k], layout, factor,
+                                 subtract=lambda level, k=k: self._xty_at(k, level))
+            out.append(engine.sub(w if keep == 1.0 else engine.multiply_plain(w, keep), g))
+        return out
 
     def fit(
         self,
         on_iteration: Callable[[int, int], None] | None = None,
         on_block: BlockCallback | None = None,
-    ) -> tuple[CkksCiphertext, list[int]]:
-        """``max_iter`` steps from w = 0; returns Enc(w) and the steps whose loss
-        the key holder logged. ``on_block(done, total)`` counts blocks over the
-        whole run."""
-        w = self.engine.encrypt(np.zeros(self.engine.slot_count))
+    ) -> tuple[list[CkksCiphertext], list[int]]:
+        """``max_iter`` steps from w = 0; returns Enc(w) of every output and the
+        steps whose loss the key holder logged. ``on_block(done, total)`` counts
+        blocks over the whole run."""
+        zero = self.engine.encrypt(np.zeros(self.engine.slot_count))
+        w = [zero] * self.spec.outputs
         steps: list[int] = []
         n = self.layout.n_ciphertexts
         total = self.spec.max_iter * n
@@ -207,27 +220,32 @@ class EncryptedTrainer:
                 on_iteration(t + 1, self.spec.max_iter)
         return w, steps
 
-    def finish(self, w: CkksCiphertext, model_to: str) -> np.ndarray | None:
+    def finish(self, weights: list[CkksCiphertext], model_to: str) -> np.ndarray | None:
         """Hand the weights over: to the key holder as they are, or to this trainer
-        through a masked decryption. Returns the weights in the second case."""
+        through a masked decryption. Returns the weights in the second case: (d,)
+        for one output, (d, K) for K."""
         flags = self.take_range_flags()
         if model_to == "key_holder":
-            self.channel.final(envelope.pack(w), flags, 0)
+            self.channel.final([envelope.pack(w) for w in weights], flags, 0)
             return None
         if model_to != "trainer":
             raise ParameterError(f"model_to must be one of {msg.MODEL_RECIPIENTS}, not {model_to!r}")
-        value = w
-        bound = mask_bound(self.engine, value.level)
-        self.mask_bits.append(float(np.log2(bound)))
-        self.leakage.add(self.engine, value.level, "slots")
-        mask = np.asarray(self._stream.uniform((self.engine.slot_count,), -bound, bound), dtype=np.float64)
+        masks, masked = [], []
+        for value in weights:
+            bound = mask_bound(self.engine, value.level)
+            self.mask_bits.append(float(np.log2(bound)))
+            self.leakage.add(self.engine, value.level, "slots")
+            masks.append(np.asarray(self._stream.uniform((self.engine.slot_count,), -bound, bound), dtype=np.float64))
+            masked.append(envelope.pack(self.engine.add_plain(value, masks[-1])))
         slots = self.layout.weight_slots
-        released = self.channel.final(envelope.pack(self.engine.add_plain(value, mask)), flags, int(slots.size))
-        weights = self.layout.weights_from_slots(released - mask[slots])  # type: ignore[operator]
+        released = self.channel.final(masked, flags, len(weights) * int(slots.size))
+        columns = [self.layout.weights_from_slots(part - mask[slots])  # type: ignore[operator]
+                   for part, mask in zip(np.split(released, len(weights)), masks)]
+        model = columns[0] if len(columns) == 1 else np.column_stack(columns)
         limit = MAX_WEIGHT_FRACTION * mask_bound(self.engine, 0)
-        if float(np.max(np.abs(weights))) > limit:
+        if float(np.max(np.abs(model))) > limit:
             raise PrecisionError(
-                f"the trained weights reach {float(np.max(np.abs(weights))):.3g}, beyond {limit:.3g}, the largest a "
+                f"the trained weights reach {float(np.max(np.abs(model))):.3g}, beyond {limit:.3g}, the largest a "
                 "refresh can carry: training diverged. Lower the learning rate, scale the features, or add l2"
             )
-        return weights
+        return model

@@ -13,11 +13,17 @@ results: the backward pass's sum ``sum_b (s X_b) * p_b`` (rescale pending, so th
 sum is exact and independent of the order or the split into workers), the
 packed range flags, and, at logged steps, the predictions' envelopes.
 
-Per block and step (u = (X_b / s) @ w, p = q(u))::
+Per block and step, for each of the spec's K outputs (u = (X_b / s) @ w_k,
+p = q(u); one-vs-rest trains one w_k per class on the same blocks)::
 
-    u_b   = X_b (.) w, summed over the feature groups      1 level, log2(d_pad) rotations
+    u_b   = X_b (.) w_k, summed over the feature groups    1 level, log2(d_pad) rotations
     p_b   = q(u_b); u_b^2 -> range flag, packed            activation depth
-    acc  += (s X_b) (.) p_b                                 (rescale at the end, once)
+    acc_k += (s X_b) (.) p_b                                (rescale at the end, once)
+
+The K outputs share the blocks (held once, sent once) and their rounds: a
+refresh carries every output's weights, so K classes cost one round a step,
+not K. Results are keyed output-major: output k's pack j is ``k * n_packs +
+j``, its prediction of block b is ``k * n_blocks + b``.
 
 The rest of a step (:meth:`he_learn.he.trainer.EncryptedTrainer.step`) happens
 once: rescale, subtract X.T y, sum over the samples, mask and replicate.
@@ -54,19 +60,18 @@ def backward_level(engine: CkksEngine, spec: EncryptedTrainingSpec, split: bool)
 
 @dataclass
 class StepResult:
-    """One step's per-block results, summed over a range of blocks."""
+    """One step's per-block results, summed over a range of blocks (keys: module doc)."""
 
-    acc: CkksCiphertext | None = None
+    acc: dict[int, CkksCiphertext] = field(default_factory=dict)
     packs: dict[int, CkksCiphertext] = field(default_factory=dict)
     predictions: dict[int, bytes] = field(default_factory=dict)
 
     def merge(self, engine: CkksEngine, other: "StepResult") -> None:
         """Add ``other`` (another range of blocks) into this one; exact, so the
         order and the split of the blocks do not change a bit of the result."""
-        if other.acc is not None:
-            self.acc = other.acc if self.acc is None else engine.add(self.acc, other.acc)
-        for index, pack in other.packs.items():
-            self.packs[index] = pack if index not in self.packs else engine.add(self.packs[index], pack)
+        for target, source in ((self.acc, other.acc), (self.packs, other.packs)):
+            for key, value in source.items():
+                target[key] = value if key not in target else engine.add(target[key], value)
         self.predictions.update(other.predictions)
 
 
@@ -108,56 +113,74 @@ class TrainingBlocks:
             block = self.engine.drop_to(block, w.level)  # a temporary: only off the default presets
         return matvec_blocks(self.engine, (block,), self.layout, PackedVector(self.layout, "weights", (w,)))[0]
 
-    def forward(self, w: CkksCiphertext) -> list[CkksCiphertext]:
-        """The scores u of every block (for a step whose scores are refreshed)."""
+    def _check_weights(self, weights: Sequence[CkksCiphertext]) -> None:
+        if len(weights) != self.spec.outputs:
+            raise ParameterError(f"{len(weights)} weights ciphertexts for {self.spec.outputs} outputs")
+
+    def forward(self, weights: Sequence[CkksCiphertext]) -> list[list[CkksCiphertext]]:
+        """The scores u of every block, per output (for a step whose scores are refreshed)."""
         self.check_complete()
-        return [self._forward(i, w) for i in range(self.start, self.stop)]
+        self._check_weights(weights)
+        return [[self._forward(i, w) for i in range(self.start, self.stop)] for w in weights]
 
     def backward(
         self,
-        w: CkksCiphertext | None,
-        scores: Sequence[CkksCiphertext] | None,
+        weights: Sequence[CkksCiphertext] | None,
+        scores: Sequence[Sequence[CkksCiphertext]] | None,
         rho: np.ndarray | None,
         log: bool,
         on_block: BlockCallback | None = None,
     ) -> StepResult:
-        """The step's per-block work on these blocks. ``w`` computes the scores
-        here; ``scores`` (refreshed, one per block) replace them in a split step.
-        ``rho`` (one row per block of this range) makes the range flags."""
+        """The step's per-block work on these blocks. ``weights`` (one per output)
+        compute the scores here; ``scores`` (refreshed, per output one per block)
+        replace them in a split step. ``rho`` ``(outputs, blocks of this range,
+        period)`` makes the range flags."""
         self.check_complete()
-        if (w is None) == (scores is None):
+        count, outputs = self.stop - self.start, self.spec.outputs
+        if (weights is None) == (scores is None):
             raise ParameterError("give either the weights or the refreshed scores")
-        if scores is not None and len(scores) != self.stop - self.start:
-            raise ParameterError(f"{len(scores)} scores for {self.stop - self.start} blocks")
-        engine, activation = self.engine, self.spec.activation
+        if weights is not None:
+            self._check_weights(weights)
+        if scores is not None and (len(scores) != outputs or any(len(s) != count for s in scores)):
+            raise ParameterError(f"the refreshed scores are not {outputs} output(s) of {count} blocks")
+        if rho is not None and rho.shape[:2] != (outputs, count):
+            raise ParameterError(f"range flag factors of shape {rho.shape} for {outputs} output(s) of {count} blocks")
         result = StepResult()
-        for k, index in enumerate(range(self.start, self.stop)):
-            u = self._forward(index, w) if w is not None else scores[k]  # type: ignore[index]
-            if activation is None:
-                p = u
-            else:
-                powers: dict[int, CkksCiphertext] = {}
-                p = evaluate_polynomial(engine, u, activation[1], powers=powers)
-                if rho is not None:
-                    # a degree-1 activation computes no square of its own
-                    square = powers[2] if 2 in powers else engine.multiply(u, u)
-                    self._add_flag(result, index, range_flag(engine, square, rho[k]))
-            if log:
-                result.predictions[index] = envelope.pack(p)
-            back = self._back[index]
-            if p.level != back.level:
-                back = engine.drop_to(self.engine.multiply_plain(self._top[index], self.spec.input_scale), p.level)
-            product = engine.multiply(back, p, rescale=False)
-            result.acc = product if result.acc is None else engine.add(result.acc, product)
+        for i, index in enumerate(range(self.start, self.stop)):
+            for k in range(outputs):
+                u = self._forward(index, weights[k]) if weights is not None else scores[k][i]  # type: ignore[index]
+                self._block_output(result, index, k, u, None if rho is None else rho[k, i], log)
             if on_block is not None:
-                on_block(k + 1, self.stop - self.start)
+                on_block(i + 1, count)
         return result
 
-    def _add_flag(self, result: StepResult, index: int, flag: CkksCiphertext) -> None:
+    def _block_output(self, result: StepResult, index: int, k: int, u: CkksCiphertext, rho: np.ndarray | None,
+                      log: bool) -> None:
+        """Output ``k``'s work on block ``index`` from its scores ``u``."""
+        engine, activation = self.engine, self.spec.activation
+        if activation is None:
+            p = u
+        else:
+            powers: dict[int, CkksCiphertext] = {}
+            p = evaluate_polynomial(engine, u, activation[1], powers=powers)
+            if rho is not None:
+                # a degree-1 activation computes no square of its own
+                square = powers[2] if 2 in powers else engine.multiply(u, u)
+                self._add_flag(result, index, k, range_flag(engine, square, rho))
+        if log:
+            result.predictions[k * self.layout.n_ciphertexts + index] = envelope.pack(p)
+        back = self._back[index]
+        if p.level != back.level:
+            back = engine.drop_to(engine.multiply_plain(self._top[index], self.spec.input_scale), p.level)
+        product = engine.multiply(back, p, rescale=False)
+        result.acc[k] = product if k not in result.acc else engine.add(result.acc[k], product)
+
+    def _add_flag(self, result: StepResult, index: int, k: int, flag: CkksCiphertext) -> None:
         pack, left = self.layout.pack_shift(index)
         if left:
             flag = self.engine.rotate(flag, left)
-        result.packs[pack] = flag if pack not in result.packs else self.engine.add(result.packs[pack], flag)
+        key = k * self.layout.n_packs + pack
+        result.packs[key] = flag if key not in result.packs else self.engine.add(result.packs[key], flag)
 
 
 class LocalBlocks:
@@ -173,12 +196,12 @@ class LocalBlocks:
     def finish_loading(self) -> None:
         self._blocks.check_complete()
 
-    def forward(self, w: CkksCiphertext) -> list[CkksCiphertext]:
-        return self._blocks.forward(w)
+    def forward(self, weights: Sequence[CkksCiphertext]) -> list[list[CkksCiphertext]]:
+        return self._blocks.forward(weights)
 
-    def backward(self, w: CkksCiphertext | None, scores: Sequence[CkksCiphertext] | None, rho: np.ndarray | None,
-                 log: bool, on_block: BlockCallback | None = None) -> StepResult:
-        return self._blocks.backward(w, scores, rho, log, on_block)
+    def backward(self, weights: Sequence[CkksCiphertext] | None, scores: Sequence[Sequence[CkksCiphertext]] | None,
+                 rho: np.ndarray | None, log: bool, on_block: BlockCallback | None = None) -> StepResult:
+        return self._blocks.backward(weights, scores, rho, log, on_block)
 
     def worker_counts(self) -> dict[str, int]:
         """Operations done outside the trainer's engine: none here."""

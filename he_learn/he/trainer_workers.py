@@ -13,15 +13,15 @@ cannot use a second core.
 
 Why the result does not depend on the number of workers: a worker returns the
 sum of its blocks' products *before* the rescale, and the trainer adds the
-workers' sums and rescales once. Ciphertext addition is exact arithmetic modulo
+workers' sums (one per output) and rescales once. Ciphertext addition is exact arithmetic modulo
 the primes, so any split and any order of the blocks gives the same ciphertext;
 the same holds for the packed range flags, and every block's own work is
 deterministic. The random draws (the flags' factors) stay in the trainer, in
 block order, and travel to the workers.
 
 Many cores or hosts: the blocks are split into contiguous ranges, one per
-worker, and a step costs each worker one message in (the weights, 1
-ciphertext) and one out (its sum, 1 ciphertext, plus its range's packed flags),
+worker, and a step costs each worker one message in (the weights, one
+ciphertext per output) and one out (its sums, one per output, plus its range's packed flags),
 so the work scales with the blocks while the traffic stays per worker. On
 several hosts the same messages would travel on the job's communicator, the
 workers being roles that fetch their own blocks from the key holder.
@@ -60,6 +60,14 @@ def worker_ranges(n_blocks: int, workers: int) -> list[tuple[int, int]]:
         raise ParameterError(f"{workers} workers cannot share {n_blocks} blocks")
     edges = [n_blocks * k // workers for k in range(workers + 1)]
     return [(edges[k], edges[k + 1]) for k in range(workers)]
+
+
+def _split(items: Sequence[Any], parts: int) -> list[list[Any]]:
+    """``items`` in ``parts`` equal consecutive runs (one per output)."""
+    if parts < 1 or len(items) % parts:
+        raise CommunicationError(f"{len(items)} ciphertexts cannot be split over {parts} output(s)")
+    size = len(items) // parts
+    return [list(items[k * size:(k + 1) * size]) for k in range(parts)]
 
 
 def _frame(kind: str, fields: dict[str, Any] | None = None, chunks: Sequence[bytes] = ()) -> bytes:
@@ -135,27 +143,31 @@ class WorkerPool:
         for k in range(len(self._pipes)):
             self._receive(k, "ready")
 
-    def forward(self, w: CkksCiphertext) -> list[CkksCiphertext]:
-        data = envelope.pack(w)
+    def forward(self, weights: Sequence[CkksCiphertext]) -> list[list[CkksCiphertext]]:
+        data = [envelope.pack(w) for w in weights]
         for pipe in self._pipes:
-            pipe.send_bytes(_frame("forward", {}, [data]))
-        scores: list[CkksCiphertext] = []
+            pipe.send_bytes(_frame("forward", {}, data))
+        scores: list[list[CkksCiphertext]] = [[] for _ in weights]
         for k, (start, stop) in enumerate(self.ranges):
             frame = self._receive(k, "scores")
-            if len(frame.chunks) != stop - start:
+            if len(frame.chunks) != len(weights) * (stop - start):
                 raise CommunicationError(f"trainer worker {k} sent {len(frame.chunks)} scores for {stop - start} blocks")
-            scores.extend(envelope.load(self.engine, chunk) for chunk in frame.chunks)
+            for output, chunks in enumerate(_split(frame.chunks, len(weights))):
+                scores[output].extend(envelope.load(self.engine, chunk) for chunk in chunks)
             self._add_counts(frame.header.get("counts"))
         return scores
 
-    def backward(self, w: CkksCiphertext | None, scores: Sequence[CkksCiphertext] | None, rho: np.ndarray | None,
-                 log: bool, on_block: BlockCallback | None = None) -> StepResult:
-        if (w is None) == (scores is None):
+    def backward(self, weights: Sequence[CkksCiphertext] | None, scores: Sequence[Sequence[CkksCiphertext]] | None,
+                 rho: np.ndarray | None, log: bool, on_block: BlockCallback | None = None) -> StepResult:
+        if (weights is None) == (scores is None):
             raise ParameterError("give either the weights or the refreshed scores")
         for k, (start, stop) in enumerate(self.ranges):
-            inputs = [envelope.pack(w)] if w is not None else [envelope.pack(s) for s in scores[start:stop]]  # type: ignore
-            factors = [] if rho is None else [np.ascontiguousarray(rho[start:stop], dtype="<f8").tobytes()]
-            fields = {"log": log, "from_scores": w is None, "rho": rho is not None}
+            if weights is not None:
+                inputs = [envelope.pack(w) for w in weights]
+            else:
+                inputs = [envelope.pack(u) for per_output in scores for u in per_output[start:stop]]  # type: ignore
+            factors = [] if rho is None else [np.ascontiguousarray(rho[:, start:stop], dtype="<f8").tobytes()]
+            fields = {"log": log, "from_scores": weights is None, "rho": rho is not None}
             self._pipes[k].send_bytes(_frame("backward", fields, inputs + factors))
         done = [0] * len(self._pipes)
         results: list[StepResult | None] = [None] * len(self._pipes)
@@ -190,13 +202,15 @@ class WorkerPool:
         header, chunks = frame.header, list(frame.chunks)
         if header.get("kind") != "result":
             raise ProtocolError(f"trainer worker {k} answered {header.get('kind')!r}, not a step's result")
-        packs, predictions = header.get("packs", []), header.get("predictions", [])
-        if len(chunks) != 1 + len(packs) + len(predictions):
+        packs, predictions, outputs = header.get("packs", []), header.get("predictions", []), header.get("outputs")
+        if not isinstance(outputs, int) or len(chunks) != outputs + len(packs) + len(predictions):
             raise CommunicationError(f"trainer worker {k}'s result carries {len(chunks)} chunks")
-        result = StepResult(acc=_load_pending(self.engine, chunks[0], int(header["level"])))
-        for index, chunk in zip(packs, chunks[1 : 1 + len(packs)]):
+        result = StepResult()
+        for output in range(outputs):
+            result.acc[output] = _load_pending(self.engine, chunks[output], int(header["level"]))
+        for index, chunk in zip(packs, chunks[outputs : outputs + len(packs)]):
             result.packs[int(index)] = envelope.load(self.engine, chunk)
-        for index, chunk in zip(predictions, chunks[1 + len(packs) :]):
+        for index, chunk in zip(predictions, chunks[outputs + len(packs) :]):
             result.predictions[int(index)] = chunk
         self._add_counts(header.get("counts"))
         return result
@@ -250,8 +264,9 @@ def _worker_main(pipe: Any) -> None:
                 pipe.send_bytes(_frame("ready"))
             elif kind == "forward":
                 before = blocks.engine.counts.as_dict()
-                scores = blocks.forward(envelope.load(blocks.engine, frame.chunks[0]))
-                pipe.send_bytes(_frame("scores", {"counts": _since(blocks, before)}, [envelope.pack(s) for s in scores]))
+                scores = blocks.forward([envelope.load(blocks.engine, chunk) for chunk in frame.chunks])
+                out = [envelope.pack(u) for per_output in scores for u in per_output]
+                pipe.send_bytes(_frame("scores", {"counts": _since(blocks, before)}, out))
             elif kind == "backward":
                 pipe.send_bytes(_backward(blocks, frame, pipe))
             else:
@@ -275,16 +290,17 @@ def _since(blocks: TrainingBlocks, before: dict[str, int]) -> dict[str, int]:
 
 def _backward(blocks: TrainingBlocks, frame: wire.Frame, pipe: Any) -> bytes:
     header, chunks = frame.header, frame.chunks
-    engine, count = blocks.engine, blocks.stop - blocks.start
+    engine, count, outputs = blocks.engine, blocks.stop - blocks.start, blocks.spec.outputs
     before = engine.counts.as_dict()
     rho = None
     if header["rho"]:
-        rho = np.frombuffer(chunks[-1], dtype="<f8").reshape(count, blocks.layout.period)
+        rho = np.frombuffer(chunks[-1], dtype="<f8").reshape(outputs, count, blocks.layout.period)
         chunks = chunks[:-1]
+    loaded = [envelope.load(engine, c) for c in chunks]
     if header["from_scores"]:
-        w, scores = None, [envelope.load(engine, c) for c in chunks]
+        weights, scores = None, _split(loaded, outputs)
     else:
-        w, scores = envelope.load(engine, chunks[0]), None
+        weights, scores = loaded, None
     # Progress every few blocks: enough for a bar, few messages.
     every = max(1, count // 20)
 
@@ -292,10 +308,10 @@ def _backward(blocks: TrainingBlocks, frame: wire.Frame, pipe: Any) -> bytes:
         if done % every == 0 and done < count:
             pipe.send_bytes(_frame("progress", {"done": done}))
 
-    result = blocks.backward(w, scores, rho, bool(header["log"]), progress)
+    result = blocks.backward(weights, scores, rho, bool(header["log"]), progress)
     packs = sorted(result.packs)
     predictions = sorted(result.predictions)
-    fields = {"level": result.acc.level, "packs": packs, "predictions": predictions,  # type: ignore[union-attr]
+    fields = {"level": result.acc[0].level, "outputs": outputs, "packs": packs, "predictions": predictions,
               "counts": _since(blocks, before)}
-    out = [_pending_bytes(result.acc)] + [envelope.pack(result.packs[i]) for i in packs]  # type: ignore[arg-type]
+    out = [_pending_bytes(result.acc[k]) for k in range(outputs)] + [envelope.pack(result.packs[i]) for i in packs]
     return _frame("result", fields, out + [result.predictions[i] for i in predictions])

@@ -20,7 +20,7 @@ from he_learn.errors import CommunicationError, ParameterError
 from he_learn.he.polynomial import RangePolicy, normalised_coefficients, polynomial_depth
 from he_learn.he.presets import TRAINING, TRAINING_DEEP, TRAINING_LINEAR, CkksParameters
 
-__all__ = ["EncryptedTrainingSpec", "default_preset", "MAX_ITERATIONS"]
+__all__ = ["EncryptedTrainingSpec", "default_preset", "MAX_ITERATIONS", "MAX_OUTPUTS"]
 
 # Bounds on a spec that arrives from another process.
 MAX_ITERATIONS = 10**6
@@ -28,15 +28,24 @@ MAX_ITERATIONS = 10**6
 # a peer ask for an absurd polynomial.
 _MAX_COEFFICIENTS = 16
 _MAX_TEXT = 1000
+# One-vs-rest trains one weight vector per class; 1024 classes bound the
+# trainer's work per step that a peer can ask for.
+MAX_OUTPUTS = 1024
 _FIELDS = frozenset(
-    {"objective", "max_iter", "learning_rate", "gradient", "l2", "approximation", "log_every", "activation_policy"}
+    {"objective", "max_iter", "learning_rate", "gradient", "l2", "approximation", "log_every", "activation_policy",
+     "outputs"}
 )
 _APPROXIMATION_FIELDS = frozenset({"name", "coefficients", "interval", "max_error", "source"})
 
 
 @dataclass(frozen=True)
 class EncryptedTrainingSpec:
-    """Hyper-parameters of an encrypted run (validated)."""
+    """Hyper-parameters of an encrypted run (validated).
+
+    ``outputs`` (K) is the number of weight vectors trained side by side on the
+    same ciphertexts of X: one per class for a one-vs-rest classifier, one per
+    target column; each has its own weights ciphertext and its own X.T y.
+    """
 
     objective: Literal["squared", "logistic"]
     max_iter: int
@@ -46,6 +55,7 @@ class EncryptedTrainingSpec:
     approximation: PolynomialApproximation | None = None
     log_every: int = 0
     activation_policy: RangePolicy = "warn"
+    outputs: int = 1
 
     def __post_init__(self) -> None:
         if self.objective not in ("squared", "logistic"):
@@ -57,6 +67,8 @@ class EncryptedTrainingSpec:
             )
         if self.max_iter < 1 or self.learning_rate <= 0 or self.l2 < 0 or self.log_every < 0:
             raise ParameterError("max_iter >= 1, learning_rate > 0, l2 >= 0 and log_every >= 0 are required")
+        if isinstance(self.outputs, bool) or not isinstance(self.outputs, int) or not 1 <= self.outputs <= MAX_OUTPUTS:
+            raise ParameterError(f"outputs must be an integer in [1, {MAX_OUTPUTS}], not {self.outputs!r}")
         if self.gradient not in ("sum", "mean"):
             raise ParameterError(f"gradient must be 'sum' or 'mean', not {self.gradient!r}")
         if self.activation_policy not in ("warn", "raise", "ignore"):
@@ -109,6 +121,7 @@ class EncryptedTrainingSpec:
             },
             "log_every": int(self.log_every),
             "activation_policy": self.activation_policy,
+            "outputs": int(self.outputs),
         }
 
     @classmethod
@@ -120,6 +133,7 @@ class EncryptedTrainingSpec:
             raise CommunicationError(f"{what}: expected exactly the fields {sorted(_FIELDS)}")
         max_iter = _int(raw["max_iter"], 1, MAX_ITERATIONS, f"{what} max_iter")
         log_every = _int(raw["log_every"], 0, MAX_ITERATIONS, f"{what} log_every")
+        outputs = _int(raw["outputs"], 1, MAX_OUTPUTS, f"{what} outputs")
         learning_rate = _real(raw["learning_rate"], f"{what} learning_rate")
         l2 = _real(raw["l2"], f"{what} l2")
         approximation = None if raw["approximation"] is None else _approximation(raw["approximation"])
@@ -133,6 +147,7 @@ class EncryptedTrainingSpec:
                 approximation=approximation,
                 log_every=log_every,
                 activation_policy=raw["activation_policy"],
+                outputs=outputs,
             )
         except (ParameterError, TypeError) as exc:
             raise CommunicationError(f"{what}: {exc}") from None

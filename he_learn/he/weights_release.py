@@ -13,8 +13,8 @@ the largest RMS of their imaginary parts (pure error for real weights) times
 depends on no released ciphertext and reveals only the size of earlier errors,
 to a quarter bit. The release then checks the final ciphertext against that
 bound (``SecurityError`` if it is exceeded).
-The key of a run releases once, so its budget is the weights' slots
-(``V = d * group``, :data:`RELEASE_SECURITY_BITS` = 30 bits): the flooding std
+The key of a run releases once, so its budget is the weights' slots of its K
+outputs (``V = K * d * group``, :data:`RELEASE_SECURITY_BITS` = 30 bits): the flooding std
 is ``2^15 * sqrt(V / 2)`` times the bound, reduced by ``sqrt(group)`` when the
 trainer averages each weight's copies. Only presets with a large scale at every
 level leave room for that ('training-release', 2^40): before anything is
@@ -70,17 +70,16 @@ def release_preset(objective: str) -> CkksParameters:
     return TRAINING_RELEASE
 
 
-def release_policy(layout: FeatureMajorLayout) -> FloodingPolicy:
-    """A run's key releases the weights' slots once, at :data:`RELEASE_SECURITY_BITS`."""
-    return FloodingPolicy(RELEASE_SECURITY_BITS, int(layout.weight_slots.size))
+def release_policy(layout: FeatureMajorLayout, outputs: int = 1) -> FloodingPolicy:
+    """A run's key releases the weights' slots of its ``outputs`` once, at :data:`RELEASE_SECURITY_BITS`."""
+    return FloodingPolicy(RELEASE_SECURITY_BITS, outputs * int(layout.weight_slots.size))
 
 
-def _kl_bits(n_values: int, error: float, sigma: float) -> float:
-    """-log2 of the KL divergence ``n e^2 / (2 sigma^2)`` that ``n`` values
-    carrying an error up to ``error`` under Gaussian noise ``sigma`` reveal."""
-    if error <= 0:
-        return math.inf
-    return -math.log2(n_values * error**2 / (2 * sigma**2))
+def _kl_bits(n_values: int, errors: list[float], sigma: float) -> float:
+    """-log2 of the KL divergence ``sum_k n e_k^2 / (2 sigma^2)`` that ``n``
+    values per error bound ``e_k`` reveal under Gaussian noise ``sigma``."""
+    divergence = sum(n_values * error**2 for error in errors) / (2 * sigma**2)
+    return math.inf if divergence <= 0 else -math.log2(divergence)
 
 
 def released_weight_std(layout: FeatureMajorLayout, error_bound: float, policy: FloodingPolicy | None = None) -> float:
@@ -89,15 +88,15 @@ def released_weight_std(layout: FeatureMajorLayout, error_bound: float, policy: 
     return (policy or release_policy(layout)).sigma(error_bound) / math.sqrt(layout.group)
 
 
-def released_weight_std_floor(params: CkksParameters, layout: FeatureMajorLayout) -> float:
+def released_weight_std_floor(params: CkksParameters, layout: FeatureMajorLayout, outputs: int = 1) -> float:
     """:func:`released_weight_std` for a fresh encryption's error, the least any
     weights ciphertext carries: the check made before a run starts."""
-    return released_weight_std(layout, fresh_sum_error_bound(params, 1))
+    return released_weight_std(layout, fresh_sum_error_bound(params, 1), release_policy(layout, outputs))
 
 
-def check_room(params: CkksParameters, layout: FeatureMajorLayout) -> None:
+def check_room(params: CkksParameters, layout: FeatureMajorLayout, outputs: int = 1) -> None:
     """Refuse, before anything is encrypted, a run whose weights the flooding would drown."""
-    floor = released_weight_std_floor(params, layout)
+    floor = released_weight_std_floor(params, layout, outputs)
     if floor > MAX_RELEASED_WEIGHT_STD:
         raise PrecisionError(
             f"model_to='trainer' releases the weights flooded to {RELEASE_SECURITY_BITS}-bit statistical "
@@ -110,26 +109,30 @@ def check_room(params: CkksParameters, layout: FeatureMajorLayout) -> None:
 class WeightsRelease:
     """One run's weights release: calibrated on its refreshes, spent once (module doc)."""
 
-    def __init__(self, key_holder: KeyHolder, layout: FeatureMajorLayout) -> None:
+    def __init__(self, key_holder: KeyHolder, layout: FeatureMajorLayout, outputs: int = 1) -> None:
         self._key_holder, self._layout = key_holder, layout
         self._bound: float | None = None
-        # the sum of every refreshed weights ciphertext's bound: their errors live on
-        # in the refreshed messages, so the release shows them too (module doc)
-        self._chain = 0.0
+        # per output, the sum of every refreshed weights ciphertext's bound: their
+        # errors live on in the refreshed messages, so the release shows them too
+        self._chain = [0.0] * outputs
         self.report: dict[str, Any] = {}
 
-    def calibrate(self, imaginary: np.ndarray) -> None:
+    def calibrate(self, imaginary: np.ndarray, output: int = 0) -> None:
         """Raise the weights' error bound to what a refreshed weights ciphertext
-        shows: the imaginary parts of its decryption, which stays here (module doc)."""
+        (of ``output``) shows: the imaginary parts of its decryption, which stays
+        here (module doc)."""
         rms = max(float(np.sqrt(np.mean(imaginary**2))), np.finfo(np.float64).tiny)
         # a quarter of a bit of rounding: sigma tells nothing finer about earlier errors
         bound = 2.0 ** (math.ceil(4 * math.log2(CALIBRATION_MARGIN * TAIL_FACTOR * rms)) / 4)
         self._bound = max(bound, self._bound or 0.0)
-        self._chain += bound
+        self._chain[output] += bound
 
-    def release(self, value: CkksCiphertext) -> np.ndarray:
-        """The masked weights' slots, noise-flooded: the one decryption that leaves
-        the key holder (module doc)."""
+    def release(self, values: CkksCiphertext | list[CkksCiphertext]) -> np.ndarray:
+        """The masked weights' slots of every output, one after another,
+        noise-flooded: the one decryption that leaves the key holder (module doc)."""
+        values = [values] if isinstance(values, CkksCiphertext) else list(values)
+        if len(values) != len(self._chain):
+            raise PrecisionError(f"{len(values)} weights ciphertexts released for {len(self._chain)} outputs")
         bound = self._bound
         if bound is None:
             raise PrecisionError(
@@ -144,13 +147,16 @@ class WeightsRelease:
                 f"per weight, beyond {MAX_RELEASED_WEIGHT_STD}: the model would be noise. Use preset "
                 "'training-release', fewer features, or keep the model with the key holder"
             )
-        released = release(self._key_holder, value, bound, slots=self._layout.weight_slots)
+        slots = self._layout.weight_slots
+        if len(values) * slots.size > self._key_holder.release_budget.remaining:
+            self._key_holder.release_budget.spend(len(values) * slots.size)  # raises before any decryption
+        released = np.concatenate([release(self._key_holder, value, bound, slots=slots) for value in values])
         self.report = {
             "release_error_bound": bound,
             "release_sigma": policy.sigma(bound),
             "release_weight_std": std,
             "release_security_bits": policy.security_bits,
-            "release_values": int(self._layout.weight_slots.size),
+            "release_values": int(released.size),
             "release_chain_security_bits": _kl_bits(self._layout.weight_slots.size, self._chain,
                                                     policy.sigma(bound)),
         }

@@ -67,7 +67,7 @@ def run_ckks_fit(spec: JobSpec, role: str, comm: Communicator) -> dict[str, Any]
             comm,
             X=problem.X,
             y=problem.y,
-            spec=encrypted_spec(problem.objective, config, options),
+            spec=encrypted_spec(problem.objective, config, options, problem.n_outputs or 1),
             preset=options.preset,
             allow_insecure=options.allow_insecure,
             economy_keys=options.galois_keys == "economy",

@@ -137,7 +137,7 @@ class CkksBackend:
         config: TrainingConfig,
         on_iteration: ProgressCallback | None = None,
     ) -> TrainingResult:
-        spec = encrypted_spec(problem.objective, config, self.options)
+        spec = encrypted_spec(problem.objective, config, self.options, problem.n_outputs or 1)
         estimate = self.estimate(problem, config)
         if estimate.seconds_per_iteration * config.max_iter > LOG_ESTIMATE_SECONDS or \
                 estimate.trainer_bytes > LOG_ESTIMATE_BYTES:
@@ -174,11 +174,15 @@ class CkksBackend:
         if preset is None and self.options.model_to == "trainer":
             preset = release_preset(problem.objective)
         return estimate_training(problem.n_samples, problem.n_features, problem.objective, approximation,
-                                 preset, self.options.workers)
+                                 preset, self.options.workers, problem.n_outputs or 1)
 
 
-def encrypted_spec(objective: str, config: TrainingConfig, options: CkksOptions) -> EncryptedTrainingSpec:
-    """The encrypted run's spec for an estimator's objective and configuration."""
+def encrypted_spec(objective: str, config: TrainingConfig, options: CkksOptions, outputs: int = 1) -> EncryptedTrainingSpec:
+    """The encrypted run's spec for an estimator's objective and configuration,
+    with ``outputs`` weight vectors (K classes one-vs-rest, K target columns)."""
+    if objective == "multinomial":
+        raise ParameterError("the ckks backend cannot evaluate a softmax (exp and a reciprocal): use "
+                             "multi_class='ovr', which trains the K classes on shared ciphertexts")
     approximation = _approximation(config.sigmoid) if objective == "logistic" else None
     return EncryptedTrainingSpec(
         objective=objective,  # type: ignore[arg-type]
@@ -189,6 +193,7 @@ def encrypted_spec(objective: str, config: TrainingConfig, options: CkksOptions)
         approximation=approximation,
         log_every=int(config.log_every),
         activation_policy=options.activation_policy,  # type: ignore[arg-type]
+        outputs=int(outputs),
     )
 
 

@@ -25,13 +25,13 @@ Defaults, and why they differ from the demos':
   The degree-5 fit turns back upwards and is stable; it costs one more
   multiplicative level on ciphertexts. The plain backend uses the same stand-in,
   so backends differ only by the cryptography's error.
-- More than two classes (plain and smpc): ``multi_class="ovr"`` trains K
-  one-vs-rest models in one loop, and ``"multinomial"`` the softmax model (its
-  ``softmax`` stand-in is :class:`~he_learn.approximations.SoftmaxApproximation`).
-  ``"auto"``, as in scikit-learn, is multinomial. The ckks backend trains two
-  classes only for now: more raise ``ParameterError`` before anything is
-  encrypted (one-vs-rest with the K weight vectors sharing ciphertexts is not
-  implemented yet).
+- More than two classes: ``multi_class="ovr"`` trains K one-vs-rest models in
+  one loop (every backend), and ``"multinomial"`` the softmax model (plain and
+  smpc; its ``softmax`` stand-in is
+  :class:`~he_learn.approximations.SoftmaxApproximation`). ``"auto"``, as in
+  scikit-learn, is multinomial where the backend can evaluate it and one-vs-rest
+  on ckks, where the K weights ciphertexts share the ciphertexts of X and the
+  refresh rounds (:mod:`he_learn.he.trainer_blocks`).
 """
 
 from __future__ import annotations
@@ -131,8 +131,6 @@ class LinearRegression(RegressorMixin, GradientDescentEstimator):
 MULTI_CLASS_CHOICES = ("auto", "ovr", "multinomial")
 # Backends that can train the multinomial model (it needs exp and a reciprocal).
 _MULTINOMIAL_BACKENDS = ("plain", "smpc")
-# Backends that train more than two classes at all (one-vs-rest on CKKS is future work).
-_MULTICLASS_BACKENDS = ("plain", "smpc")
 
 
 class LogisticRegression(ClassifierMixin, GradientDescentEstimator):
@@ -147,10 +145,10 @@ class LogisticRegression(ClassifierMixin, GradientDescentEstimator):
         smpc and plain) or "exact" (plain only).
     multi_class : "auto", "ovr" or "multinomial"
         With more than two classes: one-vs-rest (K sigmoid models trained in one
-        loop) or the softmax model, on plain and smpc. "auto" (default) is
-        "multinomial". Two classes always train one sigmoid model. The ckks
-        backend refuses more than two classes (``ParameterError``; not
-        supported yet).
+        loop, on every backend; on ckks the K weights ciphertexts share X's
+        ciphertexts and the refresh rounds) or the softmax model (plain and
+        smpc). "auto" (default) is "multinomial" on plain and smpc and "ovr" on
+        ckks. Two classes always train one sigmoid model.
     softmax : one of ``he_learn.approximations.SOFTMAX_CHOICES``
         The multinomial model's stand-in: "limit8" (default; exp by 8 squarings),
         "limit10", or "exact" (plain only).
@@ -240,12 +238,6 @@ class LogisticRegression(ClassifierMixin, GradientDescentEstimator):
             raise ParameterError(
                 f"LogisticRegression needs at least 2 classes in y, found {classes.shape[0]} class "
                 f"({', '.join(repr(c) for c in classes)})"
-            )
-        if classes.shape[0] > 2 and self.backend not in _MULTICLASS_BACKENDS:
-            raise ParameterError(
-                f"the {self.backend} backend does not support multiclass classification yet: y has "
-                f"{classes.shape[0]} classes. Train on backend 'plain' or 'smpc', or fit one binary "
-                f"{self.backend} model per class (y == k) yourself"
             )
         self.classes_ = classes
         if classes.shape[0] == 2:

@@ -1,7 +1,10 @@
 """The per-block work of a step: streamed in one process or spread over worker
-processes, the same ciphertexts bit for bit; and it equals the plaintext step."""
+processes, the same ciphertexts bit for bit; and it equals the plaintext step,
+for one output and for several (one-vs-rest) sharing the blocks."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -19,6 +22,7 @@ from he_learn.he.trainer_workers import WorkerPool, worker_ranges
 from he_learn.he.training_spec import EncryptedTrainingSpec
 
 SPEC = EncryptedTrainingSpec("logistic", 2, 1.0, "mean", approximation=TENSEAL_TUTORIAL_SIGMOID3, log_every=1)
+OUTPUTS = 2
 
 
 @pytest.fixture(scope="module")
@@ -27,46 +31,56 @@ def run(training_holder):
     layout = FeatureMajorLayout(700, 6, training_holder.params.slot_count)  # 2 blocks of 512 samples
     X = rng.normal(size=(layout.n_samples, layout.n_features)) / 3
     public = training_holder.public_context(layout.rotation_steps)
-    setup = msg.TrainingSetup(public, layout, SPEC, "key_holder")
+    setup = msg.TrainingSetup(public, layout, replace(SPEC, outputs=OUTPUTS), "key_holder")
     blocks = [training_holder.encrypt_envelope(row, layout=setup.matrix_layout())
               for row in layout.pack_matrix(X / SPEC.input_scale)]
-    w = rng.normal(size=layout.n_features) / 4
-    w_envelope = envelope.pack(public.engine().encrypt(layout.pack_weights(w)))  # one encryption for every run
-    return training_holder, setup, blocks, X, w, w_envelope
+    w = rng.normal(size=(layout.n_features, OUTPUTS)) / 4
+    # one encryption per output for every run
+    w_envelopes = [envelope.pack(public.engine().encrypt(layout.pack_weights(col))) for col in w.T]
+    return training_holder, setup, blocks, X, w, w_envelopes
 
 
-def _step(holder, setup, blocks, w, workers):
+def _step(setup, blocks, w_envelopes, workers, outputs):
+    setup = replace(setup, spec=replace(setup.spec, outputs=outputs))
     engine = setup.public_context.engine()
-    holder_ = LocalBlocks(engine, setup.layout, SPEC, False) if workers == 1 else WorkerPool(setup, False, workers)
+    holder_ = LocalBlocks(engine, setup.layout, setup.spec, False) if workers == 1 else WorkerPool(setup, False, workers)
     try:
         for index, data in enumerate(blocks):
             holder_.add_envelope(index, data)
         holder_.finish_loading()
-        w_ct = envelope.load(engine, w)
-        rho = range_flag_factors(setup.layout, Csprng(bytes(32)), setup.layout.n_ciphertexts)
-        return holder_.backward(w_ct, None, rho, True), engine
+        weights = [envelope.load(engine, w) for w in w_envelopes[:outputs]]
+        n = setup.layout.n_ciphertexts
+        rho = range_flag_factors(setup.layout, Csprng(bytes(32)), outputs * n).reshape(outputs, n, -1)
+        return holder_.backward(weights, None, rho, True), engine
     finally:
         holder_.close()
 
 
-def test_two_workers_give_the_same_ciphertexts_as_one(run):
-    holder, setup, blocks, X, w, w_envelope = run
-    one, _ = _step(holder, setup, blocks, w_envelope, 1)
-    two, _ = _step(holder, setup, blocks, w_envelope, 2)
-    assert save_seal(one.acc.seal) == save_seal(two.acc.seal)
-    assert sorted(one.packs) == sorted(two.packs) == [0]
-    assert save_seal(one.packs[0].seal) == save_seal(two.packs[0].seal)
-    assert one.predictions == two.predictions
-    # and the sum is X.T p (s X is what the backward pass multiplies by)
-    engine = setup.public_context.engine()
+@pytest.mark.parametrize("outputs", [1, OUTPUTS])
+def test_two_workers_give_the_same_ciphertexts_as_one(run, outputs):
+    holder, setup, blocks, X, w, w_envelopes = run
+    one, _ = _step(setup, blocks, w_envelopes, 1, outputs)
+    two, _ = _step(setup, blocks, w_envelopes, 2, outputs)
     layout = setup.layout
-    summed = engine.rescale(engine.rotate_sum(one.acc, layout.sample_sum_steps))
-    head = holder.decrypt(summed).reshape(layout.d_pad, layout.group)[: layout.n_features, 0]
-    p = TENSEAL_TUTORIAL_SIGMOID3(X @ w)
-    np.testing.assert_allclose(head, X.T @ p, atol=5e-3)  # 700 terms at scale 2^26
-    predictions = [holder.decrypt(envelope.load(holder.engine(), one.predictions[b]))[layout.sample_slots(b)]
-                   for b in range(layout.n_ciphertexts)]
-    np.testing.assert_allclose(np.concatenate(predictions), p, atol=1e-3)
+    assert sorted(one.acc) == sorted(two.acc) == list(range(outputs))
+    assert all(save_seal(one.acc[k].seal) == save_seal(two.acc[k].seal) for k in range(outputs))
+    assert sorted(one.packs) == sorted(two.packs) == list(range(outputs * layout.n_packs))
+    assert all(save_seal(one.packs[k].seal) == save_seal(two.packs[k].seal) for k in one.packs)
+    assert one.predictions == two.predictions
+    assert sorted(one.predictions) == list(range(outputs * layout.n_ciphertexts))
+    # and each output's sum is X.T p_k (s X is what the backward pass multiplies by)
+    engine = setup.public_context.engine()
+    for k in range(outputs):
+        summed = engine.rescale(engine.rotate_sum(one.acc[k], layout.sample_sum_steps))
+        head = holder.decrypt(summed).reshape(layout.d_pad, layout.group)[: layout.n_features, 0]
+        p = TENSEAL_TUTORIAL_SIGMOID3(X @ w[:, k])
+        np.testing.assert_allclose(head, X.T @ p, atol=5e-3)  # 700 terms at scale 2^26
+        predictions = [
+            holder.decrypt(envelope.load(holder.engine(), one.predictions[k * layout.n_ciphertexts + b]))[
+                layout.sample_slots(b)]
+            for b in range(layout.n_ciphertexts)
+        ]
+        np.testing.assert_allclose(np.concatenate(predictions), p, atol=1e-3)
 
 
 def test_worker_ranges_cover_every_block_once():

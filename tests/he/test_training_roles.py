@@ -190,7 +190,7 @@ def test_the_key_holder_enforces_order_counts_and_budgets(training_holder):
         client.loss([ct])
     with pytest.raises(ProtocolError, match="logs the loss 3 time"):
         client.loss([ct])
-    client.final(ct, [], 0)
+    client.final([ct], [], 0)
     with pytest.raises(ProtocolError, match="run is over"):
         client.refresh([ct])
 
