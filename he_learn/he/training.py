@@ -18,6 +18,9 @@ computes on ciphertexts. They interact only through typed messages
   for every training sample (with X known, that pins down w); the loss stays in
   its report and nothing goes back. ``log_every=0`` reveals nothing between the
   start and the end;
+- with K outputs (one-vs-rest classes), all of the above per output: K weights
+  ciphertexts in each refresh round (one round a step, as for one output), K
+  range-flag bits per sample and step, K predictions per sample at a loss;
 - the final weights: decrypted for the key holder (``model_to="key_holder"``:
   the trainer never sees a weight), or, with ``model_to="trainer"``, released to
   the trainer masked and noise-flooded (the key holder sees only w + m, hidden
@@ -208,6 +211,8 @@ def _report(ledger: Ledger, trainer: dict[str, Any] | None, holder: TrainingKeyH
         "rotation_keys": len(setup.public_context.rotation_steps),
         "ciphertexts_per_matrix": setup.layout.n_ciphertexts,
         "model_to": setup.model_to,
+        # K weight vectors on the same ciphertexts (one-vs-rest); None for one, as the other backends
+        "n_outputs": spec.outputs if spec.outputs > 1 else None,
     }
     if trainer is not None:
         report.update({k: v for k, v in trainer.items() if k not in ("weights", "setup")})

@@ -76,6 +76,9 @@ def read_model(path: str | Path) -> tuple[str, np.ndarray, float]:
         raise ParameterError(f"{path} is not a fitted model (estimator, coef_, intercept_)")
     coef = np.asarray(model["coef_"], dtype=np.float64) if isinstance(model["coef_"], list) else np.empty(0)
     intercept = model["intercept_"]
+    if coef.ndim == 2:
+        raise ParameterError(f"{path} holds a multiclass model (coef_ of shape {coef.shape}): encrypted predictions "
+                             "serve one score per sample; predict each class's column with its own model file")
     if coef.ndim != 1 or not coef.size or not np.all(np.isfinite(coef)) or not isinstance(intercept, (int, float)) \
             or not math.isfinite(intercept) or not isinstance(model["estimator"], str):
         raise ParameterError(f"{path}: coef_ must be a list of finite numbers and intercept_ a finite number")

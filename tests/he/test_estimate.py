@@ -15,29 +15,33 @@ OPERATIONS = ("rotations", "multiplications", "plain_multiplications")
 
 CASES = {
     # 2 blocks of X sharing one pack of range flags (the second block's flag rotates)
-    "logistic-cubic": (600, 6, "logistic", TENSEAL_TUTORIAL_SIGMOID3, None),
+    "logistic-cubic": (600, 6, "logistic", TENSEAL_TUTORIAL_SIGMOID3, None, 1),
     # degree 5 in 'training': a split step, weights and scores refreshed
-    "logistic-split": (40, 4, "logistic", sigmoid_least_squares(5), "training"),
-    "squared": (600, 5, "squared", None, None),
+    "logistic-split": (40, 4, "logistic", sigmoid_least_squares(5), "training", 1),
+    "squared": (600, 5, "squared", None, None, 1),
+    # one-vs-rest: 3 outputs on the same 2 blocks; and a split step's scores of 2 outputs
+    "logistic-cubic-ovr": (600, 6, "logistic", TENSEAL_TUTORIAL_SIGMOID3, None, 3),
+    "logistic-split-ovr": (40, 4, "logistic", sigmoid_least_squares(5), "training", 2),
 }
 
 
-def _run(n, d, objective, approximation, preset, max_iter):
+def _run(n, d, objective, approximation, preset, outputs, max_iter):
     rng = np.random.default_rng(n + d)  # public test data
     X = rng.normal(size=(n, d)) / np.sqrt(d)
-    y = (X @ rng.normal(size=d) > 0).astype(float)
-    spec = EncryptedTrainingSpec(objective, max_iter, 0.5, "mean", approximation=approximation, log_every=0)
-    return train_encrypted(X, y, spec, preset=preset)[1]
+    y = (X @ rng.normal(size=(d, outputs)) > 0).astype(float)
+    spec = EncryptedTrainingSpec(objective, max_iter, 0.5, "mean", approximation=approximation, log_every=0,
+                                 outputs=outputs)
+    return train_encrypted(X, y if outputs > 1 else y[:, 0], spec, preset=preset)[1]
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
 def measured(request):
     """One steady iteration of a real run: the counts of 3 iterations minus those of 2
     (the setup, the first step's missing refresh and the hand-over cancel)."""
-    n, d, objective, approximation, preset = CASES[request.param]
-    two, three = (_run(n, d, objective, approximation, preset, t) for t in (2, 3))
+    n, d, objective, approximation, preset, outputs = CASES[request.param]
+    two, three = (_run(n, d, objective, approximation, preset, outputs, t) for t in (2, 3))
     step = {key: three[key] - two[key] for key in (*OPERATIONS, "refreshes", "refresh_bytes")}
-    return estimate_training(n, d, objective, approximation, preset), step, three
+    return estimate_training(n, d, objective, approximation, preset, outputs=outputs), step, three
 
 
 def test_operation_counts_are_the_trainers(measured):

@@ -60,3 +60,24 @@ def test_a_model_trained_for_the_trainer_then_serves_encrypted_predictions(tmp_p
     run_local(JobSpec.load(tmp_path / "predict.json"))
     scores = np.asarray(json.loads((tmp_path / "scores.json").read_text())["scores"])
     np.testing.assert_allclose(scores, X_new @ np.asarray(model["coef_"]) + model["intercept_"], atol=1e-4)
+
+
+def test_a_three_class_fit_across_processes_matches_the_in_process_fit(tmp_path):
+    """One-vs-rest under CKKS with each role its own program: the key holder keeps the model."""
+    from he_learn import LogisticRegression
+
+    rng = np.random.default_rng(8)  # public test data
+    X = rng.normal(size=(90, 4))
+    y = np.argmax(X @ rng.normal(size=(4, 3)), axis=1)
+    save_party_data(tmp_path / "wines.npz", X, y)
+    fit = JobSpec("ckks-fit", "LogisticRegression", PARAMS, {"insecure_mask_seed": 4},
+                  {"key-holder": "wines.npz"}, {"key-holder": "model.json"}, timeout=120)
+    fit.save(tmp_path / "fit.json")
+    reports = run_local(JobSpec.load(tmp_path / "fit.json"))
+    model = json.loads((tmp_path / "model.json").read_text())
+    assert "model" not in reports["trainer"]["result"]  # the trainer never sees a weight
+    here = LogisticRegression(backend="ckks", progress=False, **PARAMS).fit(X, y)
+    assert model["classes_"] == [0, 1, 2] and np.asarray(model["coef_"]).shape == (3, 4)
+    np.testing.assert_allclose(model["coef_"], here.coef_, atol=1e-3)  # CKKS noise, fresh in every run
+    trainer = reports["trainer"]["result"]["report"]
+    assert trainer["n_outputs"] == 3 and trainer["refreshes"] == here.training_report_["refreshes"]
