@@ -46,6 +46,7 @@ MODULE_BENCHES = {
     "ckks_ops": "he_learn.bench.ckks",
     "release": "he_learn.bench.release",
     "mlp_inference": "he_learn.bench.mlp_inference",
+    "ckks_ovr": "he_learn.bench.ckks_ovr",
     "ckks_scale": "he_learn.bench.ckks_scale",
     "federated": "he_learn.bench.federated",
 }

@@ -59,7 +59,8 @@ from he_learn.smpc.dealer_service import MAX_RELU_USES
 from he_learn.smpc.protocols import Shares, TRUNCATION_OFFSET, add_public
 from he_learn.smpc.session import Corrections, Session
 
-__all__ = ["ReluBits", "relu_items", "request_relu", "relu_shares", "open_xor", "TREE_LEVELS", "relu_bytes"]
+__all__ = ["ReluBits", "relu_items", "request_relu", "relu_shares", "ge_zero_bits", "open_xor", "TREE_LEVELS",
+           "relu_bytes", "sign_bytes"]
 
 # log2(64): the tree's levels over one 64-bit word.
 TREE_LEVELS = 6
@@ -69,7 +70,12 @@ _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 def relu_bytes(n_elements: int, n_parties: int) -> int:
     """Party-to-party bytes of one :func:`relu_shares` on ``n_elements`` values."""
-    words = 1 + 3 * (TREE_LEVELS - 1) + 2 + 1  # c, the tree, e_1
+    return sign_bytes(n_elements, n_parties) + 8 * n_elements * n_parties * (n_parties - 1)  # and e_1
+
+
+def sign_bytes(n_elements: int, n_parties: int) -> int:
+    """Party-to-party bytes of one :func:`ge_zero_bits` on ``n_elements`` values."""
+    words = 1 + 3 * (TREE_LEVELS - 1) + 2  # c and the tree
     per_pair = words * 8 * n_elements + -(-n_elements // 8)  # and beta, packed
     return per_pair * n_parties * (n_parties - 1)
 
@@ -91,10 +97,11 @@ def open_xor(session: Session, values: Sequence[Sequence[np.ndarray]]) -> list[n
 
 def relu_items(shape: tuple[int, ...], uses: int = 1) -> list[tuple[str, tuple]]:
     """Every dealer request of one :func:`relu_shares` on ``shape``, in consumption order
-    (``uses``: products the result bit takes part in, the ReLU's own included)."""
+    (``uses``: products the result bit takes part in, the ReLU's own included;
+    0 for :func:`ge_zero_bits`, the bits alone)."""
     shape = tuple(shape)
-    if isinstance(uses, bool) or not isinstance(uses, int) or not 1 <= uses <= MAX_RELU_USES:
-        raise ParameterError(f"uses must be an integer in [1, {MAX_RELU_USES}], not {uses!r}")
+    if isinstance(uses, bool) or not isinstance(uses, int) or not 0 <= uses <= MAX_RELU_USES:
+        raise ParameterError(f"uses must be an integer in [0, {MAX_RELU_USES}], not {uses!r}")
     items: list[tuple[str, tuple]] = [("binary_mask", (shape,))]
     items += [("and_triple", ((*shape, 1), (*shape, 2)))] * (TREE_LEVELS - 1)
     items.append(("and_triple", (shape, shape)))
@@ -185,9 +192,46 @@ def relu_shares(
     keep one for a backward pass (:meth:`ReluBits.times`). ``requested``: the
     dealer's replies to :func:`request_relu`, if sent ahead.
     """
+    if isinstance(uses, bool) or not isinstance(uses, int) or not 1 <= uses <= MAX_RELU_USES:
+        raise ParameterError(f"uses must be an integer in [1, {MAX_RELU_USES}], not {uses!r}")
     session.require_dealer()
     shape = tuple(np.shape(x[0]))
-    pending = iter(requested if requested is not None else request_relu(session, shape, uses))
+    b, bits_reply = _xor_sign(session, x, requested if requested is not None else request_relu(session, shape, uses))
+    streams = session.local_streams()
+    rho_x = [s.derived(shape) for s in streams]
+    rho_a = [s.derived(shape) for s in streams]
+    pair_draws = []
+    for _ in range(uses):
+        a = [s.uniform(shape) for s in streams]
+        pair_draws.append((a, [s.derived(shape) for s in streams]))
+    filled = bits_reply.fill(rho_x, rho_a, *[p[1] for p in pair_draws])
+    rho_x, rho_a, a_rhos = filled[0], filled[1], filled[2:]
+    pairs = [(draws[0], list(a_rho)) for draws, a_rho in zip(pair_draws, a_rhos)]
+    # One round: beta = b XOR rho (packed bits) and e_1 = x - a_1 (ring words).
+    first = pairs.pop(0)
+    beta, (e,) = _open_bits_and(session, [(bi ^ ri) & 1 for bi, ri in zip(b, rho_x)], [[xi - ai for xi, ai in zip(x, first[0])]])
+    bits = ReluBits(session, beta, [np.asarray(r, dtype=np.int64) for r in rho_a], pairs)
+    return bits._product(x, e, first), bits
+
+
+def ge_zero_bits(session: Session, x: Sequence[np.ndarray], requested: list[Corrections] | None = None) -> Shares:
+    """Arithmetic shares of [x >= 0] (0/1, scale 0) for ring values |x| < 2^62:
+    steps 1-4 of the module docstring and the opening of beta alone (8 rounds,
+    :func:`sign_bytes`). ``requested``: the replies to :func:`relu_items` with
+    ``uses=0``, if sent ahead."""
+    session.require_dealer()
+    shape = tuple(np.shape(x[0]))
+    b, bits_reply = _xor_sign(session, x, requested if requested is not None else session.requests(relu_items(shape, 0)))
+    streams = session.local_streams()
+    rho_x, rho_a = bits_reply.fill([s.derived(shape) for s in streams], [s.derived(shape) for s in streams])
+    beta, _ = _open_bits_and(session, [(bi ^ ri) & 1 for bi, ri in zip(b, rho_x)], [])
+    return ReluBits(session, beta, [np.asarray(r, dtype=np.int64) for r in rho_a], []).arithmetic()
+
+
+def _xor_sign(session: Session, x: Sequence[np.ndarray], requested: list[Corrections]) -> tuple[Shares, Corrections]:
+    """Steps 1-4: XOR shares of b = [x >= 0], and the dealer's still unfilled rho reply."""
+    shape = tuple(np.shape(x[0]))
+    pending = iter(requested)
     streams = session.local_streams()
     # Draws in the dealer's order: the mask, the tree's triples (inside _and), rho.
     r_arith, r_xor = next(pending).fill([s.derived(shape) for s in streams], [s.derived(shape) for s in streams])
@@ -224,35 +268,23 @@ def relu_shares(
     for r, g, name in zip(r_xor, g_words, session.local):
         bit = _i((_u(r) >> np.uint64(62)) & np.uint64(1)) ^ (g & 1)
         b.append(bit ^ c_top if session.is_lead(name) else bit)
-
-    rho_x = [s.derived(shape) for s in streams]
-    rho_a = [s.derived(shape) for s in streams]
-    pair_draws = []
-    for _ in range(uses):
-        a = [s.uniform(shape) for s in streams]
-        pair_draws.append((a, [s.derived(shape) for s in streams]))
-    filled = bits_reply.fill(rho_x, rho_a, *[p[1] for p in pair_draws])
-    rho_x, rho_a, a_rhos = filled[0], filled[1], filled[2:]
-    pairs = [(draws[0], list(a_rho)) for draws, a_rho in zip(pair_draws, a_rhos)]
-    # One round: beta = b XOR rho (packed bits) and e_1 = x - a_1 (ring words).
-    first = pairs.pop(0)
-    beta, e = _open_beta_and(session, [(bi ^ ri) & 1 for bi, ri in zip(b, rho_x)], [xi - ai for xi, ai in zip(x, first[0])])
-    bits = ReluBits(session, beta, [np.asarray(r, dtype=np.int64) for r in rho_a], pairs)
-    return bits._product(x, e, first), bits
+    return b, bits_reply
 
 
-def _open_beta_and(session: Session, bits: Sequence[np.ndarray], ring: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Open XOR-shared bits (packed) and one ring value together, in one round."""
+def _open_bits_and(session: Session, bits: Sequence[np.ndarray], ring: Sequence[Sequence[np.ndarray]]
+                   ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Open XOR-shared bits (packed) and any ring values (each a list of the
+    local parties' shares) together, in one round."""
     shape = np.shape(bits[0])
     size = int(np.prod(shape, dtype=np.int64))
     outgoing = {
-        name: [np.packbits(np.asarray(b, dtype=np.uint8).reshape(-1)), np.asarray(v, dtype=np.int64)]
-        for b, v, name in zip(bits, ring, session.local)
+        name: [np.packbits(np.asarray(b, dtype=np.uint8).reshape(-1))] + [np.asarray(v[i], dtype=np.int64) for v in ring]
+        for i, (b, name) in enumerate(zip(bits, session.local))
     }
     received = session.comm.exchange(session.parties, outgoing)
     packed = reduce(np.bitwise_xor, (received[name][0] for name in session.parties))
     if packed.dtype != np.uint8 or packed.shape != (-(-size // 8),):
         raise ProtocolError(f"a party sent {packed.dtype}{packed.shape} for {size} packed bits")
     beta = np.unpackbits(packed)[:size].reshape(shape).astype(np.int64)
-    value = reduce(np.add, (received[name][1] for name in session.parties))
-    return beta, value
+    values = [reduce(np.add, (received[name][1 + j] for name in session.parties)) for j in range(len(ring))]
+    return beta, values

@@ -37,9 +37,9 @@ Cost per compared element: 8 rounds; 1 + 3 * 61 + 2 = 186 openings, i.e.
 
 When |x| < 2^L is known (L < 62), the same protocol runs on L bits: only bits
 0..L of the mask are bit-shared, the rest of r is a uniform value the parties
-draw privately, and the tree has ceil(log2 L) levels. :func:`any_outside`, the
-one-bit range check of training, uses it after truncating away the bits below
-its bound's resolution.
+draw privately, and the tree has ceil(log2 L) levels (the count comparison of
+:func:`any_outside_shares`). The range check's per-element comparison is the
+bit-sliced one of :mod:`he_learn.smpc.bitwise` (a tenth of the traffic).
 """
 
 from __future__ import annotations
@@ -57,22 +57,20 @@ from he_learn.smpc.protocols import (
     add_public,
     beaver_mul_shares,
     open_values,
-    truncate_shares,
-    truncation_item,
 )
+from he_learn.smpc.bitwise import TREE_LEVELS, ge_zero_bits, relu_items, sign_bytes
 from he_learn.smpc.session import Corrections, Session
 
 __all__ = ["ge_zero_shares", "request_comparison", "comparison_items", "any_outside_shares", "any_outside_cost", "COMPARISON_ROUNDS",
-           "RANGE_CHECK_RESOLUTION_BITS", "FULL_WIDTH", "comparison_bytes"]
+           "FULL_WIDTH", "comparison_bytes"]
 
 # Bits below the sign position of x_u = x + 2^62 (see step 3).
 FULL_WIDTH = 62
 _LOW_BITS = FULL_WIDTH
 # 1 opening + ceil(log2(62)) tree levels + 1 XOR product.
 COMPARISON_ROUNDS = 8
-# any_outside resolves its bound to 1/2^4 of itself: it truncates away the bits
-# below that, which shrinks the comparison (see any_outside).
-RANGE_CHECK_RESOLUTION_BITS = 4
+# The bit-sliced comparison inside any_outside: 1 opening, the tree, beta.
+SIGN_ROUNDS = 1 + TREE_LEVELS + 1
 
 
 def comparison_bytes(n_elements: int, n_parties: int, low_bits: int = _LOW_BITS) -> int:
@@ -87,17 +85,12 @@ def _rounds(low_bits: int) -> int:
     return 1 + int(np.ceil(np.log2(low_bits))) + 1 if low_bits > 1 else 2
 
 
-def _range_plan(encoder: FixedPointEncoder, scale_bits: int, size: int, bound: float) -> tuple[int, int, int, int]:
-    """(truncated bits T, bound in units of 2^T, comparison width, count comparison width)."""
+def _range_plan(encoder: FixedPointEncoder, scale_bits: int, size: int, bound: float) -> tuple[int, int]:
+    """(the bound in ring units, rounded up and clipped to the encoder's range; the count comparison's width)."""
     raw_bound = float(bound) * 2.0**scale_bits
-    shift = max(0, int(np.floor(np.log2(raw_bound))) - RANGE_CHECK_RESOLUTION_BITS) if raw_bound >= 1 else 0
-    # In range, |x| < 2^(integer_bits + scale) in the ring, so after dropping T bits
-    # |t +- (B + 1)| < 2^(integer_bits + scale - T + 1) + 2 (B clipped to the range).
-    value_bits = max(1, encoder.integer_bits + scale_bits - shift)
-    scaled_bound = int(min(np.ceil(raw_bound / 2.0**shift), 2.0**value_bits))
-    width = min(_LOW_BITS, value_bits + 2)
+    ring_bound = int(min(np.ceil(raw_bound), 2.0 ** (encoder.integer_bits + scale_bits)))
     count_width = min(_LOW_BITS, (2 * max(1, size)).bit_length() + 1)
-    return shift, scaled_bound, width, count_width
+    return max(1, ring_bound), count_width
 
 
 def any_outside_cost(
@@ -108,12 +101,10 @@ def any_outside_cost(
     values at ``scale_bits`` (default: the encoder's fractional bits), without the reveal."""
     encoder = encoder if encoder is not None else FixedPointEncoder()
     scale = encoder.fractional_bits if scale_bits is None else scale_bits
-    shift, _, width, count_width = _range_plan(encoder, scale, n_elements, bound)
-    n, m = n_parties, n_elements
-    truncation = n * (n - 1) * 8 * m if shift else 0
+    _, count_width = _range_plan(encoder, scale, n_elements, bound)
     return {
-        "bytes": truncation + comparison_bytes(2 * m, n, width) + comparison_bytes(1, n, count_width),
-        "rounds": (1 if shift else 0) + _rounds(width) + _rounds(count_width),
+        "bytes": sign_bytes(2 * n_elements, n_parties) + comparison_bytes(1, n_parties, count_width),
+        "rounds": SIGN_ROUNDS + _rounds(count_width),
     }
 
 
@@ -233,40 +224,31 @@ def any_outside_shares(session: Session, shares: Shares, scale_bits: int, bound:
     """Shares of ONE bit (0-d, scale 0): "some |x_j| has reached ``bound``" (public, > 0).
 
     A range check that, once revealed, tells the parties whether any element left
-    the window and nothing else (not which, not how many, not by how much). The
-    window's edge is resolved to 1/8 of the bound: the bit is 0 while every
-    |x_j| < bound and 1 once some |x_j| >= bound * (1 + 1/8) (at most; exactly:
-    bound rounded up to a multiple of U = 2^T / 2^scale, plus 2U).
+    the window and nothing else (not which, not how many, not by how much). Exact
+    at the fixed-point resolution: the bit is 0 while every |x_j| < B and 1 once
+    some |x_j| >= B, B = ``bound`` rounded up to a multiple of 2^-scale.
 
-    Steps (the comparisons are :func:`ge_zero_shares` on fewer bits):
-    1. drop the T = log2(bound * 2^scale) - 4 low bits: t = truncate(x, T)
-       (1 round; t errs by one unit, so the bound is resolved to 1/16 of itself);
-    2. locally form t_j - B - 1 and -t_j - B - 1 with B = ceil(bound / U); for x in the
-       encoder's range these fit in w = integer_bits + scale - T + 2 bits, so the
-       comparisons need a w-bit tree instead of a 62-bit one;
-    3. one batched comparison of the 2m values (7 rounds for w = 31); at most one
-       of each pair is 1, so their sum is [|t_j| > B];
-    4. locally sum the 2m bits into a count in [0, 2m] and compare count - 1 with
-       0 on log2(2m) + 2 bits (8 or fewer rounds).
+    Steps:
+    1. locally form x_j - B and -x_j - B (at most one of each pair is >= 0);
+    2. one batched bit-sliced comparison of the 2m values
+       (:func:`he_learn.smpc.bitwise.ge_zero_bits`: 8 rounds, 18 words a value
+       and pair of parties); their sum is the count of |x_j| >= B;
+    3. compare count - 1 with 0 on log2(2m) + 2 bits (:func:`ge_zero_shares`,
+       8 or fewer rounds).
     Cost: :func:`any_outside_cost` (for 3750 scores of a poly5 logistic run, 2
-    parties: w = 31, about half the openings of two full comparisons per score).
-    Exact, up to the 1/16 resolution, for x in the encoder's range (anything
+    parties: 2.3 MB and 15 rounds). Exact for x in the encoder's range (anything
     else has wrapped around the ring already: such an element reads as a
-    pseudo-random bit pattern and is flagged with probability about 3/4).
+    pseudo-random bit pattern and is flagged with probability about 1/2).
     """
     if not np.isfinite(bound) or bound <= 0:
         raise ParameterError(f"the range bound must be a positive finite number, not {bound!r}")
     shape = np.shape(shares[0])
     size = int(np.prod(shape, dtype=np.int64))
-    shift, scaled_bound, width, count_width = _range_plan(session.encoder, scale_bits, size, bound)
+    ring_bound, count_width = _range_plan(session.encoder, scale_bits, size, bound)
     # Every dealer request of the check, in consumption order, in one message.
-    head = truncation_item(session, shape, shift) if shift else None
-    first_items, second_items = comparison_items((2, size), width), comparison_items((), count_width)
-    replies = session.requests(([head] if head else []) + first_items + second_items)
-    truncation = replies.pop(0) if head else None
+    first_items, second_items = relu_items((2, size), 0), comparison_items((), count_width)
+    replies = session.requests(first_items + second_items)
     first, second = replies[: len(first_items)], replies[len(first_items) :]
-    t = truncate_shares(session, shares, shift, corrections=truncation) if shift else list(shares)
-    # Threshold B + 1: t may read one unit high, and no |x_j| < bound may ever be flagged.
-    stacked = add_public(session, [np.stack([s.reshape(-1), -s.reshape(-1)]) for s in t], -(scaled_bound + 1))
-    count = [np.asarray(b.sum(), dtype=np.int64) for b in ge_zero_shares(session, stacked, width, first)]
+    stacked = add_public(session, [np.stack([s.reshape(-1), -s.reshape(-1)]) for s in shares], -ring_bound)
+    count = [np.asarray(b.sum(), dtype=np.int64) for b in ge_zero_bits(session, stacked, first)]
     return ge_zero_shares(session, add_public(session, count, -1), count_width, second)

@@ -124,7 +124,7 @@ class DealerRequest:
         elif name == "binary_mask" and len(a) == 1:
             args = (_shape(a[0], "shape"),)
         elif name == "relu_bits" and len(a) == 2:
-            args = (_shape(a[0], "shape"), _int(a[1], "uses", 1, MAX_RELU_USES))
+            args = (_shape(a[0], "shape"), _int(a[1], "uses", 0, MAX_RELU_USES))  # 0: the bits alone
         else:
             raise ParameterError(f"unknown or malformed dealer request {name!r} with {len(a)} argument(s)")
         return DealerRequest(self.session, name, args)

@@ -14,6 +14,7 @@ from he_learn.approximations import SoftmaxApproximation
 from he_learn.approximations import hard_sigmoid as plain_hard_sigmoid
 from he_learn.errors import ParameterError, ProtocolError
 from he_learn.smpc import Session
+from he_learn.smpc.shared import SharedTensor
 from he_learn.smpc.bitwise import relu_bytes
 from he_learn.smpc.comparison import comparison_bytes
 from he_learn.smpc.rectifier import hard_sigmoid, maximum, relu_with_bits, times_bits
@@ -121,7 +122,7 @@ def test_softmax_refuses_what_it_cannot_do() -> None:
 
 
 @pytest.mark.parametrize("name,args", [
-    ("relu_bits", ((3,), 0)), ("relu_bits", ((3,), 5)), ("relu_bits", ((3,),)),
+    ("relu_bits", ((3,), -1)), ("relu_bits", ((3,), 5)), ("relu_bits", ((3,),)),
     ("and_triple", ((3, 2), (4, 2))), ("binary_mask", ((1 << 27,),)), ("binary_mask", ((2,), 1)),
 ])
 def test_the_dealer_refuses_malformed_bitwise_requests(name: str, args: tuple) -> None:
@@ -129,3 +130,24 @@ def test_the_dealer_refuses_malformed_bitwise_requests(name: str, args: tuple) -
 
     with pytest.raises(ParameterError):
         DealerRequest("fit", name, args).validated()
+
+
+def test_ge_zero_bits_is_the_comparison_without_the_product(mpc) -> None:
+    """The range check's comparison: [x >= 0] exactly, 8 rounds, sign_bytes on the wire."""
+    from he_learn.smpc.bitwise import ge_zero_bits, sign_bytes
+
+    values = np.array([-3.0, -1e-4, 0.0, 1e-4, 2.5, -2.0**28, 2.0**28])
+
+    def fn(s: Session):
+        x = mpc.share(s, values, "alice")
+        before_bytes, before_rounds = s.ledger.bytes_sent, s.ledger.rounds
+        bits = ge_zero_bits(s, x.shares)
+        spent = (s.ledger.bytes_sent - before_bytes, s.ledger.rounds - before_rounds)
+        return SharedTensor(s, bits, 0).reveal(), spent
+
+    out = mpc.run(fn, insecure_seed=b"ge-zero-bits")
+    revealed = [r for r, _ in out if r is not None][0]
+    encoded = np.round(values * 2**16)
+    np.testing.assert_array_equal(revealed, (encoded >= 0).astype(float))
+    assert sum(spent[0] for _, spent in out) == sign_bytes(values.size, 2)
+    assert {spent[1] for _, spent in out} == {8}

@@ -154,12 +154,14 @@ def test_narrow_comparison_opens_a_value_uniform_over_the_whole_ring(mpc, monkey
 
     monkeypatch.setattr(comparison, "open_values", recording)
     # The same secret everywhere.
-    mpc.run(lambda s: any_outside(mpc.share(s, np.zeros(4000), "alice"), 32.0), insecure_seed=b"uniform-c")
+    # The narrow comparison (any_outside's count comparison runs it on log2(2m) + 2 bits).
+    mpc.run(lambda s: comparison.ge_zero_shares(s, mpc.share(s, np.zeros(8000), "alice").shares, 31),
+            insecure_seed=b"uniform-c")
     assert len(opened) == (2 if mpc.threads else 1)  # one view per process
     first = [views[0] for views in opened.values()]
     for c in first:
         assert np.array_equal(c, first[0])  # an opening is the same value for everyone
-    c = first[0].view(np.uint64)  # the first opening is the masked 2 x 4000 values
+    c = first[0].view(np.uint64)  # the first opening is the masked 8000 values
     assert c.size == 8000
     for bit in (63, 50, 40, 33):  # all above the 31-bit comparison window
         share_of_ones = float(np.mean((c >> np.uint64(bit)) & np.uint64(1)))
