@@ -245,7 +245,7 @@ class SoftmaxApproximation:
        t = 8), measured on a dense grid. Below -2^t the base is negative and e~
        is meaningless: the scores must satisfy ``max z - min z <= 2^t``
        (:attr:`input_bound` keeps every |z| below a quarter of that, so that the
-       range check's 9/8 resolution still leaves room).
+       range check still leaves room).
     2. ``1 / S`` for ``S = sum_j e~(d_j)``, which lies in [1, K] because the
        largest score gives exactly e~(0) = 1: Newton's iteration
        ``y <- y (2 - S y)`` from the best linear start on [1, K],

@@ -18,10 +18,10 @@ explicit call:
   half the fixed-point range otherwise). It turns a run that diverges, and
   would wrap around the ring into garbage, into the same ``PrecisionError``
   the plain backend raises. It never fires while every |z| < bound and always
-  fires beyond 9/8 of it. Its cost per check is
-  ``comparison.any_outside_cost``: for n samples and 2 parties, 12 rounds + 1
-  to reveal and about 2992 bytes per sample for a poly5 bound of 32; 208 bytes
-  per sample for the squared objective's bound of 2^29. The report gives the
+  fires once some |z| >= bound (at the fixed-point resolution). Its cost per
+  check is ``comparison.any_outside_cost``: for n samples and 2 parties, 14
+  rounds + 1 to reveal and about 577 bytes per sample, whatever the bound
+  (the bit-sliced comparison of two values per sample). The report gives the
   measured ``range_checks``, ``range_check_bytes`` and ``range_check_rounds``
   (kept out of ``bytes_per_iter``);
 - to the model owner only, at the end: the weights; then one agreed bit from
