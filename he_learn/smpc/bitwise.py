@@ -15,7 +15,10 @@ one XOR-shared word, the tree combines all bit positions of a word at once with
 shifts, and an AND of two words is one boolean Beaver triple (the bit-slicing
 of GMW-style boolean sharing; Goldreich, Micali and Wigderson, STOC 1987;
 CrypTen does the same in its binary shares). The rounds are the same (8) and
-the traffic is a tenth: 19 words and one bit per element and party.
+the traffic is a tenth: 19 words and one bit per element and party. It is the
+comparison of every ReLU, of ``SharedTensor.ge_zero`` (sign, abs, x > c, the
+hard sigmoid) and of the range check (:func:`ge_zero_bits`: 18 words, no ReLU
+product).
 
 Protocol for [x >= 0] of ring values |x| < 2^62 (:func:`relu_shares`):
 
@@ -85,7 +88,8 @@ def _u(words: np.ndarray) -> np.ndarray:
 
 
 def _i(words: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(words).view(np.int64)
+    # ascontiguousarray makes a 0-d array 1-d: keep the shape
+    return np.ascontiguousarray(words).view(np.int64).reshape(np.shape(words))
 
 
 def open_xor(session: Session, values: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
@@ -259,7 +263,7 @@ def _xor_sign(session: Session, x: Sequence[np.ndarray], requested: list[Correct
             right = [np.stack([g, e], axis=-1) for g, e in zip(g_words, e_words)]
             z = _and(session, [h[..., None] for h in e_hi], right, tree[level])
             g_words = [gh ^ zi[..., 0] for gh, zi in zip(g_hi, z)]
-            e_words = [np.ascontiguousarray(zi[..., 1]) for zi in z]
+            e_words = [np.array(zi[..., 1]) for zi in z]  # a contiguous copy that keeps a 0-d shape
         else:
             z = _and(session, e_hi, g_words, tree[level])
             g_words = [gh ^ zi for gh, zi in zip(g_hi, z)]

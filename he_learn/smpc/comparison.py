@@ -1,8 +1,12 @@
 """Secure comparison on share lists: [x >= 0] and the one-bit range check.
 
 The tensor-level API (``ge_zero``, ``sign``, ``relu``, ``abs_``, ``x > c``,
-``any_outside``) is :mod:`he_learn.smpc.nonlinear`; this module holds the
-protocol itself, on the local parties' shares (``session.local`` order).
+``any_outside``) is :mod:`he_learn.smpc.nonlinear`; its per-element comparisons
+run the bit-sliced protocol of :mod:`he_learn.smpc.bitwise` (a tenth of the
+traffic of the one below). This module holds the range check and the
+arithmetic-tree comparison, which remains the cheaper one for a few narrow
+values (the range check's count) and the reference the bit-sliced one is
+measured against; on the local parties' shares (``session.local`` order).
 
 Threat model: as :mod:`he_learn.smpc.session`. The only value opened is
 c = x + 2^62 + r for a dealer mask r uniform in Z_2^64, so c is uniform and

@@ -37,7 +37,7 @@ import numpy as np
 
 from he_learn._native import ring_matmul
 from he_learn.errors import CommunicationError, HeLearnError, ParameterError, PrecisionError, ProtocolError
-from he_learn.smpc.comparison import ge_zero_shares
+from he_learn.smpc.bitwise import ge_zero_bits
 from he_learn.smpc.dealer import draw_ring
 from he_learn.smpc.protocols import (
     add_public,
@@ -339,8 +339,9 @@ class SharedTensor:
         return self - other
 
     def ge_zero(self) -> "SharedTensor":
-        """Shares of [self >= 0] (0/1, scale 0): :mod:`he_learn.smpc.comparison`."""
-        return SharedTensor(self.session, ge_zero_shares(self.session, self.shares), 0)
+        """Shares of [self >= 0] (0/1, scale 0): the bit-sliced comparison of
+        :mod:`he_learn.smpc.bitwise` (8 rounds, 18 words per element and pair)."""
+        return SharedTensor(self.session, ge_zero_bits(self.session, self.shares), 0)
 
     def __ge__(self, other: Any) -> "SharedTensor":
         """Shares of [self >= other] (0/1, scale 0); ``other`` public or shared."""

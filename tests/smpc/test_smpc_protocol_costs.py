@@ -19,6 +19,7 @@ import pytest
 from he_learn.comm.ledger import Ledger
 from he_learn.smpc import DEALER, MaskedMatrix, Session, abs_, party_names
 from he_learn.smpc.activations import hard_sigmoid
+from he_learn.smpc.bitwise import sign_bytes
 from he_learn.smpc.comparison import COMPARISON_ROUNDS, comparison_bytes
 from he_learn.smpc.dealer import SEED_BYTES
 from he_learn.smpc.nonlinear import any_outside, ge_zero
@@ -94,9 +95,11 @@ def test_masked_matmul_reopens_only_the_vector(mpc, n_parties: int) -> None:
 
 def test_comparison_cost_matches_its_docstring(mpc, n_parties: int) -> None:
     d = _cost(mpc, lambda s: mpc.share(s, np.linspace(-3, 3, 9), s.parties[0]), lambda s, x: ge_zero(x), n_parties)
-    assert d["bytes_sent"] == comparison_bytes(9, n_parties)
+    assert d["bytes_sent"] == sign_bytes(9, n_parties)
     assert d["rounds"] == COMPARISON_ROUNDS
-    assert d["dealer_bytes"] == (64 + 123) * 8 * 9
+    # the mask twice (2 words), the tree's AND triples (5 levels of 2 words, then 1), rho twice (2)
+    assert d["dealer_bytes"] == (2 + 11 + 2) * 8 * 9
+    assert sign_bytes(9, n_parties) < comparison_bytes(9, n_parties) / 9  # the arithmetic tree's
 
 
 def test_communicator_patterns_count_bytes_and_rounds() -> None:
